@@ -1,0 +1,647 @@
+//! Pure generators: a unit in, an Arrow record batch out. No I/O, no clock.
+//!
+//! Each attribute group draws from its own stream, seeded from
+//! (seed, domain, date, hour, chunk, group). Session structure (who, when,
+//! which funnel steps) is keyed to the clicks domain so the sales generator
+//! can replay it and find the sessions that checked out.
+
+use std::sync::Arc;
+
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    ArrayRef, Date32Array, Decimal128Array, DictionaryArray, Int32Array, Int64Array, ListArray,
+    RecordBatch, StringArray, StructArray, TimestampMicrosecondArray,
+};
+use arrow_buffer::{BooleanBuffer, NullBuffer, OffsetBuffer};
+use arrow_schema::{DataType, Fields};
+use chrono::{NaiveDate, NaiveTime};
+use rand::RngExt;
+use rand_distr::{Distribution, Exp, Poisson};
+
+use crate::config::{Domain, PAGE_KINDS, parse_date};
+use crate::plan::{CHUNK_ROWS, DayVolumes, EPOCH, Unit, chunk_share, users_total};
+use crate::schema;
+use crate::seed::{StreamRng, stream, tag};
+use crate::world::{COUNTRIES, Dict, World};
+
+const SECOND: i64 = 1_000_000;
+const HOUR: i64 = 3600 * SECOND;
+
+const KIND_CONFIRMATION: u8 = 5;
+const EXIT: u8 = 6;
+
+/// Generates the batch of one unit.
+pub fn unit_batch(world: &World, unit: &Unit) -> RecordBatch {
+    match unit.domain {
+        Domain::Clicks => clicks(world, unit),
+        Domain::Sales => sales(world, unit),
+        Domain::Users => users(world, unit),
+        Domain::Stores => stores(world, unit),
+    }
+}
+
+fn unit_stream(world: &World, unit: &Unit, domain: &str, group: &str) -> StreamRng {
+    stream(&unit.seed_words(world.seed, tag(domain), tag(group)))
+}
+
+fn hour_start_us(unit: &Unit) -> i64 {
+    let midnight = unit
+        .date
+        .and_time(NaiveTime::MIN)
+        .and_utc()
+        .timestamp_micros();
+    midnight + unit.hour as i64 * HOUR
+}
+
+fn dict_array(keys: Int32Array, values: &Dict) -> ArrayRef {
+    Arc::new(
+        DictionaryArray::<Int32Type>::try_new(keys, values.clone() as ArrayRef)
+            .expect("keys in range"),
+    )
+}
+
+fn timestamps(v: Vec<i64>) -> ArrayRef {
+    Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"))
+}
+
+fn batch(schema_name: &str, columns: Vec<ArrayRef>) -> RecordBatch {
+    RecordBatch::try_new(schema::arrow(schema_name), columns)
+        .expect("columns match the schema file")
+}
+
+/// Cumulative probabilities of the next page kind (6 kinds, then exit).
+struct Transitions {
+    landing: [f64; 3],
+    rows: [[f64; 7]; 5],
+}
+
+impl Transitions {
+    fn new(world: &World) -> Transitions {
+        let w = &world.config;
+        let mut landing = [0.0; 3];
+        let mut acc = 0.0;
+        for (i, kind) in ["home", "category", "product"].iter().enumerate() {
+            acc += w.landing.get(*kind).copied().unwrap_or(0.0);
+            landing[i] = acc;
+        }
+        // Landing shares are normalised: every session lands somewhere.
+        for l in &mut landing {
+            *l /= acc.max(f64::MIN_POSITIVE);
+        }
+        let mut rows = [[1.0; 7]; 5];
+        for (from, row) in rows.iter_mut().enumerate() {
+            let probs = w.funnel.get(PAGE_KINDS[from]);
+            let mut acc = 0.0;
+            for (to, cell) in row.iter_mut().enumerate().take(6) {
+                acc += probs
+                    .and_then(|p| p.get(PAGE_KINDS[to]))
+                    .copied()
+                    .unwrap_or(0.0);
+                *cell = acc;
+            }
+        }
+        Transitions { landing, rows }
+    }
+
+    fn landing(&self, u: f64) -> u8 {
+        self.landing.iter().position(|&c| u < c).unwrap_or(2) as u8
+    }
+
+    fn next(&self, from: u8, u: f64) -> u8 {
+        if from == KIND_CONFIRMATION {
+            return EXIT;
+        }
+        self.rows[from as usize]
+            .iter()
+            .position(|&c| u < c)
+            .unwrap_or(EXIT as usize) as u8
+    }
+}
+
+/// One session's structure; its steps live in the walker's buffer.
+struct Session {
+    seq: u64,
+    user: u64,
+    source: u8,
+    start_us: i64,
+    /// Time of the purchase, for sessions that reached confirmation.
+    sale_us: Option<i64>,
+}
+
+struct Step {
+    kind: u8,
+    offset_us: i64,
+}
+
+/// Replays the sessions of a clicks unit from its structure stream.
+struct SessionWalker<'w> {
+    world: &'w World,
+    rng: StreamRng,
+    transitions: Transitions,
+    gap: Option<Exp<f64>>,
+    hour_start: i64,
+    remaining: u64,
+    next_seq: u64,
+    steps: Vec<Step>,
+}
+
+impl<'w> SessionWalker<'w> {
+    fn new(world: &'w World, unit: &Unit) -> Self {
+        let vol = DayVolumes::new_for(world, unit.date);
+        let clicks = chunk_share(vol.clicks[unit.hour as usize], unit.chunks, unit.chunk);
+        let mean = world.config.click_gap_mean_seconds;
+        SessionWalker {
+            world,
+            rng: stream(&unit.seed_words(world.seed, tag("clicks"), tag("sessions"))),
+            transitions: Transitions::new(world),
+            gap: (mean > 0.0).then(|| Exp::new(1.0 / mean).expect("positive rate")),
+            hour_start: hour_start_us(unit),
+            remaining: clicks,
+            next_seq: 0,
+            steps: Vec::with_capacity(64),
+        }
+    }
+
+    fn next_session(&mut self) -> Option<Session> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let rng = &mut self.rng;
+        let user = self.world.active_user(rng);
+        let source = self.world.source_pick.sample(rng) as u8;
+        let max_steps = (self.world.config.max_session_clicks as u64).min(self.remaining);
+        self.steps.clear();
+        let mut kind = self.transitions.landing(rng.random::<f64>());
+        let mut offset = 0i64;
+        loop {
+            self.steps.push(Step {
+                kind,
+                offset_us: offset,
+            });
+            if self.steps.len() as u64 >= max_steps {
+                break;
+            }
+            let next = self.transitions.next(kind, rng.random::<f64>());
+            if next == EXIT {
+                break;
+            }
+            let gap_s = self.gap.map_or(0.0, |g| g.sample(rng)).min(600.0);
+            let gap = SECOND + (gap_s * SECOND as f64) as i64;
+            if offset + gap >= HOUR - 60 * SECOND {
+                break; // the visit times out within the hour
+            }
+            offset += gap;
+            kind = next;
+        }
+        let mut duration = offset;
+        let mut sale_offset = None;
+        if kind == KIND_CONFIRMATION {
+            let delay =
+                rng.random_range(1..=self.world.config.checkout_delay_max_seconds as i64) * SECOND;
+            sale_offset = Some(offset + delay);
+            duration += delay;
+        }
+        let start = self.hour_start + rng.random_range(0..(HOUR - duration).max(1));
+        self.remaining -= self.steps.len() as u64;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Some(Session {
+            seq,
+            user,
+            source,
+            start_us: start,
+            sale_us: sale_offset.map(|o| start + o),
+        })
+    }
+}
+
+impl DayVolumes {
+    fn new_for(world: &World, date: NaiveDate) -> DayVolumes {
+        DayVolumes::new(&world.spec, date)
+    }
+}
+
+fn clicks(world: &World, unit: &Unit) -> RecordBatch {
+    let v2 = world
+        .config
+        .clicks_v2_from
+        .as_deref()
+        .is_some_and(|d| unit.date >= parse_date("clicks_v2_from", d).expect("validated"));
+    let mut walker = SessionWalker::new(world, unit);
+    let n = walker.remaining as usize;
+    let mut pages_rng = unit_stream(world, unit, "clicks", "pages");
+    let mut device_rng = unit_stream(world, unit, "clicks", "device");
+
+    let mut event_id = Vec::with_capacity(n);
+    let mut user_id = Vec::with_capacity(n);
+    let mut session_id = Vec::with_capacity(n);
+    let mut ts = Vec::with_capacity(n);
+    let mut page = Vec::with_capacity(n);
+    let mut source = Vec::with_capacity(n);
+    let mut device = Vec::with_capacity(if v2 { n } else { 0 });
+    let mut device_detail = Vec::with_capacity(if v2 { n } else { 0 });
+
+    while let Some(s) = walker.next_session() {
+        let sid = unit.row_id(s.seq);
+        let (dev, detail) = if v2 {
+            (
+                world.device_pick.sample(&mut device_rng) as u8,
+                device_rng.random::<u32>(),
+            )
+        } else {
+            (0, 0)
+        };
+        for step in &walker.steps {
+            event_id.push(unit.row_id(event_id.len() as u64));
+            user_id.push(s.user as i64);
+            session_id.push(sid);
+            ts.push(s.start_us + step.offset_us);
+            page.push(world.page_of_kind(step.kind as usize, &mut pages_rng));
+            source.push(s.source);
+            if v2 {
+                device.push(dev);
+                device_detail.push(detail);
+            }
+        }
+    }
+    debug_assert_eq!(event_id.len(), n);
+
+    let referrer = keys_by_source(&source, &world.source_referrer);
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(event_id)),
+        Arc::new(Int64Array::from(user_id)),
+        Arc::new(Int64Array::from(session_id)),
+        timestamps(ts),
+        dict_array(Int32Array::from(page), &world.pages),
+        dict_array(referrer, &world.referrers),
+    ];
+    for i in 0..5 {
+        let table: Vec<Option<i32>> = world.source_utm.iter().map(|u| u[i]).collect();
+        columns.push(dict_array(keys_by_source(&source, &table), &world.utm[i]));
+    }
+    if !v2 {
+        return batch("clicks.v1", columns);
+    }
+    let (os_values, app_values) = device_dicts();
+    let os: Int32Array = device
+        .iter()
+        .zip(&device_detail)
+        .map(|(&d, &x)| Some(os_of(d, x)))
+        .collect();
+    let app: Int32Array = device
+        .iter()
+        .zip(&device_detail)
+        .map(|(&d, &x)| (d >= 2).then_some(((x >> 8) % APP_VERSIONS.len() as u32) as i32))
+        .collect();
+    columns.push(dict_array(
+        device.iter().map(|&d| d as i32).collect(),
+        &world.devices,
+    ));
+    columns.push(dict_array(os, &os_values));
+    columns.push(dict_array(app, &app_values));
+    batch("clicks.v2", columns)
+}
+
+/// Dictionary keys of a per-source attribute, without a per-row builder.
+fn keys_by_source(source: &[u8], table: &[Option<i32>]) -> Int32Array {
+    let values: Vec<i32> = source
+        .iter()
+        .map(|&s| table[s as usize].unwrap_or(0))
+        .collect();
+    let nulls = table.iter().any(Option::is_none).then(|| {
+        NullBuffer::from(BooleanBuffer::collect_bool(source.len(), |i| {
+            table[source[i] as usize].is_some()
+        }))
+    });
+    Int32Array::new(values.into(), nulls)
+}
+
+const OS_NAMES: [&str; 5] = ["Windows", "macOS", "Linux", "iOS", "Android"];
+const APP_VERSIONS: [&str; 4] = ["5.2.0", "5.3.1", "5.4.0", "6.0.2"];
+
+fn device_dicts() -> (Dict, Dict) {
+    use std::sync::OnceLock;
+    static D: OnceLock<(Dict, Dict)> = OnceLock::new();
+    D.get_or_init(|| {
+        (
+            crate::world::dict(OS_NAMES),
+            crate::world::dict(APP_VERSIONS),
+        )
+    })
+    .clone()
+}
+
+/// OS of a device: desktops run Windows, macOS or Linux; phones iOS or Android.
+fn os_of(device: u8, detail: u32) -> i32 {
+    match device {
+        0 => [0, 0, 0, 1, 1, 2][(detail % 6) as usize],
+        1 => 3 + (detail % 2) as i32,
+        2 => 3,
+        _ => 4,
+    }
+}
+
+/// A sale before its id is assigned (ids follow time order).
+struct SaleRow {
+    ts: i64,
+    user: Option<u64>,
+    store: i32,
+    session: Option<i64>,
+    online: bool,
+    payment: u8,
+    country: usize,
+    items: std::ops::Range<usize>,
+}
+
+struct Basket {
+    lines: Option<Poisson<f64>>,
+    qty: Option<Poisson<f64>>,
+}
+
+impl Basket {
+    fn new(world: &World) -> Basket {
+        let p = |l: f64| (l > 0.0).then(|| Poisson::new(l).expect("valid lambda"));
+        Basket {
+            lines: p(world.config.basket_extra_lines),
+            qty: p(world.config.qty_extra),
+        }
+    }
+
+    /// Appends a basket's lines (product, qty, unit price in cents).
+    fn draw(
+        &self,
+        world: &World,
+        rng: &mut StreamRng,
+        country: usize,
+        out: &mut Vec<(u32, i32, i64)>,
+    ) {
+        let extra = self.lines.map_or(0.0, |d| d.sample(rng)).min(49.0) as usize;
+        for _ in 0..=extra {
+            let product = world.product_popularity.sample(rng);
+            let qty = 1 + self.qty.map_or(0.0, |d| d.sample(rng)).min(98.0) as i32;
+            out.push((
+                product as u32,
+                qty,
+                world.local_price_cents(product, country),
+            ));
+        }
+    }
+}
+
+fn sales(world: &World, unit: &Unit) -> RecordBatch {
+    let basket = Basket::new(world);
+    let mut rows: Vec<SaleRow> = Vec::new();
+    let mut lines: Vec<(u32, i32, i64)> = Vec::new();
+
+    // Online: sessions of the matching clicks unit that reached confirmation.
+    let clicks_unit = Unit {
+        domain: Domain::Clicks,
+        ..*unit
+    };
+    let mut walker = SessionWalker::new(world, &clicks_unit);
+    let mut online_rng = unit_stream(world, unit, "sales", "online");
+    while let Some(s) = walker.next_session() {
+        let Some(sale_us) = s.sale_us else { continue };
+        let country = world.user_country(s.user);
+        let start = lines.len();
+        basket.draw(world, &mut online_rng, country, &mut lines);
+        rows.push(SaleRow {
+            ts: sale_us,
+            user: Some(s.user),
+            store: world.online_store(country),
+            session: Some(clicks_unit.row_id(s.seq)),
+            online: true,
+            payment: world.online_payment_pick.sample(&mut online_rng) as u8,
+            country,
+            items: start..lines.len(),
+        });
+    }
+
+    // Point of sale: store traffic in this hour.
+    if let Some(store_pick) = &world.store_popularity {
+        let vol = DayVolumes::new_for(world, unit.date);
+        let pos = chunk_share(vol.pos_sales[unit.hour as usize], unit.chunks, unit.chunk);
+        let mut rng = unit_stream(world, unit, "sales", "pos");
+        let hour_start = hour_start_us(unit);
+        for _ in 0..pos {
+            let store = store_pick.sample(&mut rng);
+            let country = world.physical_stores[store].country;
+            let ts = hour_start + rng.random_range(0..HOUR);
+            let user = if rng.random::<f64>() < world.config.anonymous_pos_share {
+                None
+            } else {
+                world.user_in_country(&mut rng, country)
+            };
+            let start = lines.len();
+            basket.draw(world, &mut rng, country, &mut lines);
+            rows.push(SaleRow {
+                ts,
+                user,
+                store: store as i32,
+                session: None,
+                online: false,
+                payment: world.pos_payment_pick.sample(&mut rng) as u8,
+                country,
+                items: start..lines.len(),
+            });
+        }
+    }
+    // Stable sort: equal timestamps keep online-then-POS draw order.
+    rows.sort_by_key(|r| r.ts);
+    debug_assert!((rows.len() as u64) < CHUNK_ROWS * 2);
+
+    let n = rows.len();
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(0i32);
+    let (mut sku, mut qty, mut price) = (Vec::new(), Vec::new(), Vec::new());
+    let mut amount = Vec::with_capacity(n);
+    for r in &rows {
+        let mut total: i64 = 0;
+        for &(p, q, c) in &lines[r.items.clone()] {
+            sku.push(p as i32);
+            qty.push(q);
+            price.push(c as i128);
+            total += q as i64 * c;
+        }
+        offsets.push(sku.len() as i32);
+        amount.push(total as i128);
+    }
+    let DataType::List(item_field) = schema::arrow("sales.v1")
+        .field_with_name("items")
+        .unwrap()
+        .data_type()
+        .clone()
+    else {
+        unreachable!("items is a list")
+    };
+    let DataType::Struct(item_fields) = item_field.data_type().clone() else {
+        unreachable!("items hold structs")
+    };
+    let items = StructArray::new(
+        item_fields.clone() as Fields,
+        vec![
+            dict_array(Int32Array::from(sku), &world.skus),
+            Arc::new(Int32Array::from(qty)),
+            Arc::new(decimal(price)),
+        ],
+        None,
+    );
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(
+            (0..n as u64).map(|i| unit.row_id(i)),
+        )),
+        Arc::new(Int64Array::from_iter(
+            rows.iter().map(|r| r.user.map(|u| u as i64)),
+        )),
+        Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.store))),
+        dict_array(
+            rows.iter().map(|r| Some(r.online as i32)).collect(),
+            &world.channels,
+        ),
+        Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.session))),
+        timestamps(rows.iter().map(|r| r.ts).collect()),
+        Arc::new(ListArray::new(
+            item_field,
+            OffsetBuffer::new(offsets.into()),
+            Arc::new(items),
+            None,
+        )),
+        dict_array(
+            rows.iter().map(|r| Some(r.payment as i32)).collect(),
+            &world.payment_types,
+        ),
+        Arc::new(decimal(amount)),
+        dict_array(
+            rows.iter()
+                .map(|r| Some(world.currency_of_country[r.country]))
+                .collect(),
+            &world.currencies,
+        ),
+    ];
+    batch("sales.v1", columns)
+}
+
+fn decimal(cents: Vec<i128>) -> Decimal128Array {
+    Decimal128Array::from(cents)
+        .with_precision_and_scale(12, 2)
+        .expect("valid decimal")
+}
+
+fn users(world: &World, unit: &Unit) -> RecordBatch {
+    let total = users_total(&world.spec);
+    let lo = unit.chunk as u64 * CHUNK_ROWS;
+    let hi = (lo + CHUNK_ROWS).min(total);
+    let n = (hi - lo) as usize;
+    let epoch_days =
+        (world.signup_from - EPOCH).num_days() as i32 + (EPOCH - unix_epoch()).num_days() as i32;
+
+    let mut signup = Vec::with_capacity(n);
+    let (mut first, mut last) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut email = arrow_array::builder::StringBuilder::with_capacity(n, n * 32);
+    let (mut country, mut city, mut tier, mut device) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut buf = itoa::Buffer::new();
+    let mut line = String::with_capacity(64);
+    for u in lo..hi {
+        // Users are random-access: attributes depend on (seed, user) only.
+        let mut rng = stream(&[world.seed, tag("user"), u]);
+        signup.push(epoch_days + rng.random_range(0..world.signup_days) as i32);
+        let f = rng.random_range(0..world.first_names_lower.len());
+        let l = rng.random_range(0..world.last_names_lower.len());
+        first.push(f as i32);
+        last.push(l as i32);
+        line.clear();
+        line.push_str(&world.first_names_lower[f]);
+        line.push('.');
+        line.push_str(&world.last_names_lower[l]);
+        line.push_str(buf.format(u));
+        line.push_str("@example.com");
+        email.append_value(&line);
+        let c = world.user_country(u);
+        country.push(c as i32);
+        city.push(
+            world.city_start[c]
+                + crate::world::zipf_pick(&mut rng, COUNTRIES[c].cities.len()) as i32,
+        );
+        tier.push(world.tier_pick.sample(&mut rng) as i32);
+        device.push(world.device_pick.sample(&mut rng) as i32);
+    }
+    batch(
+        "users.v1",
+        vec![
+            Arc::new(Int64Array::from_iter_values((lo..hi).map(|u| u as i64))),
+            Arc::new(Date32Array::from(signup)),
+            dict_array(Int32Array::from(first), &world.first_names),
+            dict_array(Int32Array::from(last), &world.last_names),
+            Arc::new(email.finish()),
+            dict_array(Int32Array::from(country), &world.countries),
+            dict_array(Int32Array::from(city), &world.cities),
+            dict_array(Int32Array::from(tier), &world.tiers),
+            dict_array(Int32Array::from(device), &world.devices),
+        ],
+    )
+}
+
+fn unix_epoch() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()
+}
+
+fn stores(world: &World, _unit: &Unit) -> RecordBatch {
+    let n = world.store_count();
+    let physical = world.physical_stores.len();
+    let country = |id: usize| {
+        world
+            .physical_stores
+            .get(id)
+            .map_or(id - physical, |s| s.country)
+    };
+    let day = |d: NaiveDate| (d - unix_epoch()).num_days() as i32;
+    let online_since = NaiveDate::from_ymd_opt(2012, 3, 1).unwrap();
+    batch(
+        "stores.v1",
+        vec![
+            Arc::new(Int32Array::from_iter_values(0..n as i32)),
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|id| world.store_name(id)),
+            )),
+            dict_array(
+                (0..n).map(|id| Some(i32::from(id >= physical))).collect(),
+                &world.store_types,
+            ),
+            dict_array(
+                (0..n).map(|id| Some(country(id) as i32)).collect(),
+                &world.countries,
+            ),
+            dict_array(
+                (0..n)
+                    .map(|id| {
+                        let s = world.physical_stores.get(id)?;
+                        Some(world.city_start[s.country] + s.city? as i32)
+                    })
+                    .collect(),
+                &world.cities,
+            ),
+            dict_array(
+                (0..n)
+                    .map(|id| Some(world.currency_of_country[country(id)]))
+                    .collect(),
+                &world.currencies,
+            ),
+            dict_array(
+                (0..n).map(|id| Some(country(id) as i32)).collect(),
+                &world.timezones,
+            ),
+            Arc::new(Date32Array::from_iter_values((0..n).map(|id| {
+                day(world
+                    .physical_stores
+                    .get(id)
+                    .map_or(online_since, |s| s.opened_on))
+            }))),
+            Arc::new(Date32Array::from(vec![None; n])),
+        ],
+    )
+}

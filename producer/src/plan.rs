@@ -1,0 +1,255 @@
+//! Work units: (domain, date, hour, chunk). A unit's rows and random streams
+//! depend only on the spec and the unit, so any thread or shard may run it.
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::config::{DatasetSpec, Domain};
+
+/// Most rows one unit (one file) holds. Part of the data contract.
+pub const CHUNK_ROWS: u64 = 250_000;
+/// Day 0 of unit ids.
+pub const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unit {
+    pub domain: Domain,
+    pub date: NaiveDate,
+    /// 0..24 for sales and clicks; 0 for snapshots.
+    pub hour: u32,
+    pub chunk: u32,
+    /// Chunks in this hour (or snapshot).
+    pub chunks: u32,
+}
+
+impl Unit {
+    pub fn day_index(&self) -> u64 {
+        (self.date - EPOCH).num_days() as u64
+    }
+
+    /// Words that seed this unit's streams: (seed, domain, date, hour, chunk).
+    pub fn seed_words(&self, seed: u64, domain_tag: u64, stream_tag: u64) -> [u64; 6] {
+        [
+            seed,
+            domain_tag,
+            self.day_index(),
+            self.hour as u64,
+            self.chunk as u64,
+            stream_tag,
+        ]
+    }
+
+    /// Unique 63-bit id of row `seq` of this unit: day (20 bits), hour (5),
+    /// chunk (14), sequence (24).
+    #[inline]
+    pub fn row_id(&self, seq: u64) -> i64 {
+        debug_assert!(seq < 1 << 24 && self.chunk < 1 << 14);
+        ((self.day_index() << 43) | ((self.hour as u64) << 38) | ((self.chunk as u64) << 24) | seq)
+            as i64
+    }
+
+    /// File name stem, unique per domain: `YYYYMMDD-HH-CCCC` or `YYYYMMDD-CCCC`.
+    pub fn name(&self) -> String {
+        let d = self.date;
+        match self.domain {
+            Domain::Sales | Domain::Clicks => {
+                format!(
+                    "{:04}{:02}{:02}-{:02}-{:04}",
+                    d.year(),
+                    d.month(),
+                    d.day(),
+                    self.hour,
+                    self.chunk
+                )
+            }
+            Domain::Users | Domain::Stores => {
+                format!(
+                    "{:04}{:02}{:02}-{:04}",
+                    d.year(),
+                    d.month(),
+                    d.day(),
+                    self.chunk
+                )
+            }
+        }
+    }
+
+    /// Partition path below the domain folder.
+    pub fn partition(&self) -> String {
+        match self.domain {
+            Domain::Sales | Domain::Clicks => {
+                format!("ingest_date={}/hour={:02}", self.date, self.hour)
+            }
+            Domain::Users | Domain::Stores => format!("snapshot_date={}", self.date),
+        }
+    }
+
+    pub fn path(&self, extension: &str) -> String {
+        format!(
+            "{}/{}/part-{}.{extension}",
+            self.domain.name(),
+            self.partition(),
+            self.name()
+        )
+    }
+}
+
+/// Splits `total` over `weights`, rounding so the parts sum exactly to `total`
+/// (largest remainder; ties go to the earlier index).
+pub fn split_exact(total: u64, weights: &[f64]) -> Vec<u64> {
+    let sum: f64 = weights.iter().sum();
+    let exact: Vec<f64> = weights.iter().map(|w| total as f64 * w / sum).collect();
+    let mut parts: Vec<u64> = exact.iter().map(|x| x.floor() as u64).collect();
+    let mut left = total - parts.iter().sum::<u64>();
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (ra, rb) = (exact[a] - exact[a].floor(), exact[b] - exact[b].floor());
+        rb.total_cmp(&ra).then(a.cmp(&b))
+    });
+    for i in order {
+        if left == 0 {
+            break;
+        }
+        parts[i] += 1;
+        left -= 1;
+    }
+    parts
+}
+
+/// Rows of chunk `c` of `n` when `total` rows are spread evenly.
+pub fn chunk_share(total: u64, n: u32, c: u32) -> u64 {
+    total / n as u64 + u64::from((c as u64) < total % n as u64)
+}
+
+/// Per-day volumes of the event domains.
+pub struct DayVolumes {
+    pub clicks: Vec<u64>,
+    pub pos_sales: Vec<u64>,
+}
+
+impl DayVolumes {
+    pub fn new(spec: &DatasetSpec, _date: NaiveDate) -> DayVolumes {
+        let w = &spec.world;
+        let day_clicks = (w.clicks_per_day as f64 * spec.scale).round() as u64;
+        let day_pos = (w.pos_sales_per_day as f64 * spec.scale).round() as u64;
+        DayVolumes {
+            clicks: split_exact(day_clicks, &w.hourly_weights),
+            pos_sales: split_exact(day_pos, &w.pos_hourly_weights),
+        }
+    }
+
+    /// Sales and clicks share their chunking so an online sale lands in the
+    /// same unit as the session it came from.
+    pub fn chunks(&self, hour: usize) -> u32 {
+        let rows = self.clicks[hour].max(self.pos_sales[hour]);
+        rows.div_ceil(CHUNK_ROWS) as u32
+    }
+}
+
+pub fn users_total(spec: &DatasetSpec) -> u64 {
+    ((spec.world.users as f64 * spec.scale).round() as u64).max(1)
+}
+
+/// Every unit of one day, in a fixed order.
+pub fn day_units(spec: &DatasetSpec, date: NaiveDate) -> Vec<Unit> {
+    let mut units = Vec::new();
+    let vol = DayVolumes::new(spec, date);
+    for &domain in &spec.domains {
+        match domain {
+            Domain::Users => {
+                let n = users_total(spec).div_ceil(CHUNK_ROWS) as u32;
+                units.extend((0..n).map(|chunk| Unit {
+                    domain,
+                    date,
+                    hour: 0,
+                    chunk,
+                    chunks: n,
+                }));
+            }
+            Domain::Stores => units.push(Unit {
+                domain,
+                date,
+                hour: 0,
+                chunk: 0,
+                chunks: 1,
+            }),
+            Domain::Sales | Domain::Clicks => {
+                for hour in 0..24 {
+                    let chunks = vol.chunks(hour);
+                    let has_rows = match domain {
+                        Domain::Clicks => vol.clicks[hour] > 0,
+                        _ => vol.clicks[hour] > 0 || vol.pos_sales[hour] > 0,
+                    };
+                    if has_rows {
+                        units.extend((0..chunks).map(|chunk| Unit {
+                            domain,
+                            date,
+                            hour: hour as u32,
+                            chunk,
+                            chunks,
+                        }));
+                    }
+                }
+            }
+        }
+    }
+    units
+}
+
+/// The units of one shard, lazily, day by day: unit `i` of the run (in plan
+/// order) belongs to shard `i % shard_count`.
+pub fn shard_units(
+    spec: &DatasetSpec,
+    shard_index: u32,
+    shard_count: u32,
+) -> impl Iterator<Item = Unit> + '_ {
+    (0..spec.days)
+        .flat_map(move |d| day_units(spec, spec.start + chrono::Days::new(d as u64)))
+        .enumerate()
+        .filter(move |(i, _)| (*i as u64 % shard_count as u64) == shard_index as u64)
+        .map(|(_, u)| u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_sums_exactly() {
+        let w = [1.6, 1.1, 0.8, 3.3, 0.0, 7.2];
+        for total in [0, 1, 7, 999, 5_000_001] {
+            let parts = split_exact(total, &w);
+            assert_eq!(parts.iter().sum::<u64>(), total);
+            assert_eq!(parts[4], 0);
+        }
+    }
+
+    #[test]
+    fn chunk_shares_sum() {
+        for (total, n) in [(10, 3), (250_001, 2), (5, 7)] {
+            assert_eq!((0..n).map(|c| chunk_share(total, n, c)).sum::<u64>(), total);
+        }
+    }
+
+    #[test]
+    fn row_ids_do_not_collide_across_units() {
+        let date = NaiveDate::from_ymd_opt(2025, 1, 6).unwrap();
+        let u = |hour, chunk| Unit {
+            domain: Domain::Clicks,
+            date,
+            hour,
+            chunk,
+            chunks: 2,
+        };
+        let ids = [
+            u(0, 0).row_id(1),
+            u(0, 1).row_id(1),
+            u(1, 0).row_id(1),
+            u(23, 1).row_id((1 << 24) - 1),
+        ];
+        let mut sorted = ids.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ids.len());
+        assert!(ids.iter().all(|&i| i > 0));
+    }
+}

@@ -1,0 +1,730 @@
+//! The simulated world's fixed parts: countries, stores, products, pages and
+//! traffic sources, plus the sampling tables built from them. A `World` is a
+//! pure function of the dataset spec; generators only read it.
+
+use std::sync::Arc;
+
+use arrow_array::StringArray;
+use chrono::NaiveDate;
+use rand::RngExt;
+use rand_distr::weighted::WeightedAliasIndex;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::config::{DatasetSpec, PAGE_KINDS, WorldConfig, parse_date};
+use crate::seed::{StreamRng, stream, tag};
+
+pub struct Country {
+    pub code: &'static str,
+    pub currency: &'static str,
+    /// Local currency units per USD (fixed table).
+    pub fx_per_usd: f64,
+    pub timezone: &'static str,
+    /// Share of users and stores.
+    pub share: f64,
+    pub cities: &'static [&'static str],
+}
+
+pub const COUNTRIES: [Country; 10] = [
+    Country {
+        code: "US",
+        currency: "USD",
+        fx_per_usd: 1.0,
+        timezone: "America/New_York",
+        share: 0.34,
+        cities: &[
+            "New York",
+            "Los Angeles",
+            "Chicago",
+            "Houston",
+            "Phoenix",
+            "Seattle",
+        ],
+    },
+    Country {
+        code: "GB",
+        currency: "GBP",
+        fx_per_usd: 0.79,
+        timezone: "Europe/London",
+        share: 0.10,
+        cities: &["London", "Manchester", "Birmingham", "Leeds", "Glasgow"],
+    },
+    Country {
+        code: "DE",
+        currency: "EUR",
+        fx_per_usd: 0.92,
+        timezone: "Europe/Berlin",
+        share: 0.10,
+        cities: &["Berlin", "Hamburg", "Munich", "Cologne", "Frankfurt"],
+    },
+    Country {
+        code: "FR",
+        currency: "EUR",
+        fx_per_usd: 0.92,
+        timezone: "Europe/Paris",
+        share: 0.08,
+        cities: &["Paris", "Lyon", "Marseille", "Toulouse", "Nice"],
+    },
+    Country {
+        code: "ES",
+        currency: "EUR",
+        fx_per_usd: 0.92,
+        timezone: "Europe/Madrid",
+        share: 0.05,
+        cities: &["Madrid", "Barcelona", "Valencia", "Seville"],
+    },
+    Country {
+        code: "JP",
+        currency: "JPY",
+        fx_per_usd: 150.0,
+        timezone: "Asia/Tokyo",
+        share: 0.08,
+        cities: &["Tokyo", "Osaka", "Yokohama", "Nagoya", "Sapporo"],
+    },
+    Country {
+        code: "BR",
+        currency: "BRL",
+        fx_per_usd: 5.0,
+        timezone: "America/Sao_Paulo",
+        share: 0.08,
+        cities: &["Sao Paulo", "Rio de Janeiro", "Brasilia", "Salvador"],
+    },
+    Country {
+        code: "CA",
+        currency: "CAD",
+        fx_per_usd: 1.36,
+        timezone: "America/Toronto",
+        share: 0.06,
+        cities: &["Toronto", "Montreal", "Vancouver", "Calgary"],
+    },
+    Country {
+        code: "AU",
+        currency: "AUD",
+        fx_per_usd: 1.52,
+        timezone: "Australia/Sydney",
+        share: 0.04,
+        cities: &["Sydney", "Melbourne", "Brisbane", "Perth"],
+    },
+    Country {
+        code: "IN",
+        currency: "INR",
+        fx_per_usd: 83.0,
+        timezone: "Asia/Kolkata",
+        share: 0.07,
+        cities: &["Mumbai", "Delhi", "Bangalore", "Chennai"],
+    },
+];
+
+const CATEGORY_NAMES: [&str; 40] = [
+    "electronics",
+    "phones",
+    "laptops",
+    "audio",
+    "cameras",
+    "gaming",
+    "books",
+    "music",
+    "movies",
+    "toys",
+    "baby",
+    "kitchen",
+    "furniture",
+    "bedding",
+    "garden",
+    "tools",
+    "lighting",
+    "home-decor",
+    "appliances",
+    "grocery",
+    "beverages",
+    "beauty",
+    "health",
+    "pets",
+    "sports",
+    "outdoor",
+    "cycling",
+    "fitness",
+    "shoes",
+    "womens-fashion",
+    "mens-fashion",
+    "kids-fashion",
+    "jewelry",
+    "watches",
+    "bags",
+    "office",
+    "stationery",
+    "crafts",
+    "automotive",
+    "travel",
+];
+
+/// One way a session arrives: its referrer and UTM values (None is null).
+pub struct TrafficSource {
+    pub weight: f64,
+    pub referrer: Option<&'static str>,
+    /// utm_source, utm_medium, utm_campaign, utm_term, utm_content
+    pub utm: [Option<&'static str>; 5],
+}
+
+const fn src(
+    weight: f64,
+    referrer: Option<&'static str>,
+    utm: [Option<&'static str>; 5],
+) -> TrafficSource {
+    TrafficSource {
+        weight,
+        referrer,
+        utm,
+    }
+}
+
+pub const TRAFFIC_SOURCES: [TrafficSource; 12] = [
+    src(0.30, None, [None; 5]),
+    src(0.20, Some("https://www.google.com/"), [None; 5]),
+    src(0.04, Some("https://www.bing.com/"), [None; 5]),
+    src(0.03, Some("https://t.co/"), [None; 5]),
+    src(
+        0.05,
+        Some("https://www.google.com/"),
+        [
+            Some("google"),
+            Some("cpc"),
+            Some("brand_search"),
+            Some("marketpulse"),
+            Some("text_ad_1"),
+        ],
+    ),
+    src(
+        0.04,
+        Some("https://www.google.com/"),
+        [
+            Some("google"),
+            Some("cpc"),
+            Some("generic_search"),
+            Some("buy shoes online"),
+            Some("text_ad_2"),
+        ],
+    ),
+    src(
+        0.03,
+        Some("https://www.google.com/"),
+        [
+            Some("google"),
+            Some("cpc"),
+            Some("generic_search"),
+            Some("wireless headphones"),
+            Some("text_ad_3"),
+        ],
+    ),
+    src(
+        0.06,
+        Some("https://www.facebook.com/"),
+        [
+            Some("facebook"),
+            Some("social"),
+            Some("seasonal_collection"),
+            None,
+            Some("carousel_1"),
+        ],
+    ),
+    src(
+        0.05,
+        Some("https://www.instagram.com/"),
+        [
+            Some("instagram"),
+            Some("social"),
+            Some("seasonal_collection"),
+            None,
+            Some("story_2"),
+        ],
+    ),
+    src(
+        0.03,
+        Some("https://www.tiktok.com/"),
+        [
+            Some("tiktok"),
+            Some("social"),
+            Some("new_arrivals"),
+            None,
+            Some("video_1"),
+        ],
+    ),
+    src(
+        0.07,
+        None,
+        [
+            Some("newsletter"),
+            Some("email"),
+            Some("weekly_deals"),
+            None,
+            Some("header_banner"),
+        ],
+    ),
+    src(
+        0.04,
+        Some("https://deals.example.net/"),
+        [
+            Some("dealsblog"),
+            Some("affiliate"),
+            Some("partner_program"),
+            None,
+            Some("sidebar"),
+        ],
+    ),
+];
+
+pub const LOYALTY_TIERS: [&str; 5] = ["none", "bronze", "silver", "gold", "platinum"];
+pub const LOYALTY_WEIGHTS: [f64; 5] = [0.45, 0.25, 0.17, 0.09, 0.04];
+pub const DEVICES: [&str; 4] = ["desktop", "mobile_web", "ios_app", "android_app"];
+pub const DEVICE_WEIGHTS: [f64; 4] = [0.38, 0.32, 0.16, 0.14];
+pub const PAYMENT_TYPES: [&str; 5] = ["card", "cash", "mobile_wallet", "bnpl", "gift_card"];
+pub const POS_PAYMENT_WEIGHTS: [f64; 5] = [0.55, 0.22, 0.18, 0.0, 0.05];
+pub const ONLINE_PAYMENT_WEIGHTS: [f64; 5] = [0.68, 0.0, 0.20, 0.09, 0.03];
+const STORE_SUFFIXES: [&str; 6] = ["Central", "Mall", "Station", "Plaza", "Outlet", "Market"];
+
+/// Dictionary values of a string column, shared by every batch.
+pub type Dict = Arc<StringArray>;
+
+pub fn dict<S: AsRef<str>>(values: impl IntoIterator<Item = S>) -> Dict {
+    Arc::new(StringArray::from_iter_values(values))
+}
+
+pub struct Store {
+    pub country: usize,
+    /// Index into the country's cities; None for online storefronts.
+    pub city: Option<usize>,
+    pub opened_on: NaiveDate,
+}
+
+/// Fixed parts of the world plus sampling tables.
+pub struct World {
+    pub seed: u64,
+    pub users: u64,
+    /// First user id of each country's block, plus `users` at the end.
+    pub country_user_start: Vec<u64>,
+    user_activity: RankSampler,
+    user_stride: u64,
+    pub physical_stores: Vec<Store>,
+    pub store_popularity: Option<WeightedAliasIndex<f64>>,
+    pub product_popularity: WeightedAliasIndex<f64>,
+    pub category_popularity: WeightedAliasIndex<f64>,
+    /// List price of each product in US cents.
+    pub product_price_usd_cents: Vec<i64>,
+    pub source_pick: WeightedAliasIndex<f64>,
+    pub signup_from: NaiveDate,
+    pub signup_days: u32,
+    // Dictionary values.
+    pub pages: Dict,
+    pub skus: Dict,
+    pub countries: Dict,
+    pub currencies: Dict,
+    pub cities: Dict,
+    /// Index of each country's first city in `cities`.
+    pub city_start: Vec<i32>,
+    pub timezones: Dict,
+    pub channels: Dict,
+    pub store_types: Dict,
+    pub payment_types: Dict,
+    pub tiers: Dict,
+    pub devices: Dict,
+    pub first_names: Dict,
+    pub last_names: Dict,
+    /// Lower-case names for e-mail addresses.
+    pub first_names_lower: Vec<String>,
+    pub last_names_lower: Vec<String>,
+    pub referrers: Dict,
+    /// Key of each source's referrer in `referrers` (None = null).
+    pub source_referrer: Vec<Option<i32>>,
+    pub utm: [Dict; 5],
+    pub source_utm: Vec<[Option<i32>; 5]>,
+    pub currency_of_country: Vec<i32>,
+    pub tier_pick: WeightedAliasIndex<f64>,
+    pub device_pick: WeightedAliasIndex<f64>,
+    pub pos_payment_pick: WeightedAliasIndex<f64>,
+    pub online_payment_pick: WeightedAliasIndex<f64>,
+    pub country_pick: WeightedAliasIndex<f64>,
+    pub config: WorldConfig,
+    pub spec: DatasetSpec,
+}
+
+/// Page dictionary layout: fixed pages first, then categories, then products.
+pub const PAGE_HOME: i32 = 0;
+pub const PAGE_CART: i32 = 1;
+pub const PAGE_CHECKOUT: i32 = 2;
+pub const PAGE_CONFIRMATION: i32 = 3;
+pub const PAGE_FIRST_CATEGORY: i32 = 4;
+
+fn zipf_weights(n: usize, s: f64) -> Vec<f64> {
+    (1..=n).map(|k| (k as f64).powf(-s)).collect()
+}
+
+fn alias(weights: Vec<f64>) -> WeightedAliasIndex<f64> {
+    WeightedAliasIndex::new(weights).expect("weights are positive and finite")
+}
+
+fn distinct_keys<F: Fn(&TrafficSource) -> Option<&'static str>>(
+    get: F,
+) -> (Dict, Vec<Option<i32>>) {
+    let mut values: Vec<&str> = Vec::new();
+    let keys = TRAFFIC_SOURCES
+        .iter()
+        .map(|s| {
+            get(s).map(|v| match values.iter().position(|x| *x == v) {
+                Some(i) => i as i32,
+                None => {
+                    values.push(v);
+                    (values.len() - 1) as i32
+                }
+            })
+        })
+        .collect();
+    (dict(values), keys)
+}
+
+impl World {
+    pub fn new(spec: &DatasetSpec) -> World {
+        let w = &spec.world;
+        let seed = spec.seed;
+        let users = ((w.users as f64 * spec.scale).round() as u64).max(1);
+
+        let mut country_user_start = Vec::with_capacity(COUNTRIES.len() + 1);
+        let total_share: f64 = COUNTRIES.iter().map(|c| c.share).sum();
+        let mut acc = 0.0;
+        for c in &COUNTRIES {
+            country_user_start.push((acc / total_share * users as f64).floor() as u64);
+            acc += c.share;
+        }
+        country_user_start.push(users);
+
+        let country_pick = alias(COUNTRIES.iter().map(|c| c.share).collect());
+        let mut physical_stores = Vec::with_capacity(w.stores as usize);
+        for s in 0..w.stores as u64 {
+            let mut rng = stream(&[seed, tag("store"), s]);
+            let country = country_pick.sample(&mut rng);
+            let ncity = COUNTRIES[country].cities.len();
+            let city = zipf_pick(&mut rng, ncity);
+            let opened_on = NaiveDate::from_ymd_opt(2005, 1, 1).unwrap()
+                + chrono::Days::new(rng.random_range(0..7300));
+            physical_stores.push(Store {
+                country,
+                city: Some(city),
+                opened_on,
+            });
+        }
+
+        let mut product_price_usd_cents = Vec::with_capacity(w.products as usize);
+        for p in 0..w.products as u64 {
+            let mut rng = stream(&[seed, tag("product"), p]);
+            let z: f64 = StandardNormal.sample(&mut rng);
+            let price = w.price_median_usd * (w.price_sigma * z).exp();
+            product_price_usd_cents.push(((price * 100.0).round() as i64).clamp(1, 100_000_000));
+        }
+
+        let mut categories: Vec<String> = Vec::with_capacity(w.categories as usize);
+        for c in 0..w.categories as usize {
+            categories.push(match CATEGORY_NAMES.get(c) {
+                Some(n) => n.to_string(),
+                None => format!("{}-{}", CATEGORY_NAMES[c % 40], c / 40 + 1),
+            });
+        }
+        let sku = |p: u32| format!("SKU-{p:07}");
+        let mut pages = vec![
+            "/".to_string(),
+            "/cart".into(),
+            "/checkout".into(),
+            "/checkout/confirmation".into(),
+        ];
+        pages.extend(categories.iter().map(|c| format!("/c/{c}")));
+        pages.extend((0..w.products).map(|p| format!("/p/{}", sku(p))));
+
+        let mut cities = Vec::new();
+        let mut city_start = Vec::new();
+        for c in &COUNTRIES {
+            city_start.push(cities.len() as i32);
+            cities.extend(c.cities.iter().copied());
+        }
+        let mut currencies: Vec<&str> = Vec::new();
+        let currency_of_country = COUNTRIES
+            .iter()
+            .map(|c| match currencies.iter().position(|x| *x == c.currency) {
+                Some(i) => i as i32,
+                None => {
+                    currencies.push(c.currency);
+                    (currencies.len() - 1) as i32
+                }
+            })
+            .collect();
+
+        let (referrers, source_referrer) = distinct_keys(|s| s.referrer);
+        let utm_cols: Vec<(Dict, Vec<Option<i32>>)> =
+            (0..5).map(|i| distinct_keys(|s| s.utm[i])).collect();
+        let source_utm = (0..TRAFFIC_SOURCES.len())
+            .map(|s| std::array::from_fn(|i| utm_cols[i].1[s]))
+            .collect();
+        let utm = std::array::from_fn(|i| utm_cols[i].0.clone());
+
+        use fake::locales::{Data, EN};
+        let first = EN::NAME_FIRST_NAME;
+        let last = EN::NAME_LAST_NAME;
+        let lower = |names: &[&str]| -> Vec<String> {
+            names
+                .iter()
+                .map(|n| {
+                    n.to_lowercase()
+                        .replace(|c: char| !c.is_ascii_alphanumeric(), "")
+                })
+                .collect()
+        };
+
+        // Users are ranked by activity; a fixed stride permutes ranks onto ids
+        // so the most active users are spread over countries.
+        let mut user_stride = 0x9E37_79B9_7F4A_7C15u64 % users.max(2) | 1;
+        while gcd(user_stride, users) != 1 {
+            user_stride += 2;
+        }
+
+        World {
+            seed,
+            users,
+            country_user_start,
+            user_activity: RankSampler::new(users, w.zipf_users),
+            user_stride,
+            store_popularity: (!physical_stores.is_empty())
+                .then(|| alias(zipf_weights(physical_stores.len(), w.zipf_stores))),
+            physical_stores,
+            product_popularity: alias(zipf_weights(w.products as usize, w.zipf_products)),
+            category_popularity: alias(zipf_weights(w.categories as usize, w.zipf_categories)),
+            product_price_usd_cents,
+            source_pick: alias(TRAFFIC_SOURCES.iter().map(|s| s.weight).collect()),
+            signup_from: parse_date("signup_from", &w.signup_from).expect("validated"),
+            signup_days: (parse_date("signup_to", &w.signup_to).expect("validated")
+                - parse_date("signup_from", &w.signup_from).expect("validated"))
+            .num_days() as u32
+                + 1,
+            pages: dict(pages),
+            skus: dict((0..w.products).map(sku)),
+            countries: dict(COUNTRIES.iter().map(|c| c.code)),
+            currencies: dict(currencies),
+            cities: dict(cities),
+            city_start,
+            timezones: dict(COUNTRIES.iter().map(|c| c.timezone)),
+            channels: dict(["pos", "online"]),
+            store_types: dict(["physical", "online"]),
+            payment_types: dict(PAYMENT_TYPES),
+            tiers: dict(LOYALTY_TIERS),
+            devices: dict(DEVICES),
+            first_names: dict(first.iter()),
+            last_names: dict(last.iter()),
+            first_names_lower: lower(first),
+            last_names_lower: lower(last),
+            referrers,
+            source_referrer,
+            utm,
+            source_utm,
+            currency_of_country,
+            tier_pick: alias(LOYALTY_WEIGHTS.to_vec()),
+            device_pick: alias(DEVICE_WEIGHTS.to_vec()),
+            pos_payment_pick: alias(POS_PAYMENT_WEIGHTS.to_vec()),
+            online_payment_pick: alias(ONLINE_PAYMENT_WEIGHTS.to_vec()),
+            country_pick,
+            config: w.clone(),
+            spec: spec.clone(),
+        }
+    }
+
+    /// A user drawn by activity (Zipf over activity ranks).
+    #[inline]
+    pub fn active_user(&self, rng: &mut StreamRng) -> u64 {
+        let rank = self.user_activity.sample(rng);
+        ((rank as u128 * self.user_stride as u128) % self.users as u128) as u64
+    }
+
+    /// Country index of user `u`: users are laid out in country blocks.
+    #[inline]
+    pub fn user_country(&self, u: u64) -> usize {
+        self.country_user_start[1..].partition_point(|&start| start <= u)
+    }
+
+    /// A uniformly drawn user living in `country`, if the country has any.
+    pub fn user_in_country(&self, rng: &mut StreamRng, country: usize) -> Option<u64> {
+        let (lo, hi) = (
+            self.country_user_start[country],
+            self.country_user_start[country + 1],
+        );
+        (hi > lo).then(|| rng.random_range(lo..hi))
+    }
+
+    /// Store id of the online storefront selling in `country`.
+    pub fn online_store(&self, country: usize) -> i32 {
+        (self.physical_stores.len() + country) as i32
+    }
+
+    pub fn store_count(&self) -> usize {
+        self.physical_stores.len() + COUNTRIES.len()
+    }
+
+    pub fn store_name(&self, id: usize) -> String {
+        match self.physical_stores.get(id) {
+            Some(s) => {
+                let c = &COUNTRIES[s.country];
+                let suffix = STORE_SUFFIXES[id % STORE_SUFFIXES.len()];
+                format!("{} {suffix} #{id}", c.cities[s.city.unwrap_or(0)])
+            }
+            None => format!("Online {}", COUNTRIES[id - self.physical_stores.len()].code),
+        }
+    }
+
+    /// Price of `product` in the currency of `country`, in minor units (cents).
+    #[inline]
+    pub fn local_price_cents(&self, product: usize, country: usize) -> i64 {
+        let usd = self.product_price_usd_cents[product];
+        let fx = COUNTRIES[country].fx_per_usd;
+        ((usd as f64 * fx).round() as i64).max(1)
+    }
+
+    pub fn page_of_kind(&self, kind: usize, rng: &mut StreamRng) -> i32 {
+        match PAGE_KINDS[kind] {
+            "home" => PAGE_HOME,
+            "category" => PAGE_FIRST_CATEGORY + self.category_popularity.sample(rng) as i32,
+            "product" => {
+                PAGE_FIRST_CATEGORY
+                    + self.config.categories as i32
+                    + self.product_popularity.sample(rng) as i32
+            }
+            "cart" => PAGE_CART,
+            "checkout" => PAGE_CHECKOUT,
+            _ => PAGE_CONFIRMATION,
+        }
+    }
+}
+
+/// Zipf-distributed ranks over populations too large for a table per rank.
+/// Ranks are grouped in buckets (the first 256 alone, then 1% wide); a bucket
+/// is drawn by its exact or integrated weight, then a rank uniformly inside
+/// it. Within a bucket, true Zipf weights differ by under 1%.
+pub struct RankSampler {
+    starts: Vec<u64>,
+    pick: WeightedAliasIndex<f64>,
+}
+
+impl RankSampler {
+    pub fn new(n: u64, s: f64) -> RankSampler {
+        let mut starts = Vec::new();
+        let mut r = 0u64;
+        while r < n {
+            starts.push(r);
+            r += if r < 256 { 1 } else { (r / 100).max(1) };
+        }
+        starts.push(n);
+        let weight = |a: u64, b: u64| -> f64 {
+            // Sum of k^-s for ranks k in a+1..=b.
+            if b - a <= 64 {
+                return (a + 1..=b).map(|k| (k as f64).powf(-s)).sum();
+            }
+            let (lo, hi) = (a as f64 + 0.5, b as f64 + 0.5);
+            if (s - 1.0).abs() < 1e-12 {
+                (hi / lo).ln()
+            } else {
+                (hi.powf(1.0 - s) - lo.powf(1.0 - s)) / (1.0 - s)
+            }
+        };
+        let weights = starts.windows(2).map(|w| weight(w[0], w[1])).collect();
+        RankSampler {
+            starts,
+            pick: alias(weights),
+        }
+    }
+
+    /// A 0-based rank.
+    #[inline]
+    pub fn sample(&self, rng: &mut StreamRng) -> u64 {
+        let b = self.pick.sample(rng);
+        let (lo, hi) = (self.starts[b], self.starts[b + 1]);
+        if hi - lo == 1 {
+            lo
+        } else {
+            rng.random_range(lo..hi)
+        }
+    }
+}
+
+/// Index in 0..n with Zipf(1) weights, for small lists.
+pub fn zipf_pick(rng: &mut StreamRng, n: usize) -> usize {
+    let total: f64 = (1..=n).map(|k| 1.0 / k as f64).sum();
+    let mut x = rng.random::<f64>() * total;
+    for k in 0..n {
+        x -= 1.0 / (k + 1) as f64;
+        if x < 0.0 {
+            return k;
+        }
+    }
+    n - 1
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FileConfig, Overrides, Settings};
+
+    fn world(scale: f64) -> World {
+        let s = Settings::resolve(
+            Overrides {
+                scale: Some(scale),
+                ..Default::default()
+            },
+            FileConfig::default(),
+        )
+        .unwrap();
+        World::new(&s.spec)
+    }
+
+    #[test]
+    fn user_permutation_is_a_bijection() {
+        let w = world(0.001);
+        let mut seen = vec![false; w.users as usize];
+        for rank in 0..w.users {
+            let u = ((rank as u128 * w.user_stride as u128) % w.users as u128) as usize;
+            assert!(!seen[u]);
+            seen[u] = true;
+        }
+    }
+
+    #[test]
+    fn rank_sampler_follows_zipf_head() {
+        let r = RankSampler::new(1_000_000, 1.0);
+        let mut rng = stream(&[1]);
+        let mut counts = [0u32; 2];
+        let mut tail = 0u32;
+        for _ in 0..200_000 {
+            match r.sample(&mut rng) {
+                0 => counts[0] += 1,
+                1 => counts[1] += 1,
+                k if k >= 1000 => tail += 1,
+                _ => {}
+            }
+        }
+        // Zipf(1): rank 1 is drawn twice as often as rank 2.
+        let ratio = counts[0] as f64 / counts[1] as f64;
+        assert!((ratio - 2.0).abs() < 0.1, "ratio {ratio}");
+        // P(rank > 1000) = (H(1e6) - H(1e3)) / H(1e6) = 0.4875 for n = 1e6.
+        let share = tail as f64 / 200_000.0;
+        assert!((share - 0.4875).abs() < 0.01, "tail share {share}");
+    }
+
+    #[test]
+    fn country_blocks_cover_all_users() {
+        let w = world(0.01);
+        assert_eq!(w.user_country(0), 0);
+        assert_eq!(w.user_country(w.users - 1), COUNTRIES.len() - 1);
+        for c in 0..COUNTRIES.len() {
+            let start = w.country_user_start[c];
+            assert_eq!(w.user_country(start), c);
+        }
+    }
+}
