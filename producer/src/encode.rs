@@ -32,7 +32,10 @@ pub fn encode(
     match format {
         Format::Parquet => parquet_bytes(batch, compression),
         Format::Jsonl => {
-            let mut w = arrow_json::LineDelimitedWriter::new(Vec::new());
+            // Explicit nulls: every line carries every column.
+            let mut w = arrow_json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow_json::writer::LineDelimited>(Vec::new());
             w.write(batch).map_err(|e| err("jsonl")(e.into()))?;
             w.finish().map_err(|e| err("jsonl")(e.into()))?;
             Ok(w.into_inner())

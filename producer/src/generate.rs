@@ -376,14 +376,19 @@ impl Basket {
         out: &mut Vec<(u32, i32, i64)>,
     ) {
         let extra = self.lines.map_or(0.0, |d| d.sample(rng)).min(49.0) as usize;
+        let start = out.len();
         for _ in 0..=extra {
             let product = world.product_popularity.sample(rng);
             let qty = 1 + self.qty.map_or(0.0, |d| d.sample(rng)).min(98.0) as i32;
-            out.push((
-                product as u32,
-                qty,
-                world.local_price_cents(product, country),
-            ));
+            // A product drawn twice adds to its line, as a till would.
+            match out[start..].iter_mut().find(|l| l.0 == product as u32) {
+                Some(line) => line.1 += qty,
+                None => out.push((
+                    product as u32,
+                    qty,
+                    world.local_price_cents(product, country),
+                )),
+            }
         }
     }
 }
@@ -597,7 +602,7 @@ fn stores(world: &World, _unit: &Unit) -> RecordBatch {
         world
             .physical_stores
             .get(id)
-            .map_or(id - physical, |s| s.country)
+            .map_or_else(|| id - physical, |s| s.country)
     };
     let day = |d: NaiveDate| (d - unix_epoch()).num_days() as i32;
     let online_since = NaiveDate::from_ymd_opt(2012, 3, 1).unwrap();

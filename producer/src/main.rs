@@ -12,7 +12,7 @@ use marketpulse::sink::FolderSink;
 
 /// Deterministic synthetic retail world: users, stores, sales and clicks.
 #[derive(Parser)]
-#[command(name = "marketpulse", version, about)]
+#[command(name = "marketpulse", version, about, args_override_self = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

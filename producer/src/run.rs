@@ -130,6 +130,8 @@ pub fn generate(settings: &Settings, sink: &dyn Sink, progress: bool) -> Result<
             });
         }
         drop(tx);
+        // Owned here so an early return drops it, which stops the workers.
+        let rx = rx;
         let mut rows_done = 0u64;
         for result in rx.iter() {
             let delivered = result.and_then(|enc| {

@@ -477,7 +477,7 @@ impl World {
 
         // Users are ranked by activity; a fixed stride permutes ranks onto ids
         // so the most active users are spread over countries.
-        let mut user_stride = 0x9E37_79B9_7F4A_7C15u64 % users.max(2) | 1;
+        let mut user_stride = (0x9E37_79B9_7F4A_7C15u64 % users.max(2)) | 1;
         while gcd(user_stride, users) != 1 {
             user_stride += 2;
         }
