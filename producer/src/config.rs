@@ -481,6 +481,17 @@ mod tests {
     }
 
     #[test]
+    fn example_config_shows_the_defaults() {
+        let file: FileConfig =
+            toml::from_str(include_str!("../../docs/config.example.toml")).unwrap();
+        assert_eq!(file.world.clone().unwrap(), WorldConfig::default());
+        let s = Settings::resolve(Overrides::default(), file).unwrap();
+        let d = Settings::resolve(Overrides::default(), FileConfig::default()).unwrap();
+        assert_eq!(s.spec, d.spec);
+        assert_eq!(s.out, d.out);
+    }
+
+    #[test]
     fn unknown_world_key_is_rejected() {
         let err = toml::from_str::<FileConfig>("[world]\nclicks_per_dya = 3").unwrap_err();
         assert!(

@@ -1,0 +1,27 @@
+# `make run`: one day at scale 1 into ./lake. `make test`: every test; it
+# installs what it needs (a Python venv for the reader tests) itself.
+
+VENV := .venv
+READERS := producer/tests/readers
+
+.PHONY: run test lint bench
+
+run:
+	cargo run --release -- generate
+
+test: $(VENV)/.installed
+	cargo test --workspace
+	MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q $(READERS)
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+bench:
+	cargo build --release
+	python3 load-tests/bench_producer.py --runs 5
+
+$(VENV)/.installed: $(READERS)/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(READERS)/requirements.txt
+	touch $@

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Producer-core benchmark: throughput, wall time and peak RSS of `marketpulse generate`.
+
+Runs each scenario several times with /usr/bin/time -v, takes medians, and
+writes results/producer-core.md. Usage: load-tests/bench_producer.py [--runs N]
+(build first: cargo build --release).
+"""
+
+import argparse
+import json
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = REPO / "target" / "release" / "marketpulse"
+
+SCENARIOS = [
+    # name, generate flags, what the target bounds
+    ("clicks, 1 day, scale 1, zstd, 1 thread", ["--domains", "clicks", "--threads", "1"], ">= 2,000,000 events/s"),
+    ("clicks, 1 day, scale 1, zstd, 2 threads", ["--domains", "clicks", "--threads", "2"], ">= 3,500,000 events/s"),
+    ("all domains, 1 day, scale 1, 2 threads", ["--threads", "2"], "<= 3 s wall"),
+]
+RSS_DAYS = [1, 7, 30]
+
+
+def run_once(flags):
+    out = Path(tempfile.mkdtemp(prefix="mp-bench-"))
+    try:
+        cmd = ["/usr/bin/time", "-v", str(BIN), "generate", "--out", str(out), *flags]
+        p = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        wall = parse_wall(re.search(r"Elapsed \(wall clock\) time.*: (.+)", p.stderr).group(1))
+        rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1))
+        (manifest,) = (out / "_manifests").glob("*.json")
+        events = sum(f["rows"] for f in json.loads(manifest.read_text())["files"])
+        return wall, rss_kb, events
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def parse_wall(text):
+    parts = [float(x) for x in text.strip().split(":")]
+    return sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    if not BIN.exists():
+        raise SystemExit(f"{BIN} is missing: run cargo build --release first")
+    rows = []
+    for name, flags, target in SCENARIOS:
+        results = [run_once(flags) for _ in range(args.runs)]
+        walls = [r[0] for r in results]
+        wall = statistics.median(walls)
+        events = results[0][2]
+        rss = max(r[1] for r in results) / 1024
+        rows.append((name, "marketpulse generate " + " ".join(flags), target, events, wall, events / wall, rss, walls))
+        print(f"{name}: median {wall:.2f} s, {events / wall:,.0f} events/s, peak RSS {rss:.0f} MiB")
+    rss_rows = []
+    for days in RSS_DAYS:
+        flags = ["--threads", "2", "--days", str(days)]
+        wall, rss_kb, events = run_once(flags)
+        rss_rows.append((days, "marketpulse generate " + " ".join(flags), events, wall, rss_kb / 1024))
+        print(f"{days} days: {rss_kb / 1024:.0f} MiB peak RSS")
+
+    lines = [
+        "# Producer core benchmark",
+        "",
+        f"Recorded {date.today()} on {platform.machine()}, {subprocess.getoutput('nproc')} cores, "
+        f"by `load-tests/bench_producer.py --runs {args.runs}` after `cargo build --release`.",
+        "Each row is the median wall time of the runs (wall clock of the whole process, including start-up),",
+        "events divided by that median; peak RSS is the largest of the runs. Output goes to a local temp folder.",
+        "",
+        "| scenario | command | target | events | median wall (s) | events/s | peak RSS (MiB) | all runs (s) |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for name, cmd, target, events, wall, rate, rss, walls in rows:
+        runs = ", ".join(f"{w:.2f}" for w in walls)
+        lines.append(f"| {name} | `{cmd}` | {target} | {events:,} | {wall:.2f} | {rate:,.0f} | {rss:.0f} | {runs} |")
+    lines += [
+        "",
+        "Peak RSS against run length (target: at most 256 MiB for any number of days):",
+        "",
+        "| days | command | events | wall (s) | peak RSS (MiB) |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for days, cmd, events, wall, rss in rss_rows:
+        lines.append(f"| {days} | `{cmd}` | {events:,} | {wall:.2f} | {rss:.0f} |")
+    results = Path(__file__).parent / "results"
+    results.mkdir(exist_ok=True)
+    (results / "producer-core.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {results / 'producer-core.md'}")
+
+
+if __name__ == "__main__":
+    main()
