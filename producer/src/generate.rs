@@ -650,3 +650,77 @@ fn stores(world: &World, _unit: &Unit) -> RecordBatch {
         ],
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FileConfig, Overrides, Settings};
+
+    fn world(v2_from: Option<&str>) -> World {
+        let cli = Overrides {
+            scale: Some(0.002),
+            clicks_v2_from: v2_from.map(str::to_string),
+            ..Default::default()
+        };
+        World::new(&Settings::resolve(cli, FileConfig::default()).unwrap().spec)
+    }
+
+    fn unit(domain: Domain) -> Unit {
+        let date = NaiveDate::from_ymd_opt(2025, 1, 6).unwrap();
+        Unit {
+            domain,
+            date,
+            hour: 12,
+            chunk: 0,
+            chunks: 1,
+        }
+    }
+
+    #[test]
+    fn clicks_v2_leaves_v1_columns_unchanged() {
+        let v1 = unit_batch(&world(None), &unit(Domain::Clicks));
+        let v2 = unit_batch(&world(Some("2025-01-01")), &unit(Domain::Clicks));
+        assert_eq!(v1.schema(), schema::arrow("clicks.v1"));
+        assert_eq!(v2.schema(), schema::arrow("clicks.v2"));
+        assert!(v1.num_rows() > 100);
+        for (i, col) in v1.columns().iter().enumerate() {
+            assert_eq!(
+                col.as_ref(),
+                v2.column(i).as_ref(),
+                "column {}",
+                v1.schema().field(i).name()
+            );
+        }
+        // Before the switch-over date, clicks stay v1.
+        let later = unit_batch(&world(Some("2025-02-01")), &unit(Domain::Clicks));
+        assert_eq!(later, v1);
+    }
+
+    #[test]
+    fn every_batch_matches_its_schema_file() {
+        let w = world(None);
+        for (domain, name) in [
+            (Domain::Users, "users.v1"),
+            (Domain::Stores, "stores.v1"),
+            (Domain::Sales, "sales.v1"),
+        ] {
+            let b = unit_batch(
+                &w,
+                &Unit {
+                    hour: 0,
+                    ..unit(domain)
+                },
+            );
+            assert_eq!(b.schema(), schema::arrow(name));
+            assert!(b.num_rows() > 0, "{name}");
+        }
+    }
+
+    #[test]
+    fn clicks_fill_the_planned_volume_exactly() {
+        let w = world(None);
+        let u = unit(Domain::Clicks);
+        let planned = DayVolumes::new(&w.spec, u.date).clicks[12];
+        assert_eq!(unit_batch(&w, &u).num_rows() as u64, planned);
+    }
+}
