@@ -147,7 +147,7 @@ struct SessionWalker<'w> {
 
 impl<'w> SessionWalker<'w> {
     fn new(world: &'w World, unit: &Unit) -> Self {
-        let vol = DayVolumes::new_for(world, unit.date);
+        let vol = DayVolumes::new(&world.spec, unit.date);
         let clicks = chunk_share(vol.clicks[unit.hour as usize], unit.chunks, unit.chunk);
         let mean = world.config.click_gap_mean_seconds;
         SessionWalker {
@@ -215,12 +215,6 @@ impl<'w> SessionWalker<'w> {
     }
 }
 
-impl DayVolumes {
-    fn new_for(world: &World, date: NaiveDate) -> DayVolumes {
-        DayVolumes::new(&world.spec, date)
-    }
-}
-
 fn clicks(world: &World, unit: &Unit) -> RecordBatch {
     let v2 = world
         .config
@@ -241,8 +235,10 @@ fn clicks(world: &World, unit: &Unit) -> RecordBatch {
     let mut device = Vec::with_capacity(if v2 { n } else { 0 });
     let mut device_detail = Vec::with_capacity(if v2 { n } else { 0 });
 
+    // Row ids are the unit's base id plus the row's sequence number.
+    let id_base = unit.row_id(0);
     while let Some(s) = walker.next_session() {
-        let sid = unit.row_id(s.seq);
+        let sid = id_base + s.seq as i64;
         let (dev, detail) = if v2 {
             (
                 world.device_pick.sample(&mut device_rng) as u8,
@@ -252,7 +248,7 @@ fn clicks(world: &World, unit: &Unit) -> RecordBatch {
             (0, 0)
         };
         for step in &walker.steps {
-            event_id.push(unit.row_id(event_id.len() as u64));
+            event_id.push(id_base + event_id.len() as i64);
             user_id.push(s.user as i64);
             session_id.push(sid);
             ts.push(s.start_us + step.offset_us);
@@ -424,7 +420,7 @@ fn sales(world: &World, unit: &Unit) -> RecordBatch {
 
     // Point of sale: store traffic in this hour.
     if let Some(store_pick) = &world.store_popularity {
-        let vol = DayVolumes::new_for(world, unit.date);
+        let vol = DayVolumes::new(&world.spec, unit.date);
         let pos = chunk_share(vol.pos_sales[unit.hour as usize], unit.chunks, unit.chunk);
         let mut rng = unit_stream(world, unit, "sales", "pos");
         let hour_start = hour_start_us(unit);
@@ -492,9 +488,7 @@ fn sales(world: &World, unit: &Unit) -> RecordBatch {
         None,
     );
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from_iter_values(
-            (0..n as u64).map(|i| unit.row_id(i)),
-        )),
+        Arc::new(Int64Array::from_iter_values((unit.row_id(0)..).take(n))),
         Arc::new(Int64Array::from_iter(
             rows.iter().map(|r| r.user.map(|u| u as i64)),
         )),
