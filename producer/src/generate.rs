@@ -18,11 +18,12 @@ use chrono::{NaiveDate, NaiveTime};
 use rand::RngExt;
 use rand_distr::{Distribution, Exp, Poisson};
 
+use crate::calendar::local_start;
 use crate::config::{Domain, PAGE_KINDS, parse_date};
-use crate::plan::{CHUNK_ROWS, DayVolumes, EPOCH, Unit, chunk_share, users_total};
+use crate::plan::{CHUNK_ROWS, DayVolumes, EPOCH, PerCountry, Unit, chunk_share, users_total};
 use crate::schema;
 use crate::seed::{StreamRng, stream, tag};
-use crate::world::{COUNTRIES, Dict, World};
+use crate::world::{COUNTRIES, Dict, LOYALTY_TIERS, SourceTable, World};
 
 const SECOND: i64 = 1_000_000;
 const HOUR: i64 = 3600 * SECOND;
@@ -122,7 +123,11 @@ impl Transitions {
 struct Session {
     seq: u64,
     user: u64,
-    source: u8,
+    country: usize,
+    source: u16,
+    /// Indexes into the source's utm_term and utm_content values.
+    term: u8,
+    content: u8,
     start_us: i64,
     /// Time of the purchase, for sessions that reached confirmation.
     sale_us: Option<i64>,
@@ -133,43 +138,72 @@ struct Step {
     offset_us: i64,
 }
 
-/// Replays the sessions of a clicks unit from its structure stream.
+/// Replays the sessions of a clicks unit from its structure stream, country
+/// by country, until each country's planned clicks are used up.
 struct SessionWalker<'w> {
     world: &'w World,
     rng: StreamRng,
     transitions: Transitions,
     gap: Option<Exp<f64>>,
     hour_start: i64,
-    remaining: u64,
+    remaining: PerCountry,
+    total: u64,
+    country: usize,
+    sources: Vec<SourceTable>,
     next_seq: u64,
     steps: Vec<Step>,
 }
 
 impl<'w> SessionWalker<'w> {
     fn new(world: &'w World, unit: &Unit) -> Self {
-        let vol = DayVolumes::new(&world.spec, unit.date);
-        let clicks = chunk_share(vol.clicks[unit.hour as usize], unit.chunks, unit.chunk);
+        let vol = DayVolumes::new(world, unit.date);
+        let remaining: PerCountry = std::array::from_fn(|c| {
+            chunk_share(vol.clicks[unit.hour as usize][c], unit.chunks, unit.chunk)
+        });
+        let hour_start = hour_start_us(unit);
+        let utc = chrono::DateTime::from_timestamp_micros(hour_start).expect("valid hour");
+        let sources = (0..COUNTRIES.len())
+            .map(|c| world.source_table(local_start(world.timezones_of_country[c], utc).date))
+            .collect();
         let mean = world.config.click_gap_mean_seconds;
         SessionWalker {
             world,
             rng: stream(&unit.seed_words(world.seed, tag("clicks"), tag("sessions"))),
             transitions: Transitions::new(world),
             gap: (mean > 0.0).then(|| Exp::new(1.0 / mean).expect("positive rate")),
-            hour_start: hour_start_us(unit),
-            remaining: clicks,
+            hour_start,
+            total: remaining.iter().sum(),
+            remaining,
+            country: 0,
+            sources,
             next_seq: 0,
             steps: Vec::with_capacity(64),
         }
     }
 
     fn next_session(&mut self) -> Option<Session> {
-        if self.remaining == 0 {
-            return None;
+        while self.remaining[self.country] == 0 {
+            self.country += 1;
+            if self.country == COUNTRIES.len() {
+                return None;
+            }
         }
+        let country = self.country;
+        let remaining = self.remaining[country];
         let rng = &mut self.rng;
-        let user = self.world.active_user(rng);
-        let source = self.world.source_pick.sample(rng) as u8;
-        let max_steps = (self.world.config.max_session_clicks as u64).min(self.remaining);
+        let user = self.world.active_user(rng, country);
+        let source = self.sources[country].sample(rng);
+        let src = &self.world.sources[source as usize];
+        let pick = |rng: &mut StreamRng, n: usize| {
+            if n > 1 {
+                rng.random_range(0..n) as u8
+            } else {
+                0
+            }
+        };
+        let term = pick(rng, src.terms.len());
+        let content = pick(rng, src.contents.len());
+        let max_steps = (self.world.config.max_session_clicks as u64).min(remaining);
         self.steps.clear();
         let mut kind = self.transitions.landing(rng.random::<f64>());
         let mut offset = 0i64;
@@ -202,13 +236,16 @@ impl<'w> SessionWalker<'w> {
             duration += delay;
         }
         let start = self.hour_start + rng.random_range(0..(HOUR - duration).max(1));
-        self.remaining -= self.steps.len() as u64;
+        self.remaining[country] -= self.steps.len() as u64;
         let seq = self.next_seq;
         self.next_seq += 1;
         Some(Session {
             seq,
             user,
+            country,
             source,
+            term,
+            content,
             start_us: start,
             sale_us: sale_offset.map(|o| start + o),
         })
@@ -222,7 +259,7 @@ fn clicks(world: &World, unit: &Unit) -> RecordBatch {
         .as_deref()
         .is_some_and(|d| unit.date >= parse_date("clicks_v2_from", d).expect("validated"));
     let mut walker = SessionWalker::new(world, unit);
-    let n = walker.remaining as usize;
+    let n = walker.total as usize;
     let mut pages_rng = unit_stream(world, unit, "clicks", "pages");
     let mut device_rng = unit_stream(world, unit, "clicks", "device");
 
@@ -231,7 +268,7 @@ fn clicks(world: &World, unit: &Unit) -> RecordBatch {
     let mut session_id = Vec::with_capacity(n);
     let mut ts = Vec::with_capacity(n);
     let mut page = Vec::with_capacity(n);
-    let mut source = Vec::with_capacity(n);
+    let mut source: Vec<(u16, u8, u8)> = Vec::with_capacity(n);
     let mut device = Vec::with_capacity(if v2 { n } else { 0 });
     let mut device_detail = Vec::with_capacity(if v2 { n } else { 0 });
 
@@ -253,7 +290,7 @@ fn clicks(world: &World, unit: &Unit) -> RecordBatch {
             session_id.push(sid);
             ts.push(s.start_us + step.offset_us);
             page.push(world.page_of_kind(step.kind as usize, &mut pages_rng));
-            source.push(s.source);
+            source.push((s.source, s.term, s.content));
             if v2 {
                 device.push(dev);
                 device_detail.push(detail);
@@ -262,19 +299,29 @@ fn clicks(world: &World, unit: &Unit) -> RecordBatch {
     }
     debug_assert_eq!(event_id.len(), n);
 
-    let referrer = keys_by_source(&source, &world.source_referrer);
+    let src = |i: usize| &world.sources[source[i].0 as usize];
     let mut columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(event_id)),
         Arc::new(Int64Array::from(user_id)),
         Arc::new(Int64Array::from(session_id)),
         timestamps(ts),
         dict_array(Int32Array::from(page), &world.pages),
-        dict_array(referrer, &world.referrers),
+        dict_array(optional_keys(n, |i| src(i).referrer), &world.referrers),
     ];
-    for i in 0..5 {
-        let table: Vec<Option<i32>> = world.source_utm.iter().map(|u| u[i]).collect();
-        columns.push(dict_array(keys_by_source(&source, &table), &world.utm[i]));
+    for f in 0..3 {
+        columns.push(dict_array(
+            optional_keys(n, |i| src(i).utm[f]),
+            &world.utm[f],
+        ));
     }
+    columns.push(dict_array(
+        optional_keys(n, |i| src(i).terms.get(source[i].1 as usize).copied()),
+        &world.utm[3],
+    ));
+    columns.push(dict_array(
+        optional_keys(n, |i| src(i).contents.get(source[i].2 as usize).copied()),
+        &world.utm[4],
+    ));
     if !v2 {
         return batch("clicks.v1", columns);
     }
@@ -298,17 +345,11 @@ fn clicks(world: &World, unit: &Unit) -> RecordBatch {
     batch("clicks.v2", columns)
 }
 
-/// Dictionary keys of a per-source attribute, without a per-row builder.
-fn keys_by_source(source: &[u8], table: &[Option<i32>]) -> Int32Array {
-    let values: Vec<i32> = source
-        .iter()
-        .map(|&s| table[s as usize].unwrap_or(0))
-        .collect();
-    let nulls = table.iter().any(Option::is_none).then(|| {
-        NullBuffer::from(BooleanBuffer::collect_bool(source.len(), |i| {
-            table[source[i] as usize].is_some()
-        }))
-    });
+/// Dictionary keys, some null, without a per-row builder.
+fn optional_keys(n: usize, key: impl Fn(usize) -> Option<i32>) -> Int32Array {
+    let values: Vec<i32> = (0..n).map(|i| key(i).unwrap_or(0)).collect();
+    let valid = BooleanBuffer::collect_bool(n, |i| key(i).is_some());
+    let nulls = (valid.count_set_bits() < n).then(|| NullBuffer::from(valid));
     Int32Array::new(values.into(), nulls)
 }
 
@@ -403,7 +444,7 @@ fn sales(world: &World, unit: &Unit) -> RecordBatch {
     let mut online_rng = unit_stream(world, unit, "sales", "online");
     while let Some(s) = walker.next_session() {
         let Some(sale_us) = s.sale_us else { continue };
-        let country = world.user_country(s.user);
+        let country = s.country;
         let start = lines.len();
         basket.draw(world, &mut online_rng, country, &mut lines);
         rows.push(SaleRow {
@@ -412,21 +453,30 @@ fn sales(world: &World, unit: &Unit) -> RecordBatch {
             store: world.online_store(country),
             session: Some(clicks_unit.row_id(s.seq)),
             online: true,
-            payment: world.online_payment_pick.sample(&mut online_rng) as u8,
+            payment: world.online_payment_pick[country].sample(&mut online_rng) as u8,
             country,
             items: start..lines.len(),
         });
     }
 
-    // Point of sale: store traffic in this hour.
-    if let Some(store_pick) = &world.store_popularity {
-        let vol = DayVolumes::new(&world.spec, unit.date);
-        let pos = chunk_share(vol.pos_sales[unit.hour as usize], unit.chunks, unit.chunk);
-        let mut rng = unit_stream(world, unit, "sales", "pos");
-        let hour_start = hour_start_us(unit);
+    // Point of sale: traffic of the stores open today, country by country.
+    let vol = DayVolumes::new(world, unit.date);
+    let mut rng = unit_stream(world, unit, "sales", "pos");
+    let hour_start = hour_start_us(unit);
+    for country in 0..COUNTRIES.len() {
+        let pos = chunk_share(
+            vol.pos_sales[unit.hour as usize][country],
+            unit.chunks,
+            unit.chunk,
+        );
+        if pos == 0 {
+            continue;
+        }
+        let (store_pick, store_ids) = world
+            .open_stores(country, unit.date)
+            .expect("volume is planned only where stores are open");
         for _ in 0..pos {
-            let store = store_pick.sample(&mut rng);
-            let country = world.physical_stores[store].country;
+            let store = store_ids[store_pick.sample(&mut rng)];
             let ts = hour_start + rng.random_range(0..HOUR);
             let user = if rng.random::<f64>() < world.config.anonymous_pos_share {
                 None
@@ -441,7 +491,7 @@ fn sales(world: &World, unit: &Unit) -> RecordBatch {
                 store: store as i32,
                 session: None,
                 online: false,
-                payment: world.pos_payment_pick.sample(&mut rng) as u8,
+                payment: world.pos_payment_pick[country].sample(&mut rng) as u8,
                 country,
                 items: start..lines.len(),
             });
@@ -526,14 +576,67 @@ fn decimal(cents: Vec<i128>) -> Decimal128Array {
         .expect("valid decimal")
 }
 
+/// One SCD2 version of a user: the attributes that change over time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UserVersion {
+    pub from: NaiveDate,
+    /// Index into the country's cities.
+    pub city: usize,
+    pub tier: usize,
+}
+
+/// Appends the versions of user `u` that start on or before `until`. The
+/// history is a fixed sequence per (seed, user), so a later snapshot only
+/// adds versions: each snapshot agrees with every later one.
+pub fn user_history(
+    world: &World,
+    u: u64,
+    first: UserVersion,
+    until: NaiveDate,
+    out: &mut Vec<UserVersion>,
+) {
+    out.push(first);
+    let w = &world.config;
+    let per_day = (w.tier_changes_per_year + w.city_moves_per_year) / 365.25;
+    if per_day <= 0.0 {
+        return;
+    }
+    let tier_share = w.tier_changes_per_year / (w.tier_changes_per_year + w.city_moves_per_year);
+    let gap = Exp::new(per_day).expect("positive rate");
+    let cities = COUNTRIES[world.user_country(u)].cities.len();
+    let mut rng = stream(&[world.seed, tag("user_history"), u]);
+    let mut v = first;
+    loop {
+        // Whole days, at least one: versions never overlap.
+        let days = gap.sample(&mut rng).ceil().clamp(1.0, 1e6) as u64;
+        let Some(from) = v.from.checked_add_days(chrono::Days::new(days)) else {
+            return;
+        };
+        if from > until {
+            return;
+        }
+        v.from = from;
+        if rng.random::<f64>() < tier_share || cities < 2 {
+            // One step up or down the ladder.
+            let up = v.tier == 0 || (v.tier + 1 < LOYALTY_TIERS.len() && rng.random::<bool>());
+            v.tier = if up { v.tier + 1 } else { v.tier - 1 };
+        } else {
+            let step = rng.random_range(1..cities);
+            v.city = (v.city + step) % cities;
+        }
+        out.push(v);
+    }
+}
+
 fn users(world: &World, unit: &Unit) -> RecordBatch {
     let total = users_total(&world.spec);
     let lo = unit.chunk as u64 * CHUNK_ROWS;
     let hi = (lo + CHUNK_ROWS).min(total);
     let n = (hi - lo) as usize;
-    let epoch_days =
-        (world.signup_from - EPOCH).num_days() as i32 + (EPOCH - unix_epoch()).num_days() as i32;
+    let epoch_days = (EPOCH - unix_epoch()).num_days() as i32;
+    let day = |d: NaiveDate| (d - EPOCH).num_days() as i32 + epoch_days;
 
+    let mut user_id = Vec::with_capacity(n);
     let mut signup = Vec::with_capacity(n);
     let (mut first, mut last) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut email = arrow_array::builder::StringBuilder::with_capacity(n, n * 32);
@@ -543,36 +646,56 @@ fn users(world: &World, unit: &Unit) -> RecordBatch {
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
+    let (mut eff_from, mut eff_to, mut current) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
     let mut buf = itoa::Buffer::new();
     let mut line = String::with_capacity(64);
+    let mut versions = Vec::new();
     for u in lo..hi {
         // Users are random-access: attributes depend on (seed, user) only.
         let mut rng = stream(&[world.seed, tag("user"), u]);
-        signup.push(epoch_days + rng.random_range(0..world.signup_days) as i32);
+        let signed_up =
+            world.signup_from + chrono::Days::new(rng.random_range(0..world.signup_days) as u64);
         let f = rng.random_range(0..world.first_names_lower.len());
         let l = rng.random_range(0..world.last_names_lower.len());
-        first.push(f as i32);
-        last.push(l as i32);
         line.clear();
         line.push_str(&world.first_names_lower[f]);
         line.push('.');
         line.push_str(&world.last_names_lower[l]);
         line.push_str(buf.format(u));
         line.push_str("@example.com");
-        email.append_value(&line);
         let c = world.user_country(u);
-        country.push(c as i32);
-        city.push(
-            world.city_start[c]
-                + crate::world::zipf_pick(&mut rng, COUNTRIES[c].cities.len()) as i32,
-        );
-        tier.push(world.tier_pick.sample(&mut rng) as i32);
-        device.push(world.device_pick.sample(&mut rng) as i32);
+        let first_version = UserVersion {
+            from: signed_up,
+            city: crate::world::zipf_pick(&mut rng, COUNTRIES[c].cities.len()),
+            tier: world.tier_pick.sample(&mut rng),
+        };
+        let dev = world.device_pick.sample(&mut rng) as i32;
+        versions.clear();
+        user_history(world, u, first_version, unit.date, &mut versions);
+        for (i, v) in versions.iter().enumerate() {
+            user_id.push(u as i64);
+            signup.push(day(signed_up));
+            first.push(f as i32);
+            last.push(l as i32);
+            email.append_value(&line);
+            country.push(c as i32);
+            city.push(world.city_start[c] + v.city as i32);
+            tier.push(v.tier as i32);
+            device.push(dev);
+            eff_from.push(day(v.from));
+            let next = versions.get(i + 1);
+            eff_to.push(next.map(|n| day(n.from)));
+            current.push(next.is_none());
+        }
     }
     batch(
-        "users.v1",
+        "users.v2",
         vec![
-            Arc::new(Int64Array::from_iter_values((lo..hi).map(|u| u as i64))),
+            Arc::new(Int64Array::from(user_id)),
             Arc::new(Date32Array::from(signup)),
             dict_array(Int32Array::from(first), &world.first_names),
             dict_array(Int32Array::from(last), &world.last_names),
@@ -581,6 +704,9 @@ fn users(world: &World, unit: &Unit) -> RecordBatch {
             dict_array(Int32Array::from(city), &world.cities),
             dict_array(Int32Array::from(tier), &world.tiers),
             dict_array(Int32Array::from(device), &world.devices),
+            Arc::new(Date32Array::from(eff_from)),
+            Arc::new(Date32Array::from(eff_to)),
+            Arc::new(arrow_array::BooleanArray::from(current)),
         ],
     )
 }
@@ -589,9 +715,18 @@ fn unix_epoch() -> NaiveDate {
     NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()
 }
 
-fn stores(world: &World, _unit: &Unit) -> RecordBatch {
-    let n = world.store_count();
+/// Stores known on the snapshot day: physical stores opened by then (with
+/// their close date once it has passed) and the online storefronts.
+fn stores(world: &World, unit: &Unit) -> RecordBatch {
     let physical = world.physical_stores.len();
+    let ids: Vec<usize> = (0..world.store_count())
+        .filter(|&id| {
+            world
+                .physical_stores
+                .get(id)
+                .is_none_or(|s| s.opened_on <= unit.date)
+        })
+        .collect();
     let country = |id: usize| {
         world
             .physical_stores
@@ -599,48 +734,44 @@ fn stores(world: &World, _unit: &Unit) -> RecordBatch {
             .map_or_else(|| id - physical, |s| s.country)
     };
     let day = |d: NaiveDate| (d - unix_epoch()).num_days() as i32;
-    let online_since = NaiveDate::from_ymd_opt(2012, 3, 1).unwrap();
+    let keys =
+        |f: &dyn Fn(usize) -> Option<i32>| -> Int32Array { ids.iter().map(|&id| f(id)).collect() };
     batch(
         "stores.v1",
         vec![
-            Arc::new(Int32Array::from_iter_values(0..n as i32)),
+            Arc::new(Int32Array::from_iter_values(
+                ids.iter().map(|&id| id as i32),
+            )),
             Arc::new(StringArray::from_iter_values(
-                (0..n).map(|id| world.store_name(id)),
+                ids.iter().map(|&id| world.store_name(id)),
             )),
             dict_array(
-                (0..n).map(|id| Some(i32::from(id >= physical))).collect(),
+                keys(&|id| Some(i32::from(id >= physical))),
                 &world.store_types,
             ),
+            dict_array(keys(&|id| Some(country(id) as i32)), &world.countries),
             dict_array(
-                (0..n).map(|id| Some(country(id) as i32)).collect(),
-                &world.countries,
-            ),
-            dict_array(
-                (0..n)
-                    .map(|id| {
-                        let s = world.physical_stores.get(id)?;
-                        Some(world.city_start[s.country] + s.city? as i32)
-                    })
-                    .collect(),
+                keys(&|id| {
+                    let s = world.physical_stores.get(id)?;
+                    Some(world.city_start[s.country] + s.city? as i32)
+                }),
                 &world.cities,
             ),
             dict_array(
-                (0..n)
-                    .map(|id| Some(world.currency_of_country[country(id)]))
-                    .collect(),
+                keys(&|id| Some(world.currency_of_country[country(id)])),
                 &world.currencies,
             ),
-            dict_array(
-                (0..n).map(|id| Some(country(id) as i32)).collect(),
-                &world.timezones,
-            ),
-            Arc::new(Date32Array::from_iter_values((0..n).map(|id| {
+            dict_array(keys(&|id| Some(country(id) as i32)), &world.timezones),
+            Arc::new(Date32Array::from_iter_values(ids.iter().map(|&id| {
                 day(world
                     .physical_stores
                     .get(id)
-                    .map_or(online_since, |s| s.opened_on))
+                    .map_or(world.signup_from, |s| s.opened_on))
             }))),
-            Arc::new(Date32Array::from(vec![None; n])),
+            Arc::new(Date32Array::from_iter(ids.iter().map(|&id| {
+                let closed = world.physical_stores.get(id)?.closed_on?;
+                (closed <= unit.date).then(|| day(closed))
+            }))),
         ],
     )
 }
@@ -694,7 +825,7 @@ mod tests {
     fn every_batch_matches_its_schema_file() {
         let w = world(None);
         for (domain, name) in [
-            (Domain::Users, "users.v1"),
+            (Domain::Users, "users.v2"),
             (Domain::Stores, "stores.v1"),
             (Domain::Sales, "sales.v1"),
         ] {
@@ -714,7 +845,7 @@ mod tests {
     fn clicks_fill_the_planned_volume_exactly() {
         let w = world(None);
         let u = unit(Domain::Clicks);
-        let planned = DayVolumes::new(&w.spec, u.date).clicks[12];
+        let planned = DayVolumes::new(&w, u.date).clicks_in(12);
         assert_eq!(unit_batch(&w, &u).num_rows() as u64, planned);
     }
 }

@@ -27,6 +27,15 @@ enum Command {
         /// Lake folder to check.
         dir: PathBuf,
     },
+    /// Print a Parquet lake's realised distributions next to its config:
+    /// hourly curves, top pages and stores, funnel, baskets, defects.
+    Profile {
+        /// Lake folder written by `generate`.
+        dir: PathBuf,
+        /// Print JSON instead of the text report.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -97,6 +106,18 @@ fn run(cli: Cli) -> Result<(), Error> {
             let sink = FolderSink::open(&settings.out)?;
             let summary = generate(&settings, &sink, std::io::stderr().is_terminal())?;
             eprint!("{}", summary.render());
+            Ok(())
+        }
+        Command::Profile { dir, json } => {
+            let p = marketpulse::profile::profile(&dir)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&p).expect("profile serialises")
+                );
+            } else {
+                print!("{}", p.render());
+            }
             Ok(())
         }
         Command::Verify { dir } => {

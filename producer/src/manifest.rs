@@ -11,6 +11,10 @@ use sha2::{Digest, Sha256};
 use crate::error::Error;
 
 pub const MANIFEST_DIR: &str = "_manifests";
+/// Truth sidecars of injected defects mirror the data files' paths here.
+pub const TRUTH_DIR: &str = "_truth";
+/// `domain` of truth sidecar entries.
+pub const TRUTH_DOMAIN: &str = "truth";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FileEntry {
@@ -21,6 +25,9 @@ pub struct FileEntry {
     pub rows: u64,
     pub bytes: u64,
     pub sha256: String,
+    /// Injected defects by kind (dirty data); absent when none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub defects: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -1,9 +1,11 @@
 //! Work units: (domain, date, hour, chunk). A unit's rows and random streams
 //! depend only on the spec and the unit, so any thread or shard may run it.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, NaiveDate, NaiveTime};
 
-use crate::config::{DatasetSpec, Domain};
+use crate::calendar::{curve_at, day_multiplier, local_day_total, local_start};
+use crate::config::{DatasetSpec, Domain, parse_date};
+use crate::world::{COUNTRIES, World};
 
 /// Most rows one unit (one file) holds. Part of the data contract.
 pub const CHUNK_ROWS: u64 = 250_000;
@@ -120,27 +122,112 @@ pub fn chunk_share(total: u64, n: u32, c: u32) -> u64 {
     total / n as u64 + u64::from((c as u64) < total % n as u64)
 }
 
-/// Per-day volumes of the event domains.
+/// Events of one hour, per country (in `COUNTRIES` order).
+pub type PerCountry = [u64; COUNTRIES.len()];
+
+/// Per-day volumes of the event domains, per UTC hour and country.
+///
+/// Each country's traffic follows the configured curve on its own wall
+/// clock, scaled by the day multiplier of its local date (weekday, holiday,
+/// growth) and, for clicks, campaign uplift. A local day's hours are
+/// normalised over the hours it really has, so DST days keep their volume.
+/// The UTC day's total is rounded once and split exactly; it never falls
+/// below the configured base volume.
 pub struct DayVolumes {
-    pub clicks: Vec<u64>,
-    pub pos_sales: Vec<u64>,
+    pub clicks: Vec<PerCountry>,
+    pub pos_sales: Vec<PerCountry>,
 }
 
 impl DayVolumes {
-    pub fn new(spec: &DatasetSpec, _date: NaiveDate) -> DayVolumes {
+    pub fn new(world: &World, date: NaiveDate) -> DayVolumes {
+        let spec = &world.spec;
         let w = &spec.world;
-        let day_clicks = (w.clicks_per_day as f64 * spec.scale).round() as u64;
-        let day_pos = (w.pos_sales_per_day as f64 * spec.scale).round() as u64;
-        DayVolumes {
-            clicks: split_exact(day_clicks, &w.hourly_weights),
-            pos_sales: split_exact(day_pos, &w.pos_hourly_weights),
+        let growth_from = parse_date("growth_from", &w.growth_from).expect("validated");
+        let base_clicks = (w.clicks_per_day as f64 * spec.scale).round();
+        let base_pos = (w.pos_sales_per_day as f64 * spec.scale).round();
+        let shares: f64 = COUNTRIES.iter().map(|c| c.share).sum();
+        let open_weight: Vec<f64> = (0..COUNTRIES.len())
+            .map(|c| {
+                world
+                    .physical_stores
+                    .iter()
+                    .zip(&world.store_weight)
+                    .filter(|(s, _)| s.country == c && s.is_open(date))
+                    .map(|(_, w)| w)
+                    .sum()
+            })
+            .collect();
+        let all_open: f64 = open_weight.iter().sum();
+        let midnight = date.and_time(NaiveTime::MIN).and_utc();
+        let mut click_w = Vec::with_capacity(24 * COUNTRIES.len());
+        let mut pos_w = Vec::with_capacity(24 * COUNTRIES.len());
+        let mut totals: Vec<(usize, NaiveDate, f64, f64)> = Vec::new();
+        for hour in 0..24 {
+            for (c, country) in COUNTRIES.iter().enumerate() {
+                let tz = world.timezones_of_country[c];
+                let at = local_start(tz, midnight + chrono::Duration::hours(hour));
+                let (day_clicks, day_pos) = match totals.iter().find(|t| t.0 == c && t.1 == at.date)
+                {
+                    Some(t) => (t.2, t.3),
+                    None => {
+                        let t = (
+                            local_day_total(tz, at.date, &w.hourly_weights),
+                            local_day_total(tz, at.date, &w.pos_hourly_weights),
+                        );
+                        totals.push((c, at.date, t.0, t.1));
+                        t
+                    }
+                };
+                let day = day_multiplier(w, growth_from, at.date);
+                let uplift = 1.0 + world.campaign_uplift(at.date);
+                let part = |curve: &[f64], total: f64| {
+                    if total > 0.0 {
+                        curve_at(curve, at) / total
+                    } else {
+                        0.0
+                    }
+                };
+                click_w.push(
+                    country.share / shares * part(&w.hourly_weights, day_clicks) * day * uplift,
+                );
+                let store_share = if all_open > 0.0 {
+                    open_weight[c] / all_open
+                } else {
+                    0.0
+                };
+                pos_w.push(store_share * part(&w.pos_hourly_weights, day_pos) * day);
+            }
         }
+        let split = |base: f64, weights: &[f64]| -> Vec<PerCountry> {
+            let expected: f64 = weights.iter().sum::<f64>() * base;
+            let total = if weights.iter().any(|&x| x > 0.0) {
+                expected.round().max(base) as u64
+            } else {
+                0
+            };
+            let flat = split_exact(total, weights);
+            flat.chunks(COUNTRIES.len())
+                .map(|c| c.try_into().expect("one value per country"))
+                .collect()
+        };
+        DayVolumes {
+            clicks: split(base_clicks, &click_w),
+            pos_sales: split(base_pos, &pos_w),
+        }
+    }
+
+    pub fn clicks_in(&self, hour: usize) -> u64 {
+        self.clicks[hour].iter().sum()
+    }
+
+    pub fn pos_in(&self, hour: usize) -> u64 {
+        self.pos_sales[hour].iter().sum()
     }
 
     /// Sales and clicks share their chunking so an online sale lands in the
     /// same unit as the session it came from.
     pub fn chunks(&self, hour: usize) -> u32 {
-        let rows = self.clicks[hour].max(self.pos_sales[hour]);
+        let rows = self.clicks_in(hour).max(self.pos_in(hour));
         rows.div_ceil(CHUNK_ROWS) as u32
     }
 }
@@ -150,9 +237,10 @@ pub fn users_total(spec: &DatasetSpec) -> u64 {
 }
 
 /// Every unit of one day, in a fixed order.
-pub fn day_units(spec: &DatasetSpec, date: NaiveDate) -> Vec<Unit> {
+pub fn day_units(world: &World, date: NaiveDate) -> Vec<Unit> {
+    let spec = &world.spec;
     let mut units = Vec::new();
-    let vol = DayVolumes::new(spec, date);
+    let vol = DayVolumes::new(world, date);
     for &domain in &spec.domains {
         match domain {
             Domain::Users => {
@@ -176,8 +264,8 @@ pub fn day_units(spec: &DatasetSpec, date: NaiveDate) -> Vec<Unit> {
                 for hour in 0..24 {
                     let chunks = vol.chunks(hour);
                     let has_rows = match domain {
-                        Domain::Clicks => vol.clicks[hour] > 0,
-                        _ => vol.clicks[hour] > 0 || vol.pos_sales[hour] > 0,
+                        Domain::Clicks => vol.clicks_in(hour) > 0,
+                        _ => vol.clicks_in(hour) > 0 || vol.pos_in(hour) > 0,
                     };
                     if has_rows {
                         units.extend((0..chunks).map(|chunk| Unit {
@@ -198,12 +286,13 @@ pub fn day_units(spec: &DatasetSpec, date: NaiveDate) -> Vec<Unit> {
 /// The units of one shard, lazily, day by day: unit `i` of the run (in plan
 /// order) belongs to shard `i % shard_count`.
 pub fn shard_units(
-    spec: &DatasetSpec,
+    world: &World,
     shard_index: u32,
     shard_count: u32,
 ) -> impl Iterator<Item = Unit> + '_ {
+    let spec = &world.spec;
     (0..spec.days)
-        .flat_map(move |d| day_units(spec, spec.start + chrono::Days::new(d as u64)))
+        .flat_map(move |d| day_units(world, spec.start + chrono::Days::new(d as u64)))
         .enumerate()
         .filter(move |(i, _)| (*i as u64 % shard_count as u64) == shard_index as u64)
         .map(|(_, u)| u)

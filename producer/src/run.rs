@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use arrow_array::RecordBatch;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::config::{Domain, Settings};
+use crate::config::{Domain, Format, Settings};
+use crate::dirty::{break_lines, inject};
 use crate::encode::encode;
 use crate::error::Error;
 use crate::generate::unit_batch;
-use crate::manifest::{FileEntry, Manifest, sha256_hex};
+use crate::manifest::{FileEntry, Manifest, TRUTH_DIR, TRUTH_DOMAIN, sha256_hex};
 use crate::plan::{Unit, shard_units};
 use crate::sink::Sink;
 use crate::world::World;
@@ -27,6 +28,9 @@ struct Encoded {
     bytes: Vec<u8>,
     rows: u64,
     sha256: String,
+    defects: BTreeMap<String, u64>,
+    /// The truth sidecar (`id,kind` CSV) when dirty data is on.
+    truth: Option<(String, Vec<u8>, u64)>,
 }
 
 #[derive(Default)]
@@ -72,16 +76,30 @@ impl Summary {
 }
 
 fn produce(world: &World, unit: Unit, settings: &Settings) -> Result<Encoded, Error> {
-    let batch: RecordBatch = unit_batch(world, &unit);
     let spec = &settings.spec;
-    let bytes = encode(&batch, spec.format, spec.compression)
+    let clean: RecordBatch = unit_batch(world, &unit);
+    let (batch, defects) = inject(&spec.dirty, spec.seed, &unit, spec.format, clean);
+    let mut bytes = encode(&batch, spec.format, spec.compression)
         .map_err(|e| Error::runtime(format!("unit {} {}: {e}", unit.domain.name(), unit.name())))?;
+    if spec.format == Format::Jsonl {
+        bytes = break_lines(bytes, &defects.unparseable_rows);
+    }
+    let events = matches!(unit.domain, Domain::Sales | Domain::Clicks);
+    let truth = (spec.dirty.any() && events).then(|| {
+        (
+            format!("{TRUTH_DIR}/{}", unit.path("csv")),
+            defects.truth_csv(),
+            defects.truth.len() as u64,
+        )
+    });
     Ok(Encoded {
         key: unit.path(spec.format.extension()),
         unit,
         sha256: sha256_hex(&bytes),
         bytes,
         rows: batch.num_rows() as u64,
+        defects: defects.counts(),
+        truth,
     })
 }
 
@@ -89,7 +107,8 @@ pub fn generate(settings: &Settings, sink: &dyn Sink, progress: bool) -> Result<
     let started = Instant::now();
     let spec = &settings.spec;
     let world = World::new(spec);
-    let total_units = shard_units(spec, settings.shard_index, settings.shard_count).count() as u64;
+    let total_units =
+        shard_units(&world, settings.shard_index, settings.shard_count).count() as u64;
     let bar = if progress {
         ProgressBar::new(total_units)
     } else {
@@ -102,7 +121,7 @@ pub fn generate(settings: &Settings, sink: &dyn Sink, progress: bool) -> Result<
     );
 
     let units = Mutex::new(shard_units(
-        spec,
+        &world,
         settings.shard_index,
         settings.shard_count,
     ));
@@ -136,6 +155,9 @@ pub fn generate(settings: &Settings, sink: &dyn Sink, progress: bool) -> Result<
         for result in rx.iter() {
             let delivered = result.and_then(|enc| {
                 sink.put(&enc.key, &enc.bytes)?;
+                if let Some((key, bytes, _)) = &enc.truth {
+                    sink.put(key, bytes)?;
+                }
                 Ok(enc)
             });
             let enc = match delivered {
@@ -150,6 +172,17 @@ pub fn generate(settings: &Settings, sink: &dyn Sink, progress: bool) -> Result<
             t.files += 1;
             t.bytes += enc.bytes.len() as u64;
             rows_done += enc.rows;
+            if let Some((key, bytes, records)) = enc.truth {
+                entries.push(FileEntry {
+                    path: key,
+                    domain: TRUTH_DOMAIN.into(),
+                    partition: enc.unit.partition(),
+                    rows: records,
+                    bytes: bytes.len() as u64,
+                    sha256: sha256_hex(&bytes),
+                    defects: BTreeMap::new(),
+                });
+            }
             entries.push(FileEntry {
                 path: enc.key,
                 domain: enc.unit.domain.name().into(),
@@ -157,6 +190,7 @@ pub fn generate(settings: &Settings, sink: &dyn Sink, progress: bool) -> Result<
                 rows: enc.rows,
                 bytes: enc.bytes.len() as u64,
                 sha256: enc.sha256,
+                defects: enc.defects,
             });
             bar.inc(1);
             bar.set_message(format!("{rows_done} events"));

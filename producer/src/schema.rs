@@ -32,7 +32,7 @@ pub struct ColumnDef {
 }
 
 pub const SCHEMA_FILES: [(&str, &str); 5] = [
-    ("users.v1", include_str!("../../schemas/users.v1.json")),
+    ("users.v2", include_str!("../../schemas/users.v2.json")),
     ("stores.v1", include_str!("../../schemas/stores.v1.json")),
     ("sales.v1", include_str!("../../schemas/sales.v1.json")),
     ("clicks.v1", include_str!("../../schemas/clicks.v1.json")),

@@ -10,14 +10,16 @@ use rand::RngExt;
 use rand_distr::weighted::WeightedAliasIndex;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::config::{DatasetSpec, PAGE_KINDS, WorldConfig, parse_date};
+use std::collections::BTreeMap;
+
+use chrono_tz::Tz;
+
+use crate::config::{DatasetSpec, PAGE_KINDS, WorldConfig, campaign_referrer, parse_date};
 use crate::seed::{StreamRng, stream, tag};
 
 pub struct Country {
     pub code: &'static str,
     pub currency: &'static str,
-    /// Local currency units per USD (fixed table).
-    pub fx_per_usd: f64,
     pub timezone: &'static str,
     /// Share of users and stores.
     pub share: f64,
@@ -28,7 +30,6 @@ pub const COUNTRIES: [Country; 10] = [
     Country {
         code: "US",
         currency: "USD",
-        fx_per_usd: 1.0,
         timezone: "America/New_York",
         share: 0.34,
         cities: &[
@@ -43,7 +44,6 @@ pub const COUNTRIES: [Country; 10] = [
     Country {
         code: "GB",
         currency: "GBP",
-        fx_per_usd: 0.79,
         timezone: "Europe/London",
         share: 0.10,
         cities: &["London", "Manchester", "Birmingham", "Leeds", "Glasgow"],
@@ -51,7 +51,6 @@ pub const COUNTRIES: [Country; 10] = [
     Country {
         code: "DE",
         currency: "EUR",
-        fx_per_usd: 0.92,
         timezone: "Europe/Berlin",
         share: 0.10,
         cities: &["Berlin", "Hamburg", "Munich", "Cologne", "Frankfurt"],
@@ -59,7 +58,6 @@ pub const COUNTRIES: [Country; 10] = [
     Country {
         code: "FR",
         currency: "EUR",
-        fx_per_usd: 0.92,
         timezone: "Europe/Paris",
         share: 0.08,
         cities: &["Paris", "Lyon", "Marseille", "Toulouse", "Nice"],
@@ -67,7 +65,6 @@ pub const COUNTRIES: [Country; 10] = [
     Country {
         code: "ES",
         currency: "EUR",
-        fx_per_usd: 0.92,
         timezone: "Europe/Madrid",
         share: 0.05,
         cities: &["Madrid", "Barcelona", "Valencia", "Seville"],
@@ -75,7 +72,6 @@ pub const COUNTRIES: [Country; 10] = [
     Country {
         code: "JP",
         currency: "JPY",
-        fx_per_usd: 150.0,
         timezone: "Asia/Tokyo",
         share: 0.08,
         cities: &["Tokyo", "Osaka", "Yokohama", "Nagoya", "Sapporo"],
@@ -83,7 +79,6 @@ pub const COUNTRIES: [Country; 10] = [
     Country {
         code: "BR",
         currency: "BRL",
-        fx_per_usd: 5.0,
         timezone: "America/Sao_Paulo",
         share: 0.08,
         cities: &["Sao Paulo", "Rio de Janeiro", "Brasilia", "Salvador"],
@@ -91,7 +86,6 @@ pub const COUNTRIES: [Country; 10] = [
     Country {
         code: "CA",
         currency: "CAD",
-        fx_per_usd: 1.36,
         timezone: "America/Toronto",
         share: 0.06,
         cities: &["Toronto", "Montreal", "Vancouver", "Calgary"],
@@ -99,7 +93,6 @@ pub const COUNTRIES: [Country; 10] = [
     Country {
         code: "AU",
         currency: "AUD",
-        fx_per_usd: 1.52,
         timezone: "Australia/Sydney",
         share: 0.04,
         cities: &["Sydney", "Melbourne", "Brisbane", "Perth"],
@@ -107,7 +100,6 @@ pub const COUNTRIES: [Country; 10] = [
     Country {
         code: "IN",
         currency: "INR",
-        fx_per_usd: 83.0,
         timezone: "Asia/Kolkata",
         share: 0.07,
         cities: &["Mumbai", "Delhi", "Bangalore", "Chennai"],
@@ -157,128 +149,11 @@ const CATEGORY_NAMES: [&str; 40] = [
     "travel",
 ];
 
-/// One way a session arrives: its referrer and UTM values (None is null).
-pub struct TrafficSource {
-    pub weight: f64,
-    pub referrer: Option<&'static str>,
-    /// utm_source, utm_medium, utm_campaign, utm_term, utm_content
-    pub utm: [Option<&'static str>; 5],
-}
-
-const fn src(
-    weight: f64,
-    referrer: Option<&'static str>,
-    utm: [Option<&'static str>; 5],
-) -> TrafficSource {
-    TrafficSource {
-        weight,
-        referrer,
-        utm,
-    }
-}
-
-pub const TRAFFIC_SOURCES: [TrafficSource; 12] = [
-    src(0.30, None, [None; 5]),
-    src(0.20, Some("https://www.google.com/"), [None; 5]),
-    src(0.04, Some("https://www.bing.com/"), [None; 5]),
-    src(0.03, Some("https://t.co/"), [None; 5]),
-    src(
-        0.05,
-        Some("https://www.google.com/"),
-        [
-            Some("google"),
-            Some("cpc"),
-            Some("brand_search"),
-            Some("marketpulse"),
-            Some("text_ad_1"),
-        ],
-    ),
-    src(
-        0.04,
-        Some("https://www.google.com/"),
-        [
-            Some("google"),
-            Some("cpc"),
-            Some("generic_search"),
-            Some("buy shoes online"),
-            Some("text_ad_2"),
-        ],
-    ),
-    src(
-        0.03,
-        Some("https://www.google.com/"),
-        [
-            Some("google"),
-            Some("cpc"),
-            Some("generic_search"),
-            Some("wireless headphones"),
-            Some("text_ad_3"),
-        ],
-    ),
-    src(
-        0.06,
-        Some("https://www.facebook.com/"),
-        [
-            Some("facebook"),
-            Some("social"),
-            Some("seasonal_collection"),
-            None,
-            Some("carousel_1"),
-        ],
-    ),
-    src(
-        0.05,
-        Some("https://www.instagram.com/"),
-        [
-            Some("instagram"),
-            Some("social"),
-            Some("seasonal_collection"),
-            None,
-            Some("story_2"),
-        ],
-    ),
-    src(
-        0.03,
-        Some("https://www.tiktok.com/"),
-        [
-            Some("tiktok"),
-            Some("social"),
-            Some("new_arrivals"),
-            None,
-            Some("video_1"),
-        ],
-    ),
-    src(
-        0.07,
-        None,
-        [
-            Some("newsletter"),
-            Some("email"),
-            Some("weekly_deals"),
-            None,
-            Some("header_banner"),
-        ],
-    ),
-    src(
-        0.04,
-        Some("https://deals.example.net/"),
-        [
-            Some("dealsblog"),
-            Some("affiliate"),
-            Some("partner_program"),
-            None,
-            Some("sidebar"),
-        ],
-    ),
-];
-
 pub const LOYALTY_TIERS: [&str; 5] = ["none", "bronze", "silver", "gold", "platinum"];
 pub const LOYALTY_WEIGHTS: [f64; 5] = [0.45, 0.25, 0.17, 0.09, 0.04];
 pub const DEVICES: [&str; 4] = ["desktop", "mobile_web", "ios_app", "android_app"];
 pub const DEVICE_WEIGHTS: [f64; 4] = [0.38, 0.32, 0.16, 0.14];
 pub const PAYMENT_TYPES: [&str; 5] = ["card", "cash", "mobile_wallet", "bnpl", "gift_card"];
-pub const POS_PAYMENT_WEIGHTS: [f64; 5] = [0.55, 0.22, 0.18, 0.0, 0.05];
-pub const ONLINE_PAYMENT_WEIGHTS: [f64; 5] = [0.68, 0.0, 0.20, 0.09, 0.03];
 const STORE_SUFFIXES: [&str; 6] = ["Central", "Mall", "Station", "Plaza", "Outlet", "Market"];
 
 /// Dictionary values of a string column, shared by every batch.
@@ -292,7 +167,50 @@ pub struct Store {
     pub country: usize,
     /// Index into the country's cities; None for online storefronts.
     pub city: Option<usize>,
+    /// Open from `opened_on` up to, not including, `closed_on` (UTC days).
     pub opened_on: NaiveDate,
+    pub closed_on: Option<NaiveDate>,
+}
+
+impl Store {
+    pub fn is_open(&self, date: NaiveDate) -> bool {
+        self.opened_on <= date && self.closed_on.is_none_or(|c| date < c)
+    }
+}
+
+/// Where a session comes from: organic (a referrer or none) or a campaign.
+pub struct Source {
+    /// Key in `World::referrers`; None is a null referrer.
+    pub referrer: Option<i32>,
+    /// Keys of utm_source, utm_medium and utm_campaign (None for organic).
+    pub utm: [Option<i32>; 3],
+    /// Keys of the utm_term and utm_content values a session picks from.
+    pub terms: Vec<i32>,
+    pub contents: Vec<i32>,
+    pub weight: f64,
+    /// Running days and traffic uplift of a campaign.
+    pub window: Option<(NaiveDate, Option<NaiveDate>, f64)>,
+}
+
+impl Source {
+    fn runs_on(&self, date: NaiveDate) -> bool {
+        self.window
+            .is_some_and(|(start, end, _)| start <= date && end.is_none_or(|e| date <= e))
+    }
+}
+
+/// Sessions' sources on one day: campaigns that run take their weight, the
+/// organic referrers share the rest.
+pub struct SourceTable {
+    pick: WeightedAliasIndex<f64>,
+    ids: Vec<u16>,
+}
+
+impl SourceTable {
+    #[inline]
+    pub fn sample(&self, rng: &mut StreamRng) -> u16 {
+        self.ids[self.pick.sample(rng)]
+    }
 }
 
 /// Fixed parts of the world plus sampling tables.
@@ -301,15 +219,19 @@ pub struct World {
     pub users: u64,
     /// First user id of each country's block, plus `users` at the end.
     pub country_user_start: Vec<u64>,
-    user_activity: RankSampler,
-    user_stride: u64,
+    /// Per country: activity ranks and the stride that maps ranks onto ids.
+    user_activity: Vec<RankSampler>,
+    user_stride: Vec<u64>,
+    pub timezones_of_country: Vec<Tz>,
+    pub fx_per_usd: Vec<f64>,
+    /// Zipf weight of each physical store (by id, which is its rank).
+    pub store_weight: Vec<f64>,
     pub physical_stores: Vec<Store>,
-    pub store_popularity: Option<WeightedAliasIndex<f64>>,
     pub product_popularity: WeightedAliasIndex<f64>,
     pub category_popularity: WeightedAliasIndex<f64>,
     /// List price of each product in US cents.
     pub product_price_usd_cents: Vec<i64>,
-    pub source_pick: WeightedAliasIndex<f64>,
+    pub sources: Vec<Source>,
     pub signup_from: NaiveDate,
     pub signup_days: u32,
     // Dictionary values.
@@ -332,15 +254,13 @@ pub struct World {
     pub first_names_lower: Vec<String>,
     pub last_names_lower: Vec<String>,
     pub referrers: Dict,
-    /// Key of each source's referrer in `referrers` (None = null).
-    pub source_referrer: Vec<Option<i32>>,
     pub utm: [Dict; 5],
-    pub source_utm: Vec<[Option<i32>; 5]>,
     pub currency_of_country: Vec<i32>,
     pub tier_pick: WeightedAliasIndex<f64>,
     pub device_pick: WeightedAliasIndex<f64>,
-    pub pos_payment_pick: WeightedAliasIndex<f64>,
-    pub online_payment_pick: WeightedAliasIndex<f64>,
+    /// Payment mix per country.
+    pub pos_payment_pick: Vec<WeightedAliasIndex<f64>>,
+    pub online_payment_pick: Vec<WeightedAliasIndex<f64>>,
     pub country_pick: WeightedAliasIndex<f64>,
     pub config: WorldConfig,
     pub spec: DatasetSpec,
@@ -361,23 +281,57 @@ fn alias(weights: Vec<f64>) -> WeightedAliasIndex<f64> {
     WeightedAliasIndex::new(weights).expect("weights are positive and finite")
 }
 
-fn distinct_keys<F: Fn(&TrafficSource) -> Option<&'static str>>(
-    get: F,
-) -> (Dict, Vec<Option<i32>>) {
-    let mut values: Vec<&str> = Vec::new();
-    let keys = TRAFFIC_SOURCES
-        .iter()
-        .map(|s| {
-            get(s).map(|v| match values.iter().position(|x| *x == v) {
-                Some(i) => i as i32,
-                None => {
-                    values.push(v);
-                    (values.len() - 1) as i32
-                }
-            })
-        })
-        .collect();
-    (dict(values), keys)
+/// Interns strings into a dictionary's values, returning keys.
+#[derive(Default)]
+struct Interner(Vec<String>);
+
+impl Interner {
+    fn key(&mut self, v: &str) -> i32 {
+        match self.0.iter().position(|x| x == v) {
+            Some(i) => i as i32,
+            None => {
+                self.0.push(v.to_string());
+                (self.0.len() - 1) as i32
+            }
+        }
+    }
+}
+
+fn date(s: &str) -> NaiveDate {
+    parse_date("date", s).expect("validated")
+}
+
+fn build_sources(w: &WorldConfig) -> (Vec<Source>, Dict, [Dict; 5]) {
+    let mut referrers = Interner::default();
+    let mut utm: [Interner; 5] = Default::default();
+    let mut sources = Vec::new();
+    for (referrer, weight) in &w.organic_referrers {
+        sources.push(Source {
+            referrer: (referrer != "direct").then(|| referrers.key(referrer)),
+            utm: [None; 3],
+            terms: vec![],
+            contents: vec![],
+            weight: *weight,
+            window: None,
+        });
+    }
+    for c in &w.campaigns {
+        let referrer = campaign_referrer(&c.source, &c.medium).expect("validated");
+        sources.push(Source {
+            referrer: referrer.map(|r| referrers.key(&r)),
+            utm: [
+                Some(utm[0].key(&c.source)),
+                Some(utm[1].key(&c.medium)),
+                Some(utm[2].key(&c.name)),
+            ],
+            terms: c.terms.iter().map(|t| utm[3].key(t)).collect(),
+            contents: c.contents.iter().map(|t| utm[4].key(t)).collect(),
+            weight: c.weight,
+            window: Some((date(&c.start), c.end.as_deref().map(date), c.uplift)),
+        });
+    }
+    let utm = utm.map(|i| dict(i.0));
+    (sources, dict(referrers.0), utm)
 }
 
 impl World {
@@ -396,18 +350,23 @@ impl World {
         country_user_start.push(users);
 
         let country_pick = alias(COUNTRIES.iter().map(|c| c.share).collect());
+        let opened_from = date(&w.stores_opened_from);
+        let open_days = (date(&w.stores_opened_to) - opened_from).num_days() as u64 + 1;
         let mut physical_stores = Vec::with_capacity(w.stores as usize);
         for s in 0..w.stores as u64 {
             let mut rng = stream(&[seed, tag("store"), s]);
             let country = country_pick.sample(&mut rng);
             let ncity = COUNTRIES[country].cities.len();
             let city = zipf_pick(&mut rng, ncity);
-            let opened_on = NaiveDate::from_ymd_opt(2005, 1, 1).unwrap()
-                + chrono::Days::new(rng.random_range(0..7300));
+            let opened_on = opened_from + chrono::Days::new(rng.random_range(0..open_days));
+            // Closing stores last 1 to 15 years.
+            let closes = rng.random::<f64>() < w.store_close_share;
+            let life = rng.random_range(365..=15 * 365u64);
             physical_stores.push(Store {
                 country,
                 city: Some(city),
                 opened_on,
+                closed_on: closes.then(|| opened_on + chrono::Days::new(life)),
             });
         }
 
@@ -454,13 +413,21 @@ impl World {
             })
             .collect();
 
-        let (referrers, source_referrer) = distinct_keys(|s| s.referrer);
-        let utm_cols: Vec<(Dict, Vec<Option<i32>>)> =
-            (0..5).map(|i| distinct_keys(|s| s.utm[i])).collect();
-        let source_utm = (0..TRAFFIC_SOURCES.len())
-            .map(|s| std::array::from_fn(|i| utm_cols[i].1[s]))
-            .collect();
-        let utm = std::array::from_fn(|i| utm_cols[i].0.clone());
+        let (sources, referrers, utm) = build_sources(w);
+        let mix = |c: &Country| {
+            w.payment_mix
+                .get(c.code)
+                .or_else(|| w.payment_mix.get("default"))
+                .expect("validated: default exists")
+        };
+        let payment_pick = |shares: &BTreeMap<String, f64>| {
+            alias(
+                PAYMENT_TYPES
+                    .iter()
+                    .map(|p| shares.get(*p).copied().unwrap_or(0.0))
+                    .collect(),
+            )
+        };
 
         use fake::locales::{Data, EN};
         let first = EN::NAME_FIRST_NAME;
@@ -475,26 +442,41 @@ impl World {
                 .collect()
         };
 
-        // Users are ranked by activity; a fixed stride permutes ranks onto ids
-        // so the most active users are spread over countries.
-        let mut user_stride = (0x9E37_79B9_7F4A_7C15u64 % users.max(2)) | 1;
-        while gcd(user_stride, users) != 1 {
-            user_stride += 2;
-        }
+        // Users of a country are ranked by activity; a fixed stride permutes
+        // ranks onto the country's block of ids, so activity is not id order.
+        let block = |c: usize| country_user_start[c + 1] - country_user_start[c];
+        let user_stride = (0..COUNTRIES.len())
+            .map(|c| {
+                let n = block(c).max(1);
+                let mut stride = (0x9E37_79B9_7F4A_7C15u64 % n.max(2)) | 1;
+                while gcd(stride, n) != 1 {
+                    stride += 2;
+                }
+                stride
+            })
+            .collect();
+        let store_weight = zipf_weights(physical_stores.len(), w.zipf_stores);
+        let user_activity = (0..COUNTRIES.len())
+            .map(|c| RankSampler::new(block(c).max(1), w.zipf_users))
+            .collect();
 
         World {
             seed,
             users,
             country_user_start,
-            user_activity: RankSampler::new(users, w.zipf_users),
+            user_activity,
             user_stride,
-            store_popularity: (!physical_stores.is_empty())
-                .then(|| alias(zipf_weights(physical_stores.len(), w.zipf_stores))),
+            timezones_of_country: COUNTRIES
+                .iter()
+                .map(|c| c.timezone.parse().expect("known time zone"))
+                .collect(),
+            fx_per_usd: COUNTRIES.iter().map(|c| w.fx_per_usd[c.currency]).collect(),
+            store_weight,
             physical_stores,
             product_popularity: alias(zipf_weights(w.products as usize, w.zipf_products)),
             category_popularity: alias(zipf_weights(w.categories as usize, w.zipf_categories)),
             product_price_usd_cents,
-            source_pick: alias(TRAFFIC_SOURCES.iter().map(|s| s.weight).collect()),
+            sources,
             signup_from: parse_date("signup_from", &w.signup_from).expect("validated"),
             signup_days: (parse_date("signup_to", &w.signup_to).expect("validated")
                 - parse_date("signup_from", &w.signup_from).expect("validated"))
@@ -517,25 +499,97 @@ impl World {
             first_names_lower: lower(first),
             last_names_lower: lower(last),
             referrers,
-            source_referrer,
             utm,
-            source_utm,
             currency_of_country,
             tier_pick: alias(LOYALTY_WEIGHTS.to_vec()),
             device_pick: alias(DEVICE_WEIGHTS.to_vec()),
-            pos_payment_pick: alias(POS_PAYMENT_WEIGHTS.to_vec()),
-            online_payment_pick: alias(ONLINE_PAYMENT_WEIGHTS.to_vec()),
+            pos_payment_pick: COUNTRIES
+                .iter()
+                .map(|c| payment_pick(&mix(c).pos))
+                .collect(),
+            online_payment_pick: COUNTRIES
+                .iter()
+                .map(|c| payment_pick(&mix(c).online))
+                .collect(),
             country_pick,
             config: w.clone(),
             spec: spec.clone(),
         }
     }
 
-    /// A user drawn by activity (Zipf over activity ranks).
+    /// A user of `country` drawn by activity (Zipf over activity ranks).
     #[inline]
-    pub fn active_user(&self, rng: &mut StreamRng) -> u64 {
-        let rank = self.user_activity.sample(rng);
-        ((rank as u128 * self.user_stride as u128) % self.users as u128) as u64
+    pub fn active_user(&self, rng: &mut StreamRng, country: usize) -> u64 {
+        let start = self.country_user_start[country];
+        let n = self.country_user_start[country + 1] - start;
+        let rank = self.user_activity[country].sample(rng);
+        start + ((rank as u128 * self.user_stride[country] as u128) % n.max(1) as u128) as u64
+    }
+
+    /// Sources of sessions on `date` (a local day).
+    pub fn source_table(&self, date: NaiveDate) -> SourceTable {
+        let campaign_share: f64 = self
+            .sources
+            .iter()
+            .filter(|s| s.runs_on(date))
+            .map(|s| s.weight)
+            .sum();
+        let organic_total: f64 = self
+            .sources
+            .iter()
+            .filter(|s| s.window.is_none())
+            .map(|s| s.weight)
+            .sum();
+        let organic_share = (1.0 - campaign_share).max(0.0);
+        let mut ids = Vec::new();
+        let mut weights = Vec::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            let w = match s.window {
+                None => s.weight / organic_total * organic_share,
+                Some(_) if s.runs_on(date) => s.weight,
+                Some(_) => continue,
+            };
+            if w > 0.0 {
+                ids.push(i as u16);
+                weights.push(w);
+            }
+        }
+        if ids.is_empty() {
+            // Every running campaign has weight 0 and organic shares are 0:
+            // fall back to the first organic source.
+            ids.push(0);
+            weights.push(1.0);
+        }
+        SourceTable {
+            pick: alias(weights),
+            ids,
+        }
+    }
+
+    /// Extra web traffic from campaigns running on `date`: 0.1 is +10%.
+    pub fn campaign_uplift(&self, date: NaiveDate) -> f64 {
+        self.sources
+            .iter()
+            .filter(|s| s.runs_on(date))
+            .map(|s| s.window.map_or(0.0, |w| w.2))
+            .sum()
+    }
+
+    /// Alias table over the physical stores of `country` open on `date`,
+    /// with their store ids.
+    pub fn open_stores(
+        &self,
+        country: usize,
+        date: NaiveDate,
+    ) -> Option<(WeightedAliasIndex<f64>, Vec<u32>)> {
+        let (ids, weights): (Vec<u32>, Vec<f64>) = self
+            .physical_stores
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.country == country && s.is_open(date))
+            .map(|(i, _)| (i as u32, self.store_weight[i]))
+            .unzip();
+        (!ids.is_empty()).then(|| (alias(weights), ids))
     }
 
     /// Country index of user `u`: users are laid out in country blocks.
@@ -577,7 +631,7 @@ impl World {
     #[inline]
     pub fn local_price_cents(&self, product: usize, country: usize) -> i64 {
         let usd = self.product_price_usd_cents[product];
-        let fx = COUNTRIES[country].fx_per_usd;
+        let fx = self.fx_per_usd[country];
         ((usd as f64 * fx).round() as i64).max(1)
     }
 
@@ -685,14 +739,36 @@ mod tests {
     }
 
     #[test]
-    fn user_permutation_is_a_bijection() {
+    fn user_permutation_is_a_bijection_per_country() {
         let w = world(0.001);
-        let mut seen = vec![false; w.users as usize];
-        for rank in 0..w.users {
-            let u = ((rank as u128 * w.user_stride as u128) % w.users as u128) as usize;
-            assert!(!seen[u]);
-            seen[u] = true;
+        for c in 0..COUNTRIES.len() {
+            let (lo, hi) = (w.country_user_start[c], w.country_user_start[c + 1]);
+            let n = hi - lo;
+            let mut seen = vec![false; n as usize];
+            for rank in 0..n {
+                let u = ((rank as u128 * w.user_stride[c] as u128) % n as u128) as usize;
+                assert!(!seen[u]);
+                seen[u] = true;
+            }
         }
+    }
+
+    #[test]
+    fn campaigns_run_between_their_dates() {
+        let w = world(0.001);
+        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(w.campaign_uplift(d("2025-11-16")), 0.0);
+        assert!((w.campaign_uplift(d("2025-11-17")) - 0.10).abs() < 1e-12);
+        assert!((w.campaign_uplift(d("2025-12-01")) - 0.10).abs() < 1e-12);
+        assert!((w.campaign_uplift(d("2025-12-02")) - 0.06).abs() < 1e-12);
+        // Outside campaigns only organic and always-on sources are drawn.
+        let t = w.source_table(d("2025-01-10"));
+        assert!(t.ids.iter().all(|&i| {
+            w.sources[i as usize]
+                .window
+                .is_none_or(|(s, e, _)| s <= d("2025-01-10") && e.is_none())
+        }));
+        assert!(t.ids.len() >= 5);
     }
 
     #[test]

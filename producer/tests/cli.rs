@@ -200,11 +200,23 @@ fn golden(extra: &[&str]) -> String {
 fn golden_fingerprint() {
     assert_eq!(
         golden(&["--threads", "2"]),
-        "de131d4d8f81234091db0070a6f45b45640bdac0e9cd222d8a78e91dc7208581"
+        "b88d5de5427a75dde09e3a815014f9711927b5186c86302dc6a034fdf59c5f9d"
     );
     assert_eq!(
         golden(&["--format", "jsonl"]),
-        "de2079d76453869a1aacdf133d6a0b11044023c8670f7c1cf25834d38fd84561"
+        "917ddf60155a6e8e182d72cee30a3196093e24c69210d0c5ca87779211426b60"
+    );
+    // Dirty data is pinned too: defects are part of the dataset.
+    let d = tmp();
+    let config = d.path().join("dirty.toml");
+    std::fs::write(
+        &config,
+        "[dirty]\nlate = 0.01\nduplicates = 0.01\nnear_duplicates = 0.01\nmalformed = 0.02\n",
+    )
+    .unwrap();
+    assert_eq!(
+        golden(&["--format", "jsonl", "--config", config.to_str().unwrap()]),
+        "b145899753448b57c290c30406b4df04e158426215b443b90e0b418ea3bb2afd"
     );
 }
 
@@ -378,6 +390,92 @@ fn bad_input_exits_2_with_one_line() {
     rejects(&["--format", "xml"], &[], 2, "xml");
     rejects(&["--domains", "sales,orders"], &[], 2, "orders");
     rejects(&[], &[("MARKETPULSE_DAYS", "zero")], 2, "zero");
+
+    // World and dirty-data settings are checked before anything is written.
+    let config = |name: &str, text: &str| {
+        let p = d.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        s(&p)
+    };
+    let cpc_on_facebook = config(
+        "cpc.toml",
+        "[[world.campaigns]]\nname = \"x\"\nsource = \"facebook\"\nmedium = \"cpc\"\nstart = \"2025-01-01\"\nweight = 0.1\n",
+    );
+    rejects(
+        &["--config", &cpc_on_facebook],
+        &[],
+        2,
+        "source 'facebook' is not a search engine",
+    );
+    let rates = config("rates.toml", "[dirty]\nlate = 0.6\nmalformed = 0.6\n");
+    rejects(&["--config", &rates], &[], 2, "rates sum to 1.2");
+    let fx = config("fx.toml", "[world.fx_per_usd]\nUSD = 1.0\n");
+    rejects(&["--config", &fx], &[], 2, "fx_per_usd has no rate for GBP");
+    let weekday = config(
+        "weekday.toml",
+        "[world]\nweekday_multipliers = [1, 1, 1, 1, 1, 0.5, 1]\n",
+    );
+    rejects(&["--config", &weekday], &[], 2, "weekday_multipliers = 0.5");
+    rejects(
+        &["--start", "2023-06-01"],
+        &[],
+        2,
+        "must be after world.signup_to",
+    );
+}
+
+/// DST changes (US and EU, both directions), a year boundary and 29 February:
+/// generation succeeds and the bytes do not depend on threads or shards.
+#[test]
+fn calendar_edges_are_deterministic() {
+    let dirty = tmp();
+    let config = dirty.path().join("dirty.toml");
+    std::fs::write(
+        &config,
+        "[dirty]\nlate = 0.01\nduplicates = 0.01\nnear_duplicates = 0.01\nmalformed = 0.01\n",
+    )
+    .unwrap();
+    for (start, days) in [
+        ("2025-03-08", "3"),
+        ("2025-03-29", "2"),
+        ("2025-10-25", "2"),
+        ("2025-11-01", "2"),
+        ("2025-12-31", "2"),
+        ("2024-02-28", "3"),
+    ] {
+        let (a, b) = (tmp(), tmp());
+        let common = [
+            "--start",
+            start,
+            "--days",
+            days,
+            "--scale",
+            "0.001",
+            "--config",
+            config.to_str().unwrap(),
+        ];
+        generate(a.path(), &[&common[..], &["--threads", "1"]].concat());
+        for shard in ["0", "1"] {
+            generate(
+                b.path(),
+                &[
+                    &common[..],
+                    &[
+                        "--threads",
+                        "2",
+                        "--shard-count",
+                        "2",
+                        "--shard-index",
+                        shard,
+                    ],
+                ]
+                .concat(),
+            );
+        }
+        let (fa, fb) = (data_files(a.path()), data_files(b.path()));
+        assert!(fa.len() > 100, "{start}");
+        assert!(fa == fb, "{start}: files differ between runs");
+    }
 }
 
 #[test]

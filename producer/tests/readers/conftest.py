@@ -33,3 +33,19 @@ def lake(binary, tmp_path_factory) -> Path:
 def manifest(lake) -> dict:
     (path,) = (lake / "_manifests").glob("*.json")
     return json.loads(path.read_text())
+
+
+def generate(binary: Path, out: Path, *args: str, config: str | None = None) -> Path:
+    """Runs `marketpulse generate` into `out` and returns it."""
+    cmd = [binary, "generate", "--out", out, *args]
+    if config is not None:
+        path = out.parent / f"{out.name}.toml"
+        path.write_text(config)
+        cmd += ["--config", path]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return out
+
+
+def load_manifest(lake: Path) -> dict:
+    (path,) = (lake / "_manifests").glob("*.json")
+    return json.loads(path.read_text())
