@@ -12,7 +12,7 @@ use arrow_array::{
     ArrayRef, Date32Array, Decimal128Array, DictionaryArray, Int32Array, Int64Array, ListArray,
     RecordBatch, StringArray, StructArray, TimestampMicrosecondArray,
 };
-use arrow_buffer::{BooleanBuffer, NullBuffer, OffsetBuffer};
+use arrow_buffer::{NullBuffer, OffsetBuffer};
 use arrow_schema::{DataType, Fields};
 use chrono::{NaiveDate, NaiveTime};
 use rand::RngExt;
@@ -20,7 +20,9 @@ use rand_distr::{Distribution, Exp, Poisson};
 
 use crate::calendar::local_start;
 use crate::config::{Domain, PAGE_KINDS, parse_date};
-use crate::plan::{CHUNK_ROWS, DayVolumes, EPOCH, PerCountry, Unit, chunk_share, users_total};
+use crate::plan::{
+    CHUNK_ROWS, DayVolumes, PerCountry, USERS_PER_FILE, Unit, chunk_share, users_total,
+};
 use crate::schema;
 use crate::seed::{StreamRng, stream, tag};
 use crate::world::{COUNTRIES, Dict, LOYALTY_TIERS, SourceTable, World};
@@ -347,8 +349,14 @@ fn clicks(world: &World, unit: &Unit) -> RecordBatch {
 
 /// Dictionary keys, some null, without a per-row builder.
 fn optional_keys(n: usize, key: impl Fn(usize) -> Option<i32>) -> Int32Array {
-    let values: Vec<i32> = (0..n).map(|i| key(i).unwrap_or(0)).collect();
-    let valid = BooleanBuffer::collect_bool(n, |i| key(i).is_some());
+    let mut values: Vec<i32> = Vec::with_capacity(n);
+    let mut valid = arrow_buffer::BooleanBufferBuilder::new(n);
+    for i in 0..n {
+        let k = key(i);
+        values.push(k.unwrap_or(0));
+        valid.append(k.is_some());
+    }
+    let valid = valid.finish();
     let nulls = (valid.count_set_bits() < n).then(|| NullBuffer::from(valid));
     Int32Array::new(values.into(), nulls)
 }
@@ -579,20 +587,22 @@ fn decimal(cents: Vec<i128>) -> Decimal128Array {
 /// One SCD2 version of a user: the attributes that change over time.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct UserVersion {
-    pub from: NaiveDate,
+    /// First day, as days since 1970-01-01.
+    pub from: i32,
     /// Index into the country's cities.
     pub city: usize,
     pub tier: usize,
 }
 
-/// Appends the versions of user `u` that start on or before `until`. The
-/// history is a fixed sequence per (seed, user), so a later snapshot only
-/// adds versions: each snapshot agrees with every later one.
+/// Appends the versions of user `u` that start on or before day `until`
+/// (days since 1970-01-01). The history is a fixed sequence per (seed,
+/// user), so a later snapshot only adds versions: each snapshot agrees with
+/// every later one.
 pub fn user_history(
     world: &World,
     u: u64,
     first: UserVersion,
-    until: NaiveDate,
+    until: i32,
     out: &mut Vec<UserVersion>,
 ) {
     out.push(first);
@@ -608,14 +618,11 @@ pub fn user_history(
     let mut v = first;
     loop {
         // Whole days, at least one: versions never overlap.
-        let days = gap.sample(&mut rng).ceil().clamp(1.0, 1e6) as u64;
-        let Some(from) = v.from.checked_add_days(chrono::Days::new(days)) else {
-            return;
-        };
-        if from > until {
+        let days = gap.sample(&mut rng).ceil().clamp(1.0, 1e6) as i32;
+        if v.from > until - days {
             return;
         }
-        v.from = from;
+        v.from += days;
         if rng.random::<f64>() < tier_share || cities < 2 {
             // One step up or down the ladder.
             let up = v.tier == 0 || (v.tier + 1 < LOYALTY_TIERS.len() && rng.random::<bool>());
@@ -630,11 +637,12 @@ pub fn user_history(
 
 fn users(world: &World, unit: &Unit) -> RecordBatch {
     let total = users_total(&world.spec);
-    let lo = unit.chunk as u64 * CHUNK_ROWS;
-    let hi = (lo + CHUNK_ROWS).min(total);
+    let lo = unit.chunk as u64 * USERS_PER_FILE;
+    let hi = (lo + USERS_PER_FILE).min(total);
     let n = (hi - lo) as usize;
-    let epoch_days = (EPOCH - unix_epoch()).num_days() as i32;
-    let day = |d: NaiveDate| (d - EPOCH).num_days() as i32 + epoch_days;
+    let day = |d: NaiveDate| (d - unix_epoch()).num_days() as i32;
+    let signup_from = day(world.signup_from);
+    let until = day(unit.date);
 
     let mut user_id = Vec::with_capacity(n);
     let mut signup = Vec::with_capacity(n);
@@ -657,8 +665,7 @@ fn users(world: &World, unit: &Unit) -> RecordBatch {
     for u in lo..hi {
         // Users are random-access: attributes depend on (seed, user) only.
         let mut rng = stream(&[world.seed, tag("user"), u]);
-        let signed_up =
-            world.signup_from + chrono::Days::new(rng.random_range(0..world.signup_days) as u64);
+        let signed_up = signup_from + rng.random_range(0..world.signup_days) as i32;
         let f = rng.random_range(0..world.first_names_lower.len());
         let l = rng.random_range(0..world.last_names_lower.len());
         line.clear();
@@ -675,10 +682,10 @@ fn users(world: &World, unit: &Unit) -> RecordBatch {
         };
         let dev = world.device_pick.sample(&mut rng) as i32;
         versions.clear();
-        user_history(world, u, first_version, unit.date, &mut versions);
+        user_history(world, u, first_version, until, &mut versions);
         for (i, v) in versions.iter().enumerate() {
             user_id.push(u as i64);
-            signup.push(day(signed_up));
+            signup.push(signed_up);
             first.push(f as i32);
             last.push(l as i32);
             email.append_value(&line);
@@ -686,9 +693,9 @@ fn users(world: &World, unit: &Unit) -> RecordBatch {
             city.push(world.city_start[c] + v.city as i32);
             tier.push(v.tier as i32);
             device.push(dev);
-            eff_from.push(day(v.from));
+            eff_from.push(v.from);
             let next = versions.get(i + 1);
-            eff_to.push(next.map(|n| day(n.from)));
+            eff_to.push(next.map(|n| n.from));
             current.push(next.is_none());
         }
     }

@@ -9,6 +9,9 @@ use crate::world::{COUNTRIES, World};
 
 /// Most rows one unit (one file) holds. Part of the data contract.
 pub const CHUNK_ROWS: u64 = 250_000;
+/// Users per users file. Each user brings every SCD2 version, so files stay
+/// near `CHUNK_ROWS` rows with a few versions per user.
+pub const USERS_PER_FILE: u64 = 50_000;
 /// Day 0 of unit ids.
 pub const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
 
@@ -244,7 +247,7 @@ pub fn day_units(world: &World, date: NaiveDate) -> Vec<Unit> {
     for &domain in &spec.domains {
         match domain {
             Domain::Users => {
-                let n = users_total(spec).div_ceil(CHUNK_ROWS) as u32;
+                let n = users_total(spec).div_ceil(USERS_PER_FILE) as u32;
                 units.extend((0..n).map(|chunk| Unit {
                     domain,
                     date,

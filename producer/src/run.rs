@@ -120,6 +120,9 @@ pub fn generate(settings: &Settings, sink: &dyn Sink, progress: bool) -> Result<
             .progress_chars("=> "),
     );
 
+    // Room for the manifest: about 400 bytes per file entry, twice over.
+    let files_per_unit = if spec.dirty.any() { 2 } else { 1 };
+    sink.reserve(8192 + 800 * files_per_unit * total_units)?;
     let units = Mutex::new(shard_units(
         &world,
         settings.shard_index,
@@ -210,6 +213,7 @@ pub fn generate(settings: &Settings, sink: &dyn Sink, progress: bool) -> Result<
         spec: serde_json::to_value(spec).expect("spec serialises"),
         files: entries,
     };
+    sink.release();
     let written = sink.put(&manifest.key(), &manifest.to_bytes());
     match (outcome, written) {
         (Err(e), Ok(())) => Err(Error::runtime(format!(

@@ -13,12 +13,21 @@ pub trait Sink: Send + Sync {
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), Error>;
     /// Human-readable location of `key`, for messages.
     fn describe(&self, key: &str) -> String;
+    /// Sets aside `bytes` of space for the manifest, where space can run out.
+    fn reserve(&self, _bytes: u64) -> Result<(), Error> {
+        Ok(())
+    }
+    /// Frees what `reserve` set aside, just before the manifest is written.
+    fn release(&self) {}
 }
 
 /// A local folder. Files are written to a hidden temporary file in the target
 /// folder, flushed, then renamed over the final name.
 pub struct FolderSink {
     root: PathBuf,
+    /// A hidden file holding space for the manifest, so a full disk still
+    /// gets a manifest of what was written. Deleted on release or drop.
+    reserve: std::sync::Mutex<Option<tempfile::NamedTempFile>>,
 }
 
 impl FolderSink {
@@ -37,6 +46,7 @@ impl FolderSink {
             .map_err(fail)?;
         Ok(FolderSink {
             root: root.to_path_buf(),
+            reserve: std::sync::Mutex::new(None),
         })
     }
 }
@@ -60,5 +70,33 @@ impl Sink for FolderSink {
 
     fn describe(&self, key: &str) -> String {
         self.root.join(key).display().to_string()
+    }
+
+    fn reserve(&self, bytes: u64) -> Result<(), Error> {
+        let fail = |e: std::io::Error| {
+            Error::runtime(format!(
+                "cannot set aside {bytes} bytes for the manifest in {}: {e}",
+                self.root.display()
+            ))
+        };
+        let mut file = tempfile::Builder::new()
+            .prefix(".tmp-reserve-")
+            .tempfile_in(&self.root)
+            .map_err(fail)?;
+        // Written, not just sized: sparse files hold no space.
+        let zeros = vec![0u8; 64 * 1024];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(zeros.len() as u64) as usize;
+            file.write_all(&zeros[..n]).map_err(fail)?;
+            left -= n as u64;
+        }
+        file.as_file().sync_all().map_err(fail)?;
+        *self.reserve.lock().expect("reserve lock") = Some(file);
+        Ok(())
+    }
+
+    fn release(&self) {
+        self.reserve.lock().expect("reserve lock").take();
     }
 }

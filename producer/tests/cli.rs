@@ -200,7 +200,7 @@ fn golden(extra: &[&str]) -> String {
 fn golden_fingerprint() {
     assert_eq!(
         golden(&["--threads", "2"]),
-        "b88d5de5427a75dde09e3a815014f9711927b5186c86302dc6a034fdf59c5f9d"
+        "15404fc93639a062b64d6f13e9f90943736caf6ecf99cda408f45419a8560dea"
     );
     assert_eq!(
         golden(&["--format", "jsonl"]),
