@@ -344,4 +344,46 @@ mod tests {
         assert_eq!(sorted.len(), ids.len());
         assert!(ids.iter().all(|&i| i > 0));
     }
+
+    #[test]
+    fn campaign_uplift_adds_web_traffic_only() {
+        use crate::config::{Campaign, FileConfig, Overrides, Settings, WorldConfig};
+        let world = |campaigns: Vec<Campaign>| {
+            let file = FileConfig {
+                world: Some(WorldConfig {
+                    campaigns,
+                    daily_growth: 0.0,
+                    ..WorldConfig::default()
+                }),
+                ..FileConfig::default()
+            };
+            let cli = Overrides {
+                scale: Some(0.01),
+                ..Default::default()
+            };
+            World::new(&Settings::resolve(cli, file).unwrap().spec)
+        };
+        let sale = Campaign {
+            name: "sale".into(),
+            source: "x".into(),
+            medium: "social".into(),
+            start: "2025-01-01".into(),
+            end: Some("2025-01-31".into()),
+            weight: 0.2,
+            uplift: 0.5,
+            terms: vec![],
+            contents: vec![],
+        };
+        // Mid-campaign, every country's local day is inside it.
+        let date = NaiveDate::from_ymd_opt(2025, 1, 15).unwrap();
+        let (plain, boosted) = (world(vec![]), world(vec![sale]));
+        let (a, b) = (
+            DayVolumes::new(&plain, date),
+            DayVolumes::new(&boosted, date),
+        );
+        let total = |v: &DayVolumes| (0..24).map(|h| v.clicks_in(h)).sum::<u64>() as f64;
+        let pos = |v: &DayVolumes| (0..24).map(|h| v.pos_in(h)).sum::<u64>();
+        assert!((total(&b) / total(&a) - 1.5).abs() < 1e-3);
+        assert_eq!(pos(&a), pos(&b));
+    }
 }
