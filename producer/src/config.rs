@@ -641,10 +641,48 @@ impl DatasetSpec {
     }
 }
 
+/// Where events go when not to the lake at `out`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordTarget {
+    Kinesis(String),
+    Firehose(String),
+    Stdout,
+}
+
+impl RecordTarget {
+    pub fn parse(s: &str) -> Result<RecordTarget, Error> {
+        if s == "stdout" {
+            return Ok(RecordTarget::Stdout);
+        }
+        let named = |rest: &str| {
+            if rest.is_empty() || rest.contains('/') {
+                Err(Error::usage(format!(
+                    "invalid --sink '{s}': name one stream, as kinesis://NAME or firehose://NAME"
+                )))
+            } else {
+                Ok(rest.to_string())
+            }
+        };
+        if let Some(rest) = s.strip_prefix("kinesis://") {
+            return Ok(RecordTarget::Kinesis(named(rest)?));
+        }
+        if let Some(rest) = s.strip_prefix("firehose://") {
+            return Ok(RecordTarget::Firehose(named(rest)?));
+        }
+        Err(Error::usage(format!(
+            "invalid --sink '{s}': expected kinesis://STREAM, firehose://DELIVERY-STREAM or stdout"
+        )))
+    }
+}
+
 /// A fully resolved `generate` run.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// Lake folder or `s3://bucket/prefix`; with a record sink, where the
+    /// manifest (and truth sidecars) go.
     pub out: PathBuf,
+    /// Events go to this stream (or stdout) instead of the lake.
+    pub records: Option<RecordTarget>,
     pub threads: usize,
     pub shard_index: u32,
     pub shard_count: u32,
@@ -666,6 +704,7 @@ pub struct Overrides {
     pub shard_count: Option<i64>,
     pub domains: Option<Vec<Domain>>,
     pub clicks_v2_from: Option<String>,
+    pub sink: Option<String>,
 }
 
 pub fn parse_date(what: &str, s: &str) -> Result<NaiveDate, Error> {
@@ -713,10 +752,34 @@ impl Settings {
                 "invalid --shard-index {shard_index}: must be below --shard-count {shard_count}"
             )));
         }
-        let mut domains = cli
-            .domains
-            .or(file.domains)
-            .unwrap_or_else(|| Domain::ALL.to_vec());
+        let records = cli.sink.as_deref().map(RecordTarget::parse).transpose()?;
+        let default_domains = if records.is_some() {
+            vec![Domain::Sales, Domain::Clicks]
+        } else {
+            Domain::ALL.to_vec()
+        };
+        let mut domains = cli.domains.or(file.domains).unwrap_or(default_domains);
+        if records.is_some()
+            && let Some(d) = domains
+                .iter()
+                .find(|d| matches!(d, Domain::Users | Domain::Stores))
+        {
+            return Err(Error::usage(format!(
+                "invalid --domains: record sinks carry sales and clicks events, not {} snapshots",
+                d.name()
+            )));
+        }
+        let format = cli.format.or(file.format);
+        if records.is_some() && format.is_some_and(|f| f != Format::Jsonl) {
+            return Err(Error::usage(
+                "invalid --format: record sinks send JSON lines (use --format jsonl or leave it out)",
+            ));
+        }
+        let default_format = if records.is_some() {
+            Format::Jsonl
+        } else {
+            Format::Parquet
+        };
         domains.sort();
         domains.dedup();
         if domains.is_empty() {
@@ -740,6 +803,7 @@ impl Settings {
                 .out
                 .or(file.out)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT)),
+            records,
             threads,
             shard_index: shard_index as u32,
             shard_count: shard_count as u32,
@@ -749,7 +813,7 @@ impl Settings {
                 days: days as u32,
                 scale,
                 seed: cli.seed.or(file.seed).unwrap_or(42),
-                format: cli.format.or(file.format).unwrap_or(Format::Parquet),
+                format: format.unwrap_or(default_format),
                 compression: cli
                     .compression
                     .or(file.compression)

@@ -1,4 +1,5 @@
-//! The two ways a run fails: bad input (exit 2) or a failure while running (exit 1).
+//! How a run fails: bad input (exit 2), a failure while running (exit 1), or
+//! a stop by signal (128 + signal number, as shells report it).
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -8,6 +9,12 @@ pub enum Error {
     /// I/O and sink failures while running.
     #[error("{0}")]
     Runtime(String),
+    /// Stopped by SIGINT or SIGTERM after finishing deliveries in flight.
+    #[error("interrupted by {signal}: {detail}")]
+    Interrupted {
+        signal: &'static str,
+        detail: String,
+    },
 }
 
 impl Error {
@@ -17,10 +24,18 @@ impl Error {
     pub fn runtime(msg: impl Into<String>) -> Self {
         Error::Runtime(msg.into())
     }
+    pub fn interrupted(signal: &'static str, detail: impl Into<String>) -> Self {
+        Error::Interrupted {
+            signal,
+            detail: detail.into(),
+        }
+    }
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 2,
             Error::Runtime(_) => 1,
+            Error::Interrupted { signal, .. } if *signal == "SIGTERM" => 143,
+            Error::Interrupted { .. } => 130,
         }
     }
 }

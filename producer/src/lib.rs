@@ -3,6 +3,7 @@
 //! Flow: [`plan`] (this shard's units) → [`generate`] (pure: unit → Arrow
 //! batch) → [`encode`] (Parquet / JSON lines / CSV) → [`sink`] → [`manifest`].
 
+pub mod aws;
 pub mod calendar;
 pub mod config;
 pub mod dirty;
@@ -10,10 +11,13 @@ pub mod encode;
 pub mod error;
 pub mod generate;
 pub mod manifest;
+pub mod metrics;
 pub mod plan;
 pub mod profile;
 pub mod run;
+pub mod s3;
 pub mod schema;
 pub mod seed;
 pub mod sink;
+pub mod stream;
 pub mod world;

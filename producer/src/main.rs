@@ -4,11 +4,44 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use marketpulse::config::{Compression, Domain, FileConfig, Format, Overrides, Settings};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use marketpulse::aws::AwsOptions;
+use marketpulse::config::{
+    Compression, Domain, FileConfig, Format, Overrides, RecordTarget, Settings,
+};
 use marketpulse::error::Error;
 use marketpulse::manifest::verify;
-use marketpulse::run::generate;
-use marketpulse::sink::FolderSink;
+use marketpulse::metrics::Metrics;
+use marketpulse::run::{Outputs, generate};
+use marketpulse::s3::{S3Options, S3Sink};
+use marketpulse::sink::{FolderSink, Sink};
+use marketpulse::stream::{StdoutSink, StreamKind, StreamSink};
+
+/// Sets `stop` on SIGINT or SIGTERM: the run finishes what is in flight and
+/// writes its manifest. A second signal exits at once.
+async fn watch_signals(stop: Arc<AtomicBool>, which: Arc<Mutex<Option<&'static str>>>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    for _ in 0..2 {
+        let name = tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        };
+        if stop.swap(true, Ordering::SeqCst) {
+            eprintln!("marketpulse: {name} again, exiting without a manifest");
+            std::process::exit(if name == "SIGINT" { 130 } else { 143 });
+        }
+        *which.lock().expect("signal lock") = Some(name);
+        eprintln!("marketpulse: {name}: finishing deliveries in flight, then writing the manifest");
+    }
+}
 
 /// Deterministic synthetic retail world: users, stores, sales and clicks.
 #[derive(Parser)]
@@ -21,7 +54,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Generate a dataset into a partitioned lake folder.
-    Generate(GenerateArgs),
+    Generate(Box<GenerateArgs>),
     /// Check a lake against its manifests: sizes, SHA-256, missing and extra files.
     Verify {
         /// Lake folder to check.
@@ -79,6 +112,35 @@ struct GenerateArgs {
     /// TOML config file; flags and environment override its values
     #[arg(long, env = "MARKETPULSE_CONFIG")]
     config: Option<PathBuf>,
+    /// Send events to kinesis://STREAM, firehose://DELIVERY-STREAM or stdout
+    /// instead of the lake; the manifest still goes to --out
+    #[arg(long, env = "MARKETPULSE_SINK")]
+    sink: Option<String>,
+    /// AWS-compatible endpoint for S3, Kinesis and Firehose
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+    /// S3: encrypt with SSE-KMS under this key (default SSE-S3)
+    #[arg(long, env = "MARKETPULSE_SSE_KMS_KEY")]
+    sse_kms_key: Option<String>,
+    /// S3: refuse to replace existing objects (conditional writes)
+    #[arg(long)]
+    no_overwrite: bool,
+    /// S3: files of at least this many MiB go up as multipart uploads [default: 16]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(5..=5120))]
+    multipart_threshold_mib: Option<u32>,
+    /// S3: multipart part size in MiB [default: 8]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(5..=5120))]
+    part_size_mib: Option<u32>,
+    /// Requests in flight at once [default: 8 for S3, 1 for streams, which
+    /// keeps each partition key's records in order]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    concurrency: Option<u32>,
+    /// Write the sink metrics (latency percentiles, counters) as JSON to FILE
+    #[arg(long)]
+    metrics_json: Option<PathBuf>,
+    /// Print CloudWatch Embedded Metric Format lines to stderr
+    #[arg(long)]
+    emf: bool,
 }
 
 fn run(cli: Cli) -> Result<(), Error> {
@@ -101,12 +163,100 @@ fn run(cli: Cli) -> Result<(), Error> {
                 shard_count: a.shard_count,
                 domains: a.domains,
                 clicks_v2_from: a.clicks_v2_from,
+                sink: a.sink.clone(),
             };
             let settings = Settings::resolve(overrides, file)?;
-            let sink = FolderSink::open(&settings.out)?;
-            let summary = generate(&settings, &sink, std::io::stderr().is_terminal())?;
-            eprint!("{}", summary.render());
-            Ok(())
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| Error::runtime(format!("cannot start the I/O runtime: {e}")))?;
+            let stop = Arc::new(AtomicBool::new(false));
+            let signal = Arc::new(Mutex::new(None::<&'static str>));
+            runtime.spawn(watch_signals(stop.clone(), signal.clone()));
+            let metrics = Arc::new(Metrics::default());
+            let aws = AwsOptions {
+                endpoint_url: a.endpoint_url.clone(),
+            };
+            let mut s3 = S3Options {
+                sse_kms_key: a.sse_kms_key.clone(),
+                no_overwrite: a.no_overwrite,
+                ..S3Options::default()
+            };
+            if let Some(m) = a.multipart_threshold_mib {
+                s3.multipart_threshold = (m as usize) << 20;
+            }
+            if let Some(m) = a.part_size_mib {
+                s3.part_size = (m as usize) << 20;
+            }
+            if let Some(c) = a.concurrency {
+                s3.file_concurrency = c as usize;
+            }
+            let stream = |kind, name: &str| -> Result<Box<dyn Sink>, Error> {
+                let mut s =
+                    StreamSink::open(kind, name, &aws, runtime.handle().clone(), metrics.clone())?;
+                s.concurrency = a.concurrency.unwrap_or(1) as usize;
+                Ok(Box::new(s))
+            };
+            let out = settings.out.to_string_lossy().to_string();
+            let lake: Box<dyn Sink> = if out.starts_with("s3://") {
+                Box::new(S3Sink::open(
+                    &out,
+                    &aws,
+                    s3,
+                    runtime.handle().clone(),
+                    metrics.clone(),
+                )?)
+            } else {
+                Box::new(FolderSink::open(&settings.out)?.with_metrics(metrics.clone()))
+            };
+            let records: Option<Box<dyn Sink>> = match &settings.records {
+                None => None,
+                Some(RecordTarget::Stdout) => Some(Box::new(StdoutSink {
+                    metrics: metrics.clone(),
+                })),
+                Some(RecordTarget::Kinesis(name)) => Some(stream(StreamKind::Kinesis, name)?),
+                Some(RecordTarget::Firehose(name)) => Some(stream(StreamKind::Firehose, name)?),
+            };
+            let sink_name = match &settings.records {
+                Some(RecordTarget::Kinesis(n)) => format!("kinesis://{n}"),
+                Some(RecordTarget::Firehose(n)) => format!("firehose://{n}"),
+                Some(RecordTarget::Stdout) => "stdout".into(),
+                None => out.clone(),
+            };
+            let outputs = Outputs {
+                data: records.as_deref().unwrap_or(lake.as_ref()),
+                manifest: lake.as_ref(),
+                metrics: metrics.clone(),
+                stop: &stop,
+                progress: std::io::stderr().is_terminal(),
+            };
+            let result = generate(&settings, &outputs);
+            let snapshot = metrics.snapshot();
+            if let Some(path) = &a.metrics_json {
+                let json = serde_json::json!({
+                    "sink": sink_name,
+                    "complete": result.is_ok(),
+                    "metrics": snapshot,
+                });
+                std::fs::write(path, format!("{json:#}\n"))
+                    .map_err(|e| Error::runtime(format!("cannot write {}: {e}", path.display())))?;
+            }
+            if a.emf {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                eprintln!("{}", snapshot.emf(now, &sink_name));
+            }
+            let signal_name = *signal.lock().expect("signal lock");
+            match (result, signal_name) {
+                (Ok(summary), _) => {
+                    eprint!("{}", summary.render());
+                    Ok(())
+                }
+                (Err(e), Some(sig)) => Err(Error::interrupted(sig, e.to_string())),
+                (Err(e), None) => Err(e),
+            }
         }
         Command::Profile { dir, json } => {
             let p = marketpulse::profile::profile(&dir)?;

@@ -19,6 +19,26 @@ pub trait Sink: Send + Sync {
     }
     /// Frees what `reserve` set aside, just before the manifest is written.
     fn release(&self) {}
+    /// Record sinks (streams, stdout) take JSON lines through `put_records`.
+    fn takes_records(&self) -> bool {
+        false
+    }
+    /// Sends a file's JSON lines as records, one partition key per line.
+    fn put_records(
+        &self,
+        key: &str,
+        _jsonl: &[u8],
+        _partition_keys: &[String],
+    ) -> Result<(), Error> {
+        Err(Error::runtime(format!(
+            "{} takes files, not records",
+            self.describe(key)
+        )))
+    }
+    /// Files or record batches in flight at once.
+    fn concurrency(&self) -> usize {
+        1
+    }
 }
 
 /// A local folder. Files are written to a hidden temporary file in the target
@@ -28,6 +48,7 @@ pub struct FolderSink {
     /// A hidden file holding space for the manifest, so a full disk still
     /// gets a manifest of what was written. Deleted on release or drop.
     reserve: std::sync::Mutex<Option<tempfile::NamedTempFile>>,
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl FolderSink {
@@ -47,12 +68,20 @@ impl FolderSink {
         Ok(FolderSink {
             root: root.to_path_buf(),
             reserve: std::sync::Mutex::new(None),
+            metrics: None,
         })
+    }
+
+    /// Counts each file written as one request.
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 }
 
 impl Sink for FolderSink {
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), Error> {
+        let started = std::time::Instant::now();
         let path = self.root.join(key);
         let fail =
             |e: std::io::Error| Error::runtime(format!("cannot write {}: {e}", path.display()));
@@ -65,6 +94,9 @@ impl Sink for FolderSink {
             .map_err(fail)?;
         tmp.write_all(bytes).map_err(fail)?;
         tmp.persist(&path).map_err(|e| fail(e.error))?;
+        if let Some(m) = &self.metrics {
+            m.request(started.elapsed(), bytes.len() as u64, 0);
+        }
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,63 @@ def generate(binary: Path, out: Path, *args: str, config: str | None = None) -> 
 def load_manifest(lake: Path) -> dict:
     (path,) = (lake / "_manifests").glob("*.json")
     return json.loads(path.read_text())
+
+
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto():
+    """A moto server on 127.0.0.1 for the whole test session; yields its URL."""
+    import time
+    import urllib.request
+
+    port = free_port()
+    server = subprocess.Popen(
+        [Path(sys.executable).parent / "moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("moto server did not start")
+        os.environ.update(AWS_ENV)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def aws_run(binary: Path, *args, endpoint: str | None = None, env: dict | None = None, check: bool = True):
+    """Runs marketpulse with test AWS credentials (and an endpoint)."""
+    cmd = [binary, *args]
+    if endpoint:
+        cmd += ["--endpoint-url", endpoint]
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    full_env.update(AWS_ENV)
+    full_env.update(env or {})
+    run = subprocess.run(cmd, capture_output=True, text=True, env=full_env)
+    if check and run.returncode != 0:
+        pytest.fail(f"{cmd} failed: {run.stderr}")
+    return run

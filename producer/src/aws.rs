@@ -1,0 +1,136 @@
+//! Shared AWS client setup: the standard credential and region chain, an
+//! optional endpoint for compatible servers, the SDK's standard retry mode
+//! (exponential backoff with jitter on 5xx, throttling, timeouts and
+//! connection errors) and an interceptor that counts retries and throttles.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+use crate::error::Error;
+use crate::metrics::Metrics;
+
+/// Attempts per request, the first included.
+pub const MAX_ATTEMPTS: u32 = 10;
+
+/// Where and how AWS sinks connect.
+#[derive(Clone, Debug, Default)]
+pub struct AwsOptions {
+    /// A compatible server (`--endpoint-url`, `AWS_ENDPOINT_URL`); path-style
+    /// S3 addressing is used with it.
+    pub endpoint_url: Option<String>,
+}
+
+pub async fn load(opts: &AwsOptions) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(Duration::from_millis(50))
+                .with_max_backoff(Duration::from_secs(5)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(120))
+                .build(),
+        );
+    if let Some(url) = &opts.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+/// Counts retried attempts and throttling answers into the run's metrics.
+#[derive(Debug)]
+pub struct CountRetries(pub Arc<Metrics>);
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Intercept for CountRetries {
+    fn name(&self) -> &'static str {
+        "CountRetries"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg
+            .load::<RequestAttempts>()
+            .is_some_and(|a| a.attempts() > 1)
+        {
+            self.0.retry();
+        }
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        ctx: &BeforeDeserializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = ctx.response();
+        let status = response.status().as_u16();
+        let error_type = response.headers().get("x-amzn-ErrorType").unwrap_or("");
+        if status == 503
+            || status == 429
+            || error_type.contains("Throttl")
+            || error_type.contains("ProvisionedThroughputExceeded")
+        {
+            self.0.throttle();
+        }
+        Ok(())
+    }
+}
+
+/// One line from an SDK error, with its causes.
+pub fn describe<E: std::error::Error>(e: &E) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s = s.to_string();
+        if !text.contains(&s) {
+            text += ": ";
+            text += &s;
+        }
+        source = s_source(source);
+    }
+    let text = text.replace(['\n', '\r'], " ");
+    if text.contains("credential") {
+        format!(
+            "no usable AWS credentials (environment, profile, SSO, web identity, container or instance role): {text}"
+        )
+    } else {
+        text
+    }
+}
+
+fn s_source<'a>(
+    e: Option<&'a (dyn std::error::Error + 'static)>,
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    e.and_then(|e| e.source())
+}
+
+/// A runtime error naming the sink and the failed call.
+pub fn fail<E: std::error::Error>(what: String, e: &E) -> Error {
+    Error::runtime(format!("{what}: {}", describe(e)))
+}

@@ -1,0 +1,309 @@
+//! S3 object sink: `--out s3://bucket/prefix`. Object keys are the local
+//! lake's paths under the prefix. Small files go up in one PutObject; large
+//! ones as multipart uploads with bounded part concurrency, aborted on
+//! failure, so an object appears complete or not at all.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use tokio::runtime::Handle;
+use tokio::sync::Semaphore;
+
+use crate::aws::{AwsOptions, CountRetries, describe};
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::sink::Sink;
+
+/// How objects are written.
+#[derive(Clone, Debug)]
+pub struct S3Options {
+    /// SSE-KMS with this key; SSE-S3 (AES256) when unset.
+    pub sse_kms_key: Option<String>,
+    /// Refuse to replace existing objects (conditional writes, If-None-Match).
+    pub no_overwrite: bool,
+    /// Files at least this large use multipart upload.
+    pub multipart_threshold: usize,
+    pub part_size: usize,
+    /// Parts of one file in flight at once.
+    pub part_concurrency: usize,
+    /// Files uploading at once.
+    pub file_concurrency: usize,
+}
+
+impl Default for S3Options {
+    fn default() -> Self {
+        S3Options {
+            sse_kms_key: None,
+            no_overwrite: false,
+            multipart_threshold: 16 << 20,
+            part_size: 8 << 20,
+            part_concurrency: 4,
+            file_concurrency: 8,
+        }
+    }
+}
+
+pub struct S3Sink {
+    client: Client,
+    bucket: String,
+    prefix: String,
+    opts: S3Options,
+    runtime: Handle,
+    metrics: Arc<Metrics>,
+}
+
+/// Splits `s3://bucket/prefix` into bucket and prefix (no trailing slash).
+pub fn parse_url(url: &str) -> Result<(String, String), Error> {
+    let rest = url.strip_prefix("s3://").ok_or_else(|| {
+        Error::usage(format!(
+            "invalid S3 URL '{url}': expected s3://bucket/prefix"
+        ))
+    })?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(Error::usage(format!("invalid S3 URL '{url}': no bucket")));
+    }
+    Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
+}
+
+fn sdk_message<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match e {
+        SdkError::ServiceError(se) => {
+            let err = se.err();
+            match (err.code(), err.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.to_string(),
+                _ => describe(e),
+            }
+        }
+        _ => describe(e),
+    }
+}
+
+impl S3Sink {
+    /// Connects and checks that the bucket answers, failing fast on a bad
+    /// endpoint, an unknown bucket or missing credentials.
+    pub fn open(
+        url: &str,
+        aws: &AwsOptions,
+        opts: S3Options,
+        runtime: Handle,
+        metrics: Arc<Metrics>,
+    ) -> Result<S3Sink, Error> {
+        let (bucket, prefix) = parse_url(url)?;
+        let conf = runtime.block_on(crate::aws::load(aws));
+        let mut builder =
+            aws_sdk_s3::config::Builder::from(&conf).interceptor(CountRetries(metrics.clone()));
+        if aws.endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some() {
+            builder = builder.force_path_style(true);
+        }
+        let client = Client::from_conf(builder.build());
+        let probe =
+            runtime.block_on(async {
+                client
+                    .head_bucket()
+                    .bucket(&bucket)
+                    .customize()
+                    .config_override(aws_sdk_s3::config::Builder::default().retry_config(
+                        aws_config::retry::RetryConfig::standard().with_max_attempts(2),
+                    ))
+                    .send()
+                    .await
+            });
+        if let Err(e) = probe {
+            let why = match &e {
+                SdkError::ServiceError(se) if se.raw().status().as_u16() == 404 => {
+                    "no such bucket".to_string()
+                }
+                SdkError::ServiceError(se) if se.raw().status().as_u16() == 403 => {
+                    "access denied (check credentials)".to_string()
+                }
+                _ => sdk_message(&e),
+            };
+            return Err(Error::runtime(format!("cannot use s3://{bucket}: {why}")));
+        }
+        Ok(S3Sink {
+            client,
+            bucket,
+            prefix,
+            opts,
+            runtime,
+            metrics,
+        })
+    }
+
+    fn object_key(&self, key: &str) -> String {
+        if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}/{key}", self.prefix)
+        }
+    }
+
+    fn encryption(&self) -> (ServerSideEncryption, Option<String>) {
+        match &self.opts.sse_kms_key {
+            Some(k) => (ServerSideEncryption::AwsKms, Some(k.clone())),
+            None => (ServerSideEncryption::Aes256, None),
+        }
+    }
+
+    async fn put_single(&self, key: &str, bytes: &[u8]) -> Result<(), String> {
+        let (sse, kms) = self.encryption();
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(bytes.to_vec()))
+            .server_side_encryption(sse)
+            .set_ssekms_key_id(kms);
+        if self.opts.no_overwrite {
+            req = req.if_none_match("*");
+        }
+        req.send().await.map(|_| ()).map_err(|e| {
+            if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) {
+                "object exists and --no-overwrite is set".to_string()
+            } else {
+                sdk_message(&e)
+            }
+        })
+    }
+
+    async fn put_multipart(&self, key: &str, bytes: &[u8]) -> Result<(), String> {
+        let (sse, kms) = self.encryption();
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .server_side_encryption(sse)
+            .set_ssekms_key_id(kms)
+            .send()
+            .await
+            .map_err(|e| sdk_message(&e))?;
+        let upload_id = created
+            .upload_id()
+            .ok_or("CreateMultipartUpload returned no upload id")?
+            .to_string();
+        let result = self.upload_parts(key, &upload_id, bytes).await;
+        if result.is_err() {
+            // Nothing becomes visible; free the parts already stored.
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        result
+    }
+
+    async fn upload_parts(&self, key: &str, upload_id: &str, bytes: &[u8]) -> Result<(), String> {
+        let permits = Arc::new(Semaphore::new(self.opts.part_concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, chunk) in bytes.chunks(self.opts.part_size).enumerate() {
+            let permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore open");
+            let req = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(i as i32 + 1)
+                .body(ByteStream::from(chunk.to_vec()));
+            tasks.spawn(async move {
+                let _permit = permit;
+                let out = req.send().await.map_err(|e| sdk_message(&e))?;
+                Ok::<_, String>(
+                    CompletedPart::builder()
+                        .part_number(i as i32 + 1)
+                        .set_e_tag(out.e_tag().map(str::to_string))
+                        .build(),
+                )
+            });
+        }
+        let mut parts = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            parts.push(done.map_err(|e| e.to_string())??);
+        }
+        parts.sort_by_key(|p| p.part_number());
+        let mut req = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            );
+        if self.opts.no_overwrite {
+            req = req.if_none_match("*");
+        }
+        req.send().await.map(|_| ()).map_err(|e| {
+            if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) {
+                "object exists and --no-overwrite is set".to_string()
+            } else {
+                sdk_message(&e)
+            }
+        })
+    }
+}
+
+impl Sink for S3Sink {
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<(), Error> {
+        let object = self.object_key(key);
+        let started = Instant::now();
+        let result = self.runtime.block_on(async {
+            if bytes.len() >= self.opts.multipart_threshold {
+                self.put_multipart(&object, bytes).await
+            } else {
+                self.put_single(&object, bytes).await
+            }
+        });
+        self.metrics
+            .request(started.elapsed(), bytes.len() as u64, 0);
+        result.map_err(|why| {
+            Error::runtime(format!("cannot write s3://{}/{object}: {why}", self.bucket))
+        })
+    }
+
+    fn describe(&self, key: &str) -> String {
+        format!("s3://{}/{}", self.bucket, self.object_key(key))
+    }
+
+    fn concurrency(&self) -> usize {
+        self.opts.file_concurrency
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            parse_url("s3://b/p/q/").unwrap(),
+            ("b".into(), "p/q".into())
+        );
+        assert_eq!(parse_url("s3://b").unwrap(), ("b".into(), "".into()));
+        assert!(parse_url("s3:///x").is_err());
+        assert!(parse_url("gs://b").is_err());
+    }
+}

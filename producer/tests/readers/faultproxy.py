@@ -1,0 +1,153 @@
+"""A small fault-injecting HTTP proxy for sink tests.
+
+It forwards requests to an upstream server (moto) on 127.0.0.1 and, for a
+seeded share of them, answers 500, answers 503 SlowDown, or drops the
+connection without answering. For Kinesis PutRecords it can also fail part
+of a batch: those records are not forwarded and come back with
+ProvisionedThroughputExceededException, as Kinesis reports them.
+"""
+
+import http.client
+import json
+import random
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SLOW_DOWN = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+    b"<Message>Please reduce your request rate.</Message></Error>"
+)
+INTERNAL = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
+    b"<Message>We encountered an internal error. Please try again.</Message></Error>"
+)
+
+
+class FaultProxy:
+    def __init__(self, upstream_port, error_share=0.0, drop_share=0.0, record_failure_share=0.0, seed=1):
+        self.upstream_port = upstream_port
+        self.error_share = error_share
+        self.drop_share = drop_share
+        self.record_failure_share = record_failure_share
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.counts = {"requests": 0, "errors": 0, "drops": 0, "failed_records": 0}
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _body(self):
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    out = b""
+                    while True:
+                        size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            return out
+                        out += self.rfile.read(size)
+                        self.rfile.readline()
+                return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+
+            def _reply(self, status, body, content_type="application/xml", extra=()):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in extra:
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _handle(self):
+                body = self._body()
+                with proxy.lock:
+                    proxy.counts["requests"] += 1
+                    roll = proxy.rng.random()
+                    fail_records = proxy.rng.random()
+                if roll < proxy.drop_share:
+                    with proxy.lock:
+                        proxy.counts["drops"] += 1
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                if roll < proxy.drop_share + proxy.error_share:
+                    with proxy.lock:
+                        proxy.counts["errors"] += 1
+                    if roll < proxy.drop_share + proxy.error_share / 2:
+                        self._reply(500, INTERNAL)
+                    else:
+                        self._reply(503, SLOW_DOWN)
+                    return
+                target = self.headers.get("X-Amz-Target", "")
+                if target.endswith(".PutRecords") and proxy.record_failure_share > 0 and fail_records < 0.5:
+                    return self._partial_put_records(body)
+                status, headers, data = proxy.forward(self.command, self.path, self.headers, body)
+                head = self.command == "HEAD"
+                self.send_response(status)
+                for k, v in headers:
+                    keep_length = head and k.lower() == "content-length"
+                    if keep_length or k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(k, v)
+                if not head:
+                    self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if not head:
+                    self.wfile.write(data)
+
+            def _partial_put_records(self, body):
+                request = json.loads(body)
+                records = request["Records"]
+                with proxy.lock:
+                    failing = {i for i in range(len(records)) if proxy.rng.random() < proxy.record_failure_share}
+                    proxy.counts["failed_records"] += len(failing)
+                keep = [r for i, r in enumerate(records) if i not in failing]
+                results = iter([])
+                if keep:
+                    forwarded = json.dumps(dict(request, Records=keep)).encode()
+                    status, _, data = proxy.forward(self.command, self.path, self.headers, forwarded)
+                    if status != 200:
+                        return self._reply(status, data, "application/x-amz-json-1.1")
+                    results = iter(json.loads(data)["Records"])
+                merged = [
+                    {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "Rate exceeded for shard"}
+                    if i in failing
+                    else next(results)
+                    for i in range(len(records))
+                ]
+                out = json.dumps({"FailedRecordCount": len(failing), "Records": merged}).encode()
+                self._reply(200, out, "application/x-amz-json-1.1")
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def forward(self, method, path, headers, body):
+        conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=60)
+        skip = {"host", "content-length", "transfer-encoding", "connection"}
+        fwd = {k: v for k, v in headers.items() if k.lower() not in skip}
+        fwd["Content-Length"] = str(len(body))
+        fwd["Host"] = f"127.0.0.1:{self.upstream_port}"
+        conn.request(method, path, body=body if method != "HEAD" else None, headers=fwd)
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        return resp.status, resp.getheaders(), data
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,254 @@
+"""Sinks against moto on 127.0.0.1: S3 lake, Kinesis, Firehose, stdout; faults
+injected by a proxy; bad endpoints, buckets, streams and credentials."""
+
+import json
+import time
+import uuid
+from collections import Counter
+
+import boto3
+import pytest
+
+from conftest import AWS_ENV, aws_run, generate, load_manifest
+from faultproxy import FaultProxy
+
+SMALL = ["--scale", "0.005", "--days", "1", "--start", "2025-03-08"]
+# Streams through moto take about 3,000 records/s: keep their runs smaller.
+STREAM = ["--scale", "0.002", "--days", "1", "--start", "2025-03-08"]
+
+
+def client(service, endpoint):
+    return boto3.client(service, endpoint_url=endpoint, region_name=AWS_ENV["AWS_REGION"])
+
+
+def new_bucket(endpoint):
+    name = f"lake-{uuid.uuid4().hex[:12]}"
+    client("s3", endpoint).create_bucket(Bucket=name)
+    return name
+
+
+def s3_objects(s3, bucket, prefix=""):
+    out = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for o in page.get("Contents", []):
+            key = o["Key"][len(prefix) :].lstrip("/")
+            out[key] = s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+    return out
+
+
+def local_files(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def local_lake(binary, tmp_path_factory):
+    return generate(binary, tmp_path_factory.mktemp("local"), *SMALL)
+
+
+def test_s3_lake_equals_the_local_lake(binary, moto, local_lake):
+    bucket = new_bucket(moto)
+    run = aws_run(binary, "generate", "--out", f"s3://{bucket}/raw/v1", *SMALL, endpoint=moto)
+    assert "manifest s3://" in run.stderr
+    objects = s3_objects(client("s3", moto), bucket, "raw/v1")
+    assert objects == local_files(local_lake)
+    # The default is SSE-S3.
+    head = client("s3", moto).head_object(Bucket=bucket, Key="raw/v1/" + next(iter(objects)))
+    assert head["ServerSideEncryption"] == "AES256"
+
+
+def test_large_files_go_up_in_parts(binary, moto, tmp_path):
+    bucket = new_bucket(moto)
+    flags = ["--scale", "0.1", "--domains", "clicks", "--format", "jsonl", "--start", "2025-03-08"]
+    local = generate(binary, tmp_path / "local", *flags)
+    aws_run(
+        binary,
+        "generate",
+        "--out",
+        f"s3://{bucket}/mp",
+        *flags,
+        "--multipart-threshold-mib",
+        "5",
+        "--part-size-mib",
+        "5",
+        endpoint=moto,
+    )
+    s3 = client("s3", moto)
+    objects = s3_objects(s3, bucket, "mp")
+    assert objects == local_files(local)
+    big = [k for k, v in objects.items() if len(v) >= 5 << 20]
+    assert big, "no file large enough for multipart"
+    for key in big:
+        etag = s3.head_object(Bucket=bucket, Key=f"mp/{key}")["ETag"]
+        assert "-" in etag, (key, etag)  # multipart ETags end in -<parts>
+
+
+def test_sse_kms_is_reported_on_every_object(binary, moto):
+    bucket = new_bucket(moto)
+    key_id = client("kms", moto).create_key()["KeyMetadata"]["KeyId"]
+    aws_run(binary, "generate", "--out", f"s3://{bucket}/enc", *SMALL, "--domains", "stores,sales", "--sse-kms-key", key_id, endpoint=moto)
+    s3 = client("s3", moto)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert len(keys) > 10
+    for k in keys:
+        head = s3.head_object(Bucket=bucket, Key=k)
+        assert head["ServerSideEncryption"] == "aws:kms", k
+        assert key_id in head["SSEKMSKeyId"], k
+
+
+def test_no_overwrite_refuses_to_replace_objects(binary, moto):
+    bucket = new_bucket(moto)
+    flags = ["generate", "--out", f"s3://{bucket}/once", *SMALL, "--domains", "stores"]
+    aws_run(binary, *flags, "--no-overwrite", endpoint=moto)
+    s3 = client("s3", moto)
+    before = s3_objects(s3, bucket)
+    again = aws_run(binary, *flags, "--seed", "9", "--no-overwrite", endpoint=moto, check=False)
+    assert again.returncode == 1
+    assert again.stderr.count("\n") == 1 and "--no-overwrite" in again.stderr, again.stderr
+    after = s3_objects(s3, bucket)
+    # The data object is untouched; only the failed run's own manifest is new.
+    assert {k: v for k, v in after.items() if k in before} == before
+    new = set(after) - set(before)
+    assert all(k.startswith("once/_manifests/") for k in new)
+    assert json.loads(after[new.pop()])["complete"] is False
+    # Without the flag, re-running the same spec replaces objects with identical bytes.
+    aws_run(binary, *flags, endpoint=moto)
+
+
+def ids_of(lines):
+    """(domain, id) of each JSON line: click and sale ids are separate spaces."""
+    out = []
+    for line in lines:
+        if line.strip():
+            row = json.loads(line)
+            out.append(("click", row["event_id"]) if "event_id" in row else ("sale", row["transaction_id"]))
+    return out
+
+
+def read_stream(kinesis, name):
+    lines = []
+    for shard in kinesis.list_shards(StreamName=name)["Shards"]:
+        it = kinesis.get_shard_iterator(StreamName=name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        while it:
+            out = kinesis.get_records(ShardIterator=it, Limit=10_000)
+            lines += [r["Data"].decode() for r in out["Records"]]
+            if not out["Records"] and out.get("MillisBehindLatest", 0) == 0:
+                break
+            it = out.get("NextShardIterator")
+    return lines
+
+
+def expected_ids(binary, tmp_path, flags):
+    """Event ids of the same run written as a local jsonl lake."""
+    lake = generate(binary, tmp_path / "expected", *flags, "--format", "jsonl", "--domains", "sales,clicks")
+    ids = []
+    for f in load_manifest(lake)["files"]:
+        ids += ids_of((lake / f["path"]).read_text().splitlines())
+    return Counter(ids)
+
+
+def new_stream(moto, shards=2):
+    name = f"events-{uuid.uuid4().hex[:8]}"
+    client("kinesis", moto).create_stream(StreamName=name, ShardCount=shards)
+    return name
+
+
+def test_kinesis_receives_exactly_the_run_events(binary, moto, tmp_path):
+    name = new_stream(moto)
+    metrics = tmp_path / "metrics.json"
+    run = aws_run(binary, "generate", "--out", tmp_path / "m", "--sink", f"kinesis://{name}", *STREAM, "--metrics-json", metrics, endpoint=moto)
+    got = Counter(ids_of(read_stream(client("kinesis", moto), name)))
+    want = expected_ids(binary, tmp_path, STREAM)
+    assert got == want and max(got.values()) == 1
+    m = json.loads(metrics.read_text())
+    assert m["sink"] == f"kinesis://{name}" and m["metrics"]["records"] >= sum(want.values())
+    assert m["metrics"]["request_latency"]["count"] == m["metrics"]["requests"] > 0
+    assert "p99.9" in run.stderr
+    # The manifest went to --out and lists the delivered units.
+    assert sum(f["rows"] for f in load_manifest(tmp_path / "m")["files"]) == sum(want.values())
+
+
+def test_partial_kinesis_failures_are_retried_until_every_event_is_in(binary, moto, tmp_path):
+    name = new_stream(moto)
+    metrics = tmp_path / "metrics.json"
+    with FaultProxy(int(moto.rsplit(":", 1)[1]), record_failure_share=0.3, seed=3) as proxy:
+        aws_run(binary, "generate", "--out", tmp_path / "m", "--sink", f"kinesis://{name}", *STREAM, "--metrics-json", metrics, endpoint=proxy.url)
+    assert proxy.counts["failed_records"] > 100
+    got = Counter(ids_of(read_stream(client("kinesis", moto), name)))
+    assert got == expected_ids(binary, tmp_path, STREAM)
+    m = json.loads(metrics.read_text())["metrics"]
+    assert m["retries"] > 0 and m["throttles"] > 0
+
+
+def test_firehose_delivers_to_its_bucket(binary, moto, tmp_path):
+    bucket = new_bucket(moto)
+    name = f"delivery-{uuid.uuid4().hex[:8]}"
+    client("firehose", moto).create_delivery_stream(
+        DeliveryStreamName=name,
+        DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+            "Prefix": "events/",
+        },
+    )
+    aws_run(binary, "generate", "--out", tmp_path / "m", "--sink", f"firehose://{name}", *STREAM, endpoint=moto)
+    lines = []
+    for body in s3_objects(client("s3", moto), bucket, "events/").values():
+        lines += body.decode().splitlines()
+    assert Counter(ids_of(lines)) == expected_ids(binary, tmp_path, STREAM)
+
+
+def test_stdout_sink_writes_json_lines(binary, tmp_path):
+    run = aws_run(binary, "generate", "--out", tmp_path / "m", "--sink", "stdout", *STREAM)
+    got = Counter(ids_of(run.stdout.splitlines()))
+    assert got == expected_ids(binary, tmp_path, STREAM)
+
+
+def test_s3_faults_lose_and_duplicate_nothing(binary, moto, local_lake, tmp_path):
+    bucket = new_bucket(moto)
+    metrics = tmp_path / "metrics.json"
+    with FaultProxy(int(moto.rsplit(":", 1)[1]), error_share=0.15, drop_share=0.05, seed=7) as proxy:
+        aws_run(binary, "generate", "--out", f"s3://{bucket}/f", *SMALL, "--metrics-json", metrics, endpoint=proxy.url)
+    assert proxy.counts["errors"] > 5 and proxy.counts["drops"] > 0
+    objects = s3_objects(client("s3", moto), bucket, "f")
+    manifest = json.loads(next(v for k, v in objects.items() if k.startswith("_manifests/")))
+    listed = {f["path"] for f in manifest["files"]}
+    assert set(objects) - {k for k in objects if k.startswith("_manifests/")} == listed
+    assert objects == local_files(local_lake)
+    m = json.loads(metrics.read_text())["metrics"]
+    assert m["retries"] >= proxy.counts["errors"] + proxy.counts["drops"] - 2
+    assert m["throttles"] > 0
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--out", "s3://no-such-bucket-here/x"], "no such bucket"),
+        (["--sink", "kinesis://no-such-stream"], "ResourceNotFoundException"),
+        (["--sink", "firehose://no-such-delivery"], "ResourceNotFoundException"),
+    ],
+)
+def test_unknown_buckets_and_streams_fail_fast(binary, moto, tmp_path, args, needle):
+    started = time.monotonic()
+    run = aws_run(binary, "generate", "--out", tmp_path / "m", *args, *SMALL, endpoint=moto, check=False)
+    assert run.returncode == 1 and run.stderr.count("\n") == 1 and needle in run.stderr, run.stderr
+    assert time.monotonic() - started < 10
+    assert not (tmp_path / "m" / "_manifests").exists()
+
+
+def test_bad_endpoint_and_missing_credentials_fail_fast(binary, moto, tmp_path):
+    dead = "http://127.0.0.1:9"  # discard port: nothing listens
+    for args, env, needle in [
+        (["--out", "s3://b/x"], {}, "Connection refused"),
+        (["--sink", "kinesis://s"], {}, "Connection refused"),
+        (
+            ["--out", "s3://b/x"],
+            {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent"},
+            "no usable AWS credentials",
+        ),
+    ]:
+        started = time.monotonic()
+        endpoint = dead if needle == "Connection refused" else moto
+        run = aws_run(binary, "generate", "--out", tmp_path / "m", *args, *SMALL, endpoint=endpoint, env=env, check=False)
+        assert run.returncode == 1 and run.stderr.count("\n") == 1 and needle in run.stderr, run.stderr
+        assert time.monotonic() - started < 15
