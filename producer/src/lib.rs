@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod plan;
 pub mod profile;
+pub mod realtime;
 pub mod run;
 pub mod s3;
 pub mod schema;

@@ -14,6 +14,7 @@ use marketpulse::config::{
 use marketpulse::error::Error;
 use marketpulse::manifest::verify;
 use marketpulse::metrics::Metrics;
+use marketpulse::realtime::{Pace, RealtimeOptions, run_realtime};
 use marketpulse::run::{Outputs, generate};
 use marketpulse::s3::{S3Options, S3Sink};
 use marketpulse::sink::{FolderSink, Sink};
@@ -69,6 +70,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    Backfill,
+    Realtime,
 }
 
 #[derive(clap::Args)]
@@ -131,6 +138,24 @@ struct GenerateArgs {
     /// S3: multipart part size in MiB [default: 8]
     #[arg(long, value_parser = clap::value_parser!(u32).range(5..=5120))]
     part_size_mib: Option<u32>,
+    /// backfill: as fast as possible; realtime: paced, in event-time order
+    #[arg(long, value_enum, default_value = "backfill")]
+    mode: Mode,
+    /// Real-time: emit this many events per second
+    #[arg(long, conflicts_with = "speedup")]
+    rate: Option<f64>,
+    /// Real-time: replay simulated time this many times faster than the clock [default: 1]
+    #[arg(long)]
+    speedup: Option<f64>,
+    /// Real-time object sinks: a file per domain every N seconds of event time
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    flush_seconds: u32,
+    /// Real-time object sinks: or once a file holds about this many MB
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    flush_mb: u32,
+    /// Real-time: stop after this many seconds (the manifest lists what was sent)
+    #[arg(long)]
+    duration: Option<f64>,
     /// Requests in flight at once [default: 8 for S3, 1 for streams, which
     /// keeps each partition key's records in order]
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
@@ -143,9 +168,48 @@ struct GenerateArgs {
     emf: bool,
 }
 
+fn realtime_options(a: &GenerateArgs) -> Result<RealtimeOptions, Error> {
+    if a.mode == Mode::Backfill && (a.rate.is_some() || a.speedup.is_some() || a.duration.is_some())
+    {
+        return Err(Error::usage(
+            "--rate, --speedup and --duration need --mode realtime",
+        ));
+    }
+    let pace = match (a.rate, a.speedup) {
+        (Some(r), _) if !(r.is_finite() && r > 0.0 && r <= 10_000_000.0) => {
+            return Err(Error::usage(format!(
+                "invalid --rate {r}: must be above 0 and at most 10000000 events/s"
+            )));
+        }
+        (Some(r), _) => Pace::Rate(r),
+        (None, Some(x)) if !(x.is_finite() && x > 0.0 && x <= 1e7) => {
+            return Err(Error::usage(format!(
+                "invalid --speedup {x}: must be above 0 and at most 10000000"
+            )));
+        }
+        (None, Some(x)) => Pace::Speedup(x),
+        (None, None) => Pace::Speedup(1.0),
+    };
+    let duration = match a.duration {
+        Some(d) if !(d.is_finite() && d > 0.0) => {
+            return Err(Error::usage(format!(
+                "invalid --duration {d}: must be above 0 seconds"
+            )));
+        }
+        d => d.map(std::time::Duration::from_secs_f64),
+    };
+    Ok(RealtimeOptions {
+        pace,
+        flush_seconds: a.flush_seconds,
+        flush_bytes: (a.flush_mb as usize) << 20,
+        duration,
+    })
+}
+
 fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Generate(a) => {
+            let realtime = realtime_options(&a)?;
             let file = match &a.config {
                 Some(p) => FileConfig::load(p)?,
                 None => FileConfig::default(),
@@ -231,7 +295,10 @@ fn run(cli: Cli) -> Result<(), Error> {
                 stop: &stop,
                 progress: std::io::stderr().is_terminal(),
             };
-            let result = generate(&settings, &outputs);
+            let result = match a.mode {
+                Mode::Backfill => generate(&settings, &outputs),
+                Mode::Realtime => run_realtime(&settings, &outputs, &realtime),
+            };
             let snapshot = metrics.snapshot();
             if let Some(path) = &a.metrics_json {
                 let json = serde_json::json!({

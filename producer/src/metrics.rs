@@ -19,6 +19,8 @@ pub struct Metrics {
     pub throttles: AtomicU64,
     pub bytes: AtomicU64,
     pub records: AtomicU64,
+    /// Real-time mode: events emitted and seconds since the first emission.
+    paced: Mutex<(u64, f64)>,
 }
 
 impl Default for Metrics {
@@ -33,6 +35,7 @@ impl Default for Metrics {
             throttles: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             records: AtomicU64::new(0),
+            paced: Mutex::new((0, 0.0)),
         }
     }
 }
@@ -57,6 +60,8 @@ pub struct Snapshot {
     pub request_latency: Percentiles,
     /// Real-time mode only: emit time minus scheduled time.
     pub event_lag: Option<Percentiles>,
+    /// Real-time mode only: events emitted per second since the first emission.
+    pub achieved_rate: Option<f64>,
 }
 
 fn percentiles(h: &Histogram<u64>) -> Percentiles {
@@ -98,8 +103,14 @@ impl Metrics {
         let _ = self.lag_us.lock().expect("metrics lock").record_n(us, n);
     }
 
+    /// Real-time mode: `events` emitted in `elapsed` since the first emission.
+    pub fn paced(&self, elapsed: Duration, events: u64) {
+        *self.paced.lock().expect("metrics lock") = (events, elapsed.as_secs_f64());
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         let lag = self.lag_us.lock().expect("metrics lock");
+        let (paced_events, paced_secs) = *self.paced.lock().expect("metrics lock");
         Snapshot {
             requests: self.requests.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
@@ -108,6 +119,7 @@ impl Metrics {
             records: self.records.load(Ordering::Relaxed),
             request_latency: percentiles(&self.latency_us.lock().expect("metrics lock")),
             event_lag: (!lag.is_empty()).then(|| percentiles(&lag)),
+            achieved_rate: (paced_secs > 0.0).then(|| paced_events as f64 / paced_secs),
         }
     }
 }
@@ -127,6 +139,9 @@ impl Snapshot {
         s += &row("request latency", &self.request_latency);
         if let Some(lag) = &self.event_lag {
             s += &row("event lag", lag);
+        }
+        if let Some(rate) = self.achieved_rate {
+            s += &format!("achieved rate    {rate:.1} events/s\n");
         }
         s
     }

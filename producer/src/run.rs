@@ -55,7 +55,7 @@ pub struct Outputs<'a> {
 }
 
 /// Partition key of each row: the user, or the row's own id when anonymous.
-fn partition_keys(batch: &RecordBatch, domain: Domain) -> Vec<String> {
+pub(crate) fn partition_keys(batch: &RecordBatch, domain: Domain) -> Vec<String> {
     let id_col = if domain == Domain::Clicks {
         "event_id"
     } else {
@@ -309,6 +309,19 @@ pub fn generate(settings: &Settings, out: &Outputs<'_>) -> Result<Summary, Error
         None => Ok(()),
     };
 
+    finish(settings, out, entries, totals, outcome, started)
+}
+
+/// Writes the manifest (complete or not) and builds the summary.
+pub(crate) fn finish(
+    settings: &Settings,
+    out: &Outputs<'_>,
+    mut entries: Vec<FileEntry>,
+    totals: BTreeMap<Domain, DomainTotals>,
+    outcome: Result<(), Error>,
+    started: Instant,
+) -> Result<Summary, Error> {
+    let spec = &settings.spec;
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = Manifest {
         producer: "marketpulse".into(),

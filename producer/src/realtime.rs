@@ -1,0 +1,482 @@
+//! Real-time mode: the same events as a backfill, emitted paced in event-time
+//! order, hour by hour. `--rate N` paces N events per second (governor);
+//! `--speedup X` replays simulated time X times faster than the wall clock.
+//!
+//! Each event is emitted at its event time; late arrivals (dirty data) at the
+//! start of the hour they land in, future timestamps at its end. Record sinks
+//! get small batches as they come due. Object sinks get micro-batch files:
+//! one per domain every `flush_seconds` of event time, or sooner once a
+//! file's rows reach `flush_mb`. File names count windows within the hour,
+//! so the files are deterministic for a given spec and flush settings.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMicrosecondType;
+use chrono::Datelike;
+use governor::{Quota, RateLimiter};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Domain, Format, Settings};
+use crate::dirty::{Defects, break_lines, inject};
+use crate::encode::encode;
+use crate::error::Error;
+use crate::generate::unit_batch;
+use crate::manifest::{FileEntry, TRUTH_DIR, TRUTH_DOMAIN, sha256_hex};
+use crate::plan::{Unit, shard_units};
+use crate::run::{DomainTotals, Outputs, Summary, finish, partition_keys};
+use crate::world::World;
+
+const HOUR_US: i64 = 3_600_000_000;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Pace {
+    /// Events per second.
+    Rate(f64),
+    /// Simulated seconds per wall-clock second.
+    Speedup(f64),
+}
+
+#[derive(Clone, Debug)]
+pub struct RealtimeOptions {
+    pub pace: Pace,
+    /// Object sinks: a file per domain every this many seconds of event time.
+    pub flush_seconds: u32,
+    /// Object sinks: or once a file's rows reach this size (estimated).
+    pub flush_bytes: usize,
+    /// Stop after this long (the manifest then says `complete: false`).
+    pub duration: Option<Duration>,
+}
+
+/// One generated unit of the current hour.
+struct HourUnit {
+    unit: Unit,
+    batch: RecordBatch,
+    /// JSON line of each row (record sinks).
+    lines: Vec<Vec<u8>>,
+    keys: Vec<String>,
+    /// Estimated encoded bytes per row (object sinks).
+    row_bytes: usize,
+    defects: Defects,
+    // What was delivered of it (record sinks).
+    sent_rows: u64,
+    sent_bytes: u64,
+    sha: Sha256,
+}
+
+/// Rows waiting for the next micro-batch file of one domain.
+#[derive(Default)]
+struct Window {
+    rows: Vec<(usize, usize)>,
+    bytes: usize,
+    /// Time slot of the rows (event time / flush_seconds).
+    slot: i64,
+    /// Files written so far this hour: names the next one.
+    seq: u32,
+}
+
+struct State<'a> {
+    settings: &'a Settings,
+    out: &'a Outputs<'a>,
+    opts: &'a RealtimeOptions,
+    entries: Vec<FileEntry>,
+    totals: BTreeMap<Domain, DomainTotals>,
+    emitted: u64,
+}
+
+fn ts_column(batch: &RecordBatch) -> Vec<i64> {
+    batch
+        .column_by_name("ts")
+        .expect("events have ts")
+        .as_primitive::<TimestampMicrosecondType>()
+        .values()
+        .to_vec()
+}
+
+fn hour_start(unit: &Unit) -> i64 {
+    unit.date
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+        .timestamp_micros()
+        + unit.hour as i64 * HOUR_US
+}
+
+impl State<'_> {
+    fn records(&self) -> bool {
+        self.out.data.takes_records()
+    }
+
+    fn count(&mut self, domain: Domain, rows: u64, bytes: u64, files: u64) {
+        let t = self.totals.entry(domain).or_default();
+        t.rows += rows;
+        t.bytes += bytes;
+        t.files += files;
+    }
+
+    /// Snapshots (users, stores) go out whole at the start of their day.
+    fn snapshot(&mut self, world: &World, unit: Unit) -> Result<(), Error> {
+        let spec = &self.settings.spec;
+        let batch = unit_batch(world, &unit);
+        let bytes = encode(&batch, spec.format, spec.compression)
+            .map_err(|e| Error::runtime(e.to_string()))?;
+        let key = unit.path(spec.format.extension());
+        self.out.data.put(&key, &bytes)?;
+        self.count(unit.domain, batch.num_rows() as u64, bytes.len() as u64, 1);
+        self.entries.push(FileEntry {
+            path: key,
+            domain: unit.domain.name().into(),
+            partition: unit.partition(),
+            rows: batch.num_rows() as u64,
+            bytes: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+            defects: BTreeMap::new(),
+        });
+        Ok(())
+    }
+
+    fn prepare(&self, world: &World, unit: Unit) -> Result<HourUnit, Error> {
+        let spec = &self.settings.spec;
+        let (batch, defects) = inject(
+            &spec.dirty,
+            spec.seed,
+            &unit,
+            spec.format,
+            unit_batch(world, &unit),
+        );
+        let (mut lines, mut keys) = (Vec::new(), Vec::new());
+        if self.records() {
+            let jsonl = encode(&batch, Format::Jsonl, spec.compression)
+                .map_err(|e| Error::runtime(e.to_string()))?;
+            let jsonl = break_lines(jsonl, &defects.unparseable_rows);
+            lines = jsonl
+                .split_inclusive(|&b| b == b'\n')
+                .map(<[u8]>::to_vec)
+                .collect();
+            keys = partition_keys(&batch, unit.domain);
+        }
+        let row_bytes = batch.get_array_memory_size() / batch.num_rows().max(1);
+        Ok(HourUnit {
+            unit,
+            batch,
+            lines,
+            keys,
+            row_bytes,
+            defects,
+            sent_rows: 0,
+            sent_bytes: 0,
+            sha: Sha256::new(),
+        })
+    }
+
+    /// Writes one micro-batch file of `domain` from the window's rows.
+    fn flush(
+        &mut self,
+        units: &[HourUnit],
+        domain: Domain,
+        window: &mut Window,
+    ) -> Result<(), Error> {
+        if window.rows.is_empty() {
+            return Ok(());
+        }
+        let spec = &self.settings.spec;
+        // Only this domain's batches: they share one schema.
+        let mut position = vec![usize::MAX; units.len()];
+        let mut batches: Vec<&RecordBatch> = Vec::new();
+        for (i, u) in units.iter().enumerate() {
+            if u.unit.domain == domain {
+                position[i] = batches.len();
+                batches.push(&u.batch);
+            }
+        }
+        let rows: Vec<(usize, usize)> =
+            window.rows.iter().map(|&(u, r)| (position[u], r)).collect();
+        let batch = arrow_select::interleave::interleave_record_batch(&batches, &rows)
+            .map_err(|e| Error::runtime(format!("cannot assemble a micro-batch: {e}")))?;
+        let bytes = encode(&batch, spec.format, spec.compression)
+            .map_err(|e| Error::runtime(e.to_string()))?;
+        let first = &units[window.rows[0].0].unit;
+        let d = first.date;
+        let key = format!(
+            "{}/{}/part-{:04}{:02}{:02}-{:02}-m{:04}.{}",
+            domain.name(),
+            first.partition(),
+            d.year(),
+            d.month(),
+            d.day(),
+            first.hour,
+            window.seq,
+            spec.format.extension()
+        );
+        self.out.data.put(&key, &bytes)?;
+        self.count(domain, batch.num_rows() as u64, bytes.len() as u64, 1);
+        self.entries.push(FileEntry {
+            path: key,
+            domain: domain.name().into(),
+            partition: first.partition(),
+            rows: batch.num_rows() as u64,
+            bytes: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+            defects: BTreeMap::new(),
+        });
+        window.rows.clear();
+        window.bytes = 0;
+        window.seq += 1;
+        Ok(())
+    }
+
+    /// Sends a due batch of rows to the record sink.
+    fn send(&mut self, units: &mut [HourUnit], due: &[(i64, usize, usize)]) -> Result<(), Error> {
+        let mut jsonl = Vec::new();
+        let mut keys = Vec::with_capacity(due.len());
+        for &(_, u, r) in due {
+            jsonl.extend_from_slice(&units[u].lines[r]);
+            keys.push(units[u].keys[r].clone());
+        }
+        self.out
+            .data
+            .put_records("real-time batch", &jsonl, &keys)?;
+        for &(_, u, r) in due {
+            let hu = &mut units[u];
+            hu.sent_rows += 1;
+            hu.sent_bytes += hu.lines[r].len() as u64;
+            hu.sha.update(&hu.lines[r]);
+        }
+        Ok(())
+    }
+
+    /// Manifest entries of the hour's units (record sinks): what each
+    /// delivered, and its truth sidecar next to the manifest.
+    fn close_hour(&mut self, units: Vec<HourUnit>) -> Result<(), Error> {
+        for hu in units {
+            if self.records() && hu.sent_rows > 0 {
+                self.count(hu.unit.domain, hu.sent_rows, hu.sent_bytes, 1);
+                self.entries.push(FileEntry {
+                    path: hu.unit.path("jsonl"),
+                    domain: hu.unit.domain.name().into(),
+                    partition: hu.unit.partition(),
+                    rows: hu.sent_rows,
+                    bytes: hu.sent_bytes,
+                    sha256: hu
+                        .sha
+                        .finalize()
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect(),
+                    defects: hu.defects.counts(),
+                });
+            }
+            if self.settings.spec.dirty.any() {
+                let key = format!("{TRUTH_DIR}/{}", hu.unit.path("csv"));
+                let bytes = hu.defects.truth_csv();
+                self.out.manifest.put(&key, &bytes)?;
+                self.entries.push(FileEntry {
+                    path: key,
+                    domain: TRUTH_DOMAIN.into(),
+                    partition: hu.unit.partition(),
+                    rows: hu.defects.truth.len() as u64,
+                    bytes: bytes.len() as u64,
+                    sha256: sha256_hex(&bytes),
+                    defects: BTreeMap::new(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn run_realtime(
+    settings: &Settings,
+    out: &Outputs<'_>,
+    opts: &RealtimeOptions,
+) -> Result<Summary, Error> {
+    let started = Instant::now();
+    let world = World::new(&settings.spec);
+    let mut state = State {
+        settings,
+        out,
+        opts,
+        entries: Vec::new(),
+        totals: settings
+            .spec
+            .domains
+            .iter()
+            .map(|d| (*d, DomainTotals::default()))
+            .collect(),
+        emitted: 0,
+    };
+    let outcome = emit_all(&world, &mut state, started);
+    let State {
+        entries, totals, ..
+    } = state;
+    finish(settings, out, entries, totals, outcome, started)
+}
+
+fn emit_all(world: &World, state: &mut State<'_>, started: Instant) -> Result<(), Error> {
+    let rate_limiter = match state.opts.pace {
+        Pace::Rate(r) => {
+            // 10 ms of events may go at once: large enough to batch, small
+            // enough not to skew the rate.
+            let burst = ((r / 100.0).ceil() as u32).clamp(1, 500);
+            let period = Duration::from_secs_f64(1.0 / r);
+            Some((
+                RateLimiter::direct(
+                    Quota::with_period(period)
+                        .expect("positive period")
+                        .allow_burst(NonZeroU32::new(burst).expect("burst >= 1")),
+                ),
+                burst as usize,
+            ))
+        }
+        Pace::Speedup(_) => None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| Error::runtime(format!("cannot start the pacing clock: {e}")))?;
+    let mut sim_start: Option<i64> = None;
+    // The clock starts at the first emission, after the first hour is ready.
+    let mut pace_start: Option<Instant> = None;
+    let mut units = shard_units(
+        world,
+        state.settings.shard_index,
+        state.settings.shard_count,
+    )
+    .peekable();
+    let _ = started;
+    let stopped = |state: &State<'_>, pace_start: Option<Instant>| {
+        state.out.stop.load(Ordering::Relaxed)
+            || state
+                .opts
+                .duration
+                .zip(pace_start)
+                .is_some_and(|(d, t0)| t0.elapsed() >= d)
+    };
+    // Plan order is domain by domain within a day; emission goes hour by hour.
+    let mut pending: std::collections::VecDeque<Unit> = Default::default();
+    loop {
+        if pending.is_empty() {
+            let Some(first) = units.next() else { break };
+            let date = first.date;
+            let mut day = vec![first];
+            while let Some(u) = units.next_if(|u| u.date == date) {
+                day.push(u);
+            }
+            day.sort_by_key(|u| {
+                (
+                    u.hour,
+                    matches!(u.domain, Domain::Sales | Domain::Clicks),
+                    u.domain,
+                    u.chunk,
+                )
+            });
+            pending.extend(day);
+        }
+        let first = pending.pop_front().expect("a day has units");
+        if stopped(state, pace_start) {
+            return Err(Error::runtime("stopped before the end of the run"));
+        }
+        if matches!(first.domain, Domain::Users | Domain::Stores) {
+            state.snapshot(world, first)?;
+            continue;
+        }
+        // Every event unit of this hour.
+        let mut hour = vec![state.prepare(world, first)?];
+        while let Some(next) = pending.front().copied().filter(|u| u.hour == first.hour) {
+            pending.pop_front();
+            hour.push(state.prepare(world, next)?);
+        }
+        let start = hour_start(&first);
+        let end = start + HOUR_US - 1;
+        let mut order: Vec<(i64, usize, usize)> = Vec::new();
+        for (u, hu) in hour.iter().enumerate() {
+            for (r, ts) in ts_column(&hu.batch).into_iter().enumerate() {
+                order.push((ts.clamp(start, end), u, r));
+            }
+        }
+        order.sort_unstable();
+        let sim0 = *sim_start.get_or_insert(start);
+        let mut windows: BTreeMap<Domain, Window> = BTreeMap::new();
+        let mut i = 0;
+        let t0 = *pace_start.get_or_insert_with(Instant::now);
+        while i < order.len() {
+            if stopped(state, pace_start) {
+                flush_all(state, &hour, &mut windows)?;
+                state.close_hour(hour)?;
+                return Err(Error::runtime("stopped before the end of the run"));
+            }
+            // The next batch of due events, and when it is due.
+            let (n, due_at) = match (&rate_limiter, state.opts.pace) {
+                (Some((limiter, burst)), _) => {
+                    let n = (*burst).min(order.len() - i);
+                    runtime
+                        .block_on(limiter.until_n_ready(NonZeroU32::new(n as u32).expect("n >= 1")))
+                        .expect("n is within the burst");
+                    let rate = match state.opts.pace {
+                        Pace::Rate(r) => r,
+                        Pace::Speedup(_) => unreachable!(),
+                    };
+                    (n, t0 + Duration::from_secs_f64(state.emitted as f64 / rate))
+                }
+                (None, Pace::Speedup(x)) => {
+                    let at = |key: i64| t0 + Duration::from_secs_f64((key - sim0) as f64 / 1e6 / x);
+                    let due_at = at(order[i].0);
+                    runtime.block_on(async { tokio::time::sleep_until(due_at.into()).await });
+                    // Everything due within the next 10 ms goes in this batch.
+                    let horizon = Instant::now() + Duration::from_millis(10);
+                    let n = order[i..]
+                        .iter()
+                        .take(500)
+                        .take_while(|e| at(e.0) <= horizon)
+                        .count()
+                        .max(1);
+                    (n, due_at)
+                }
+                (None, Pace::Rate(_)) => unreachable!("a rate has a limiter"),
+            };
+            let due = &order[i..i + n];
+            if state.records() {
+                state.send(&mut hour, due)?;
+            } else {
+                for &(key, u, r) in due {
+                    let domain = hour[u].unit.domain;
+                    let slot = (key - start) / (state.opts.flush_seconds as i64 * 1_000_000);
+                    let w = windows.entry(domain).or_default();
+                    if !w.rows.is_empty() && (w.slot != slot || w.bytes >= state.opts.flush_bytes) {
+                        state.flush(&hour, domain, w)?;
+                    }
+                    if w.rows.is_empty() {
+                        w.slot = slot;
+                    }
+                    w.rows.push((u, r));
+                    w.bytes += hour[u].row_bytes;
+                }
+            }
+            let now = Instant::now();
+            state
+                .out
+                .metrics
+                .lag(now.saturating_duration_since(due_at), n as u64);
+            state.emitted += n as u64;
+            state.out.metrics.paced(t0.elapsed(), state.emitted);
+            i += n;
+        }
+        flush_all(state, &hour, &mut windows)?;
+        state.close_hour(hour)?;
+    }
+    Ok(())
+}
+
+fn flush_all(
+    state: &mut State<'_>,
+    hour: &[HourUnit],
+    windows: &mut BTreeMap<Domain, Window>,
+) -> Result<(), Error> {
+    for (domain, w) in windows.iter_mut() {
+        state.flush(hour, *domain, w)?;
+    }
+    Ok(())
+}
