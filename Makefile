@@ -17,9 +17,10 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-bench:
+bench: $(VENV)/.installed
 	cargo build --release
 	python3 load-tests/bench_producer.py --runs 5
+	python3 load-tests/bench_sinks.py --runs 3
 
 $(VENV)/.installed: $(READERS)/requirements.txt
 	python3 -m venv $(VENV)

@@ -137,9 +137,17 @@ impl State<'_> {
         });
         Ok(())
     }
+}
 
-    fn prepare(&self, world: &World, unit: Unit) -> Result<HourUnit, Error> {
-        let spec = &self.settings.spec;
+/// Generates one event unit, with its JSON lines when the sink takes records.
+fn prepare(
+    settings: &Settings,
+    records: bool,
+    world: &World,
+    unit: Unit,
+) -> Result<HourUnit, Error> {
+    {
+        let spec = &settings.spec;
         let (batch, defects) = inject(
             &spec.dirty,
             spec.seed,
@@ -148,7 +156,7 @@ impl State<'_> {
             unit_batch(world, &unit),
         );
         let (mut lines, mut keys) = (Vec::new(), Vec::new());
-        if self.records() {
+        if records {
             let jsonl = encode(&batch, Format::Jsonl, spec.compression)
                 .map_err(|e| Error::runtime(e.to_string()))?;
             let jsonl = break_lines(jsonl, &defects.unparseable_rows);
@@ -171,7 +179,9 @@ impl State<'_> {
             sha: Sha256::new(),
         })
     }
+}
 
+impl State<'_> {
     /// Writes one micro-batch file of `domain` from the window's rows.
     fn flush(
         &mut self,
@@ -308,19 +318,25 @@ pub fn run_realtime(
             .collect(),
         emitted: 0,
     };
-    let outcome = emit_all(&world, &mut state, started);
+    // Reaching --duration is a normal end, with an incomplete manifest.
+    let (outcome, complete) = match emit_all(&world, &mut state, started) {
+        Ok(done) => (Ok(()), done),
+        Err(e) => (Err(e), false),
+    };
     let State {
         entries, totals, ..
     } = state;
-    finish(settings, out, entries, totals, outcome, started)
+    finish(settings, out, entries, totals, outcome, complete, started)
 }
 
-fn emit_all(world: &World, state: &mut State<'_>, started: Instant) -> Result<(), Error> {
+/// Emits the run; `Ok(false)` when `--duration` ended it early.
+fn emit_all(world: &World, state: &mut State<'_>, started: Instant) -> Result<bool, Error> {
     let rate_limiter = match state.opts.pace {
         Pace::Rate(r) => {
-            // 10 ms of events may go at once: large enough to batch, small
-            // enough not to skew the rate.
-            let burst = ((r / 100.0).ceil() as u32).clamp(1, 500);
+            // Batches of 5 ms of events; the bucket holds 50 ms, so a late
+            // timer wake-up is made up instead of lost.
+            let batch = ((r / 200.0).ceil() as u32).clamp(1, 500);
+            let burst = ((r / 20.0).ceil() as u32).clamp(batch, 5000);
             let period = Duration::from_secs_f64(1.0 / r);
             Some((
                 RateLimiter::direct(
@@ -328,7 +344,8 @@ fn emit_all(world: &World, state: &mut State<'_>, started: Instant) -> Result<()
                         .expect("positive period")
                         .allow_burst(NonZeroU32::new(burst).expect("burst >= 1")),
                 ),
-                burst as usize,
+                batch as usize,
+                NonZeroU32::new(burst).expect("burst >= 1"),
             ))
         }
         Pace::Speedup(_) => None,
@@ -340,134 +357,193 @@ fn emit_all(world: &World, state: &mut State<'_>, started: Instant) -> Result<()
     let mut sim_start: Option<i64> = None;
     // The clock starts at the first emission, after the first hour is ready.
     let mut pace_start: Option<Instant> = None;
-    let mut units = shard_units(
-        world,
-        state.settings.shard_index,
-        state.settings.shard_count,
-    )
-    .peekable();
     let _ = started;
-    let stopped = |state: &State<'_>, pace_start: Option<Instant>| {
-        state.out.stop.load(Ordering::Relaxed)
-            || state
-                .opts
-                .duration
-                .zip(pace_start)
-                .is_some_and(|(d, t0)| t0.elapsed() >= d)
+    let signalled = |state: &State<'_>| state.out.stop.load(Ordering::Relaxed);
+    let timed_out = |state: &State<'_>, pace_start: Option<Instant>| {
+        state
+            .opts
+            .duration
+            .zip(pace_start)
+            .is_some_and(|(d, t0)| t0.elapsed() >= d)
     };
-    // Plan order is domain by domain within a day; emission goes hour by hour.
-    let mut pending: std::collections::VecDeque<Unit> = Default::default();
-    loop {
-        if pending.is_empty() {
-            let Some(first) = units.next() else { break };
-            let date = first.date;
-            let mut day = vec![first];
-            while let Some(u) = units.next_if(|u| u.date == date) {
-                day.push(u);
-            }
-            day.sort_by_key(|u| {
-                (
-                    u.hour,
-                    matches!(u.domain, Domain::Sales | Domain::Clicks),
-                    u.domain,
-                    u.chunk,
-                )
-            });
-            pending.extend(day);
-        }
-        let first = pending.pop_front().expect("a day has units");
-        if stopped(state, pace_start) {
-            return Err(Error::runtime("stopped before the end of the run"));
-        }
-        if matches!(first.domain, Domain::Users | Domain::Stores) {
-            state.snapshot(world, first)?;
-            continue;
-        }
-        // Every event unit of this hour.
-        let mut hour = vec![state.prepare(world, first)?];
-        while let Some(next) = pending.front().copied().filter(|u| u.hour == first.hour) {
-            pending.pop_front();
-            hour.push(state.prepare(world, next)?);
-        }
-        let start = hour_start(&first);
-        let end = start + HOUR_US - 1;
-        let mut order: Vec<(i64, usize, usize)> = Vec::new();
-        for (u, hu) in hour.iter().enumerate() {
-            for (r, ts) in ts_column(&hu.batch).into_iter().enumerate() {
-                order.push((ts.clamp(start, end), u, r));
-            }
-        }
-        order.sort_unstable();
-        let sim0 = *sim_start.get_or_insert(start);
-        let mut windows: BTreeMap<Domain, Window> = BTreeMap::new();
-        let mut i = 0;
-        let t0 = *pace_start.get_or_insert_with(Instant::now);
-        while i < order.len() {
-            if stopped(state, pace_start) {
-                flush_all(state, &hour, &mut windows)?;
-                state.close_hour(hour)?;
+    let settings = state.settings;
+    let records = state.records();
+    std::thread::scope(|scope| {
+        // The next hour is generated while this one is emitted, so pacing never
+        // waits for generation.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Step, Error>>(1);
+        scope.spawn(move || plan_steps(settings, records, world, &tx));
+        for step in rx {
+            let (first, mut hour) = match step? {
+                Step::Snapshot(unit) => {
+                    if signalled(state) {
+                        return Err(Error::runtime("stopped before the end of the run"));
+                    }
+                    state.snapshot(world, unit)?;
+                    continue;
+                }
+                Step::Hour(first, hour) => (first, hour),
+            };
+            if signalled(state) {
                 return Err(Error::runtime("stopped before the end of the run"));
             }
-            // The next batch of due events, and when it is due.
-            let (n, due_at) = match (&rate_limiter, state.opts.pace) {
-                (Some((limiter, burst)), _) => {
-                    let n = (*burst).min(order.len() - i);
-                    runtime
-                        .block_on(limiter.until_n_ready(NonZeroU32::new(n as u32).expect("n >= 1")))
-                        .expect("n is within the burst");
-                    let rate = match state.opts.pace {
-                        Pace::Rate(r) => r,
-                        Pace::Speedup(_) => unreachable!(),
-                    };
-                    (n, t0 + Duration::from_secs_f64(state.emitted as f64 / rate))
-                }
-                (None, Pace::Speedup(x)) => {
-                    let at = |key: i64| t0 + Duration::from_secs_f64((key - sim0) as f64 / 1e6 / x);
-                    let due_at = at(order[i].0);
-                    runtime.block_on(async { tokio::time::sleep_until(due_at.into()).await });
-                    // Everything due within the next 10 ms goes in this batch.
-                    let horizon = Instant::now() + Duration::from_millis(10);
-                    let n = order[i..]
-                        .iter()
-                        .take(500)
-                        .take_while(|e| at(e.0) <= horizon)
-                        .count()
-                        .max(1);
-                    (n, due_at)
-                }
-                (None, Pace::Rate(_)) => unreachable!("a rate has a limiter"),
-            };
-            let due = &order[i..i + n];
-            if state.records() {
-                state.send(&mut hour, due)?;
-            } else {
-                for &(key, u, r) in due {
-                    let domain = hour[u].unit.domain;
-                    let slot = (key - start) / (state.opts.flush_seconds as i64 * 1_000_000);
-                    let w = windows.entry(domain).or_default();
-                    if !w.rows.is_empty() && (w.slot != slot || w.bytes >= state.opts.flush_bytes) {
-                        state.flush(&hour, domain, w)?;
-                    }
-                    if w.rows.is_empty() {
-                        w.slot = slot;
-                    }
-                    w.rows.push((u, r));
-                    w.bytes += hour[u].row_bytes;
+            if timed_out(state, pace_start) {
+                return Ok(false);
+            }
+            let start = hour_start(&first);
+            let end = start + HOUR_US - 1;
+            let mut order: Vec<(i64, usize, usize)> = Vec::new();
+            for (u, hu) in hour.iter().enumerate() {
+                for (r, ts) in ts_column(&hu.batch).into_iter().enumerate() {
+                    order.push((ts.clamp(start, end), u, r));
                 }
             }
-            let now = Instant::now();
-            state
-                .out
-                .metrics
-                .lag(now.saturating_duration_since(due_at), n as u64);
-            state.emitted += n as u64;
-            state.out.metrics.paced(t0.elapsed(), state.emitted);
-            i += n;
+            order.sort_unstable();
+            let sim0 = *sim_start.get_or_insert(start);
+            let mut windows: BTreeMap<Domain, Window> = BTreeMap::new();
+            let mut i = 0;
+            let t0 = *pace_start.get_or_insert_with(|| {
+                // Start from an empty bucket: no burst ahead of the schedule.
+                if let Some((limiter, _, burst)) = &rate_limiter {
+                    let _ = limiter.check_n(*burst);
+                }
+                Instant::now()
+            });
+            while i < order.len() {
+                if signalled(state) || timed_out(state, pace_start) {
+                    flush_all(state, &hour, &mut windows)?;
+                    state.close_hour(hour)?;
+                    if signalled(state) {
+                        return Err(Error::runtime("stopped before the end of the run"));
+                    }
+                    return Ok(false);
+                }
+                // The next batch of due events, and when it is due.
+                let (n, _) = match (&rate_limiter, state.opts.pace) {
+                    (Some((limiter, batch, _)), _) => {
+                        let n = (*batch).min(order.len() - i);
+                        runtime
+                            .block_on(
+                                limiter.until_n_ready(NonZeroU32::new(n as u32).expect("n >= 1")),
+                            )
+                            .expect("n is within the burst");
+                        let rate = match state.opts.pace {
+                            Pace::Rate(r) => r,
+                            Pace::Speedup(_) => unreachable!(),
+                        };
+                        (n, t0 + Duration::from_secs_f64(state.emitted as f64 / rate))
+                    }
+                    (None, Pace::Speedup(x)) => {
+                        let at =
+                            |key: i64| t0 + Duration::from_secs_f64((key - sim0) as f64 / 1e6 / x);
+                        let due_at = at(order[i].0);
+                        runtime.block_on(async { tokio::time::sleep_until(due_at.into()).await });
+                        // Everything due within the next 10 ms goes in this batch.
+                        let horizon = Instant::now() + Duration::from_millis(10);
+                        let n = order[i..]
+                            .iter()
+                            .take(500)
+                            .take_while(|e| at(e.0) <= horizon)
+                            .count()
+                            .max(1);
+                        (n, due_at)
+                    }
+                    (None, Pace::Rate(_)) => unreachable!("a rate has a limiter"),
+                };
+                let due = &order[i..i + n];
+                if state.records() {
+                    state.send(&mut hour, due)?;
+                } else {
+                    for &(key, u, r) in due {
+                        let domain = hour[u].unit.domain;
+                        let slot = (key - start) / (state.opts.flush_seconds as i64 * 1_000_000);
+                        let w = windows.entry(domain).or_default();
+                        if !w.rows.is_empty()
+                            && (w.slot != slot || w.bytes >= state.opts.flush_bytes)
+                        {
+                            state.flush(&hour, domain, w)?;
+                        }
+                        if w.rows.is_empty() {
+                            w.slot = slot;
+                        }
+                        w.rows.push((u, r));
+                        w.bytes += hour[u].row_bytes;
+                    }
+                }
+                // Each event's lag against its own scheduled time.
+                let now = Instant::now();
+                for (j, e) in order[i..i + n].iter().enumerate() {
+                    let due = match state.opts.pace {
+                        Pace::Rate(r) => {
+                            t0 + Duration::from_secs_f64((state.emitted + j as u64) as f64 / r)
+                        }
+                        Pace::Speedup(x) => {
+                            t0 + Duration::from_secs_f64((e.0 - sim0) as f64 / 1e6 / x)
+                        }
+                    };
+                    state.out.metrics.lag(now.saturating_duration_since(due), 1);
+                }
+                state.emitted += n as u64;
+                state.out.metrics.paced(t0.elapsed(), state.emitted);
+                i += n;
+            }
+            flush_all(state, &hour, &mut windows)?;
+            state.close_hour(hour)?;
         }
-        flush_all(state, &hour, &mut windows)?;
-        state.close_hour(hour)?;
+        Ok(true)
+    })
+}
+
+/// What the emitter does next, in emission order.
+enum Step {
+    /// A users or stores snapshot, written whole.
+    Snapshot(Unit),
+    /// Every event unit of one hour, generated.
+    Hour(Unit, Vec<HourUnit>),
+}
+
+/// Feeds the emitter: plan order is domain by domain within a day, emission
+/// goes hour by hour. Stops when the emitter hangs up.
+fn plan_steps(
+    settings: &Settings,
+    records: bool,
+    world: &World,
+    tx: &std::sync::mpsc::SyncSender<Result<Step, Error>>,
+) {
+    let mut units = shard_units(world, settings.shard_index, settings.shard_count).peekable();
+    while let Some(first) = units.next() {
+        let date = first.date;
+        let mut day = vec![first];
+        while let Some(u) = units.next_if(|u| u.date == date) {
+            day.push(u);
+        }
+        day.sort_by_key(|u| {
+            (
+                u.hour,
+                matches!(u.domain, Domain::Sales | Domain::Clicks),
+                u.domain,
+                u.chunk,
+            )
+        });
+        let mut day = day.into_iter().peekable();
+        while let Some(unit) = day.next() {
+            let step = if matches!(unit.domain, Domain::Users | Domain::Stores) {
+                Ok(Step::Snapshot(unit))
+            } else {
+                let mut hour = vec![unit];
+                while let Some(u) = day.next_if(|u| u.hour == unit.hour) {
+                    hour.push(u);
+                }
+                hour.into_iter()
+                    .map(|u| prepare(settings, records, world, u))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|h| Step::Hour(unit, h))
+            };
+            if tx.send(step).is_err() {
+                return;
+            }
+        }
     }
-    Ok(())
 }
 
 fn flush_all(

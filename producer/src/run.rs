@@ -309,7 +309,8 @@ pub fn generate(settings: &Settings, out: &Outputs<'_>) -> Result<Summary, Error
         None => Ok(()),
     };
 
-    finish(settings, out, entries, totals, outcome, started)
+    let complete = outcome.is_ok();
+    finish(settings, out, entries, totals, outcome, complete, started)
 }
 
 /// Writes the manifest (complete or not) and builds the summary.
@@ -319,6 +320,7 @@ pub(crate) fn finish(
     mut entries: Vec<FileEntry>,
     totals: BTreeMap<Domain, DomainTotals>,
     outcome: Result<(), Error>,
+    complete: bool,
     started: Instant,
 ) -> Result<Summary, Error> {
     let spec = &settings.spec;
@@ -329,7 +331,7 @@ pub(crate) fn finish(
         run: spec.id(),
         shard_index: settings.shard_index,
         shard_count: settings.shard_count,
-        complete: outcome.is_ok(),
+        complete: complete && outcome.is_ok(),
         spec: serde_json::to_value(spec).expect("spec serialises"),
         files: entries,
     };

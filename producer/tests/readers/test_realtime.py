@@ -131,3 +131,17 @@ def test_sigterm_stops_a_backfill_with_a_manifest_of_complete_files(binary, tmp_
     assert manifest["complete"] is False and manifest["files"]
     verify = subprocess.run([binary, "verify", tmp_path / "lake"], capture_output=True, text=True)
     assert verify.returncode == 0, verify.stderr
+
+
+def test_duration_ends_a_realtime_run_normally_with_an_incomplete_manifest(binary, tmp_path):
+    run = subprocess.run(
+        [binary, "generate", "--out", tmp_path / "m", *FLAGS, "--sink", "stdout", "--mode", "realtime", "--rate", "1000", "--duration", "1"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    manifest = load_manifest(tmp_path / "m")
+    assert manifest["complete"] is False
+    sent = run.stdout.splitlines()
+    assert 500 < len(sent) < 2000
+    assert sum(f["rows"] for f in manifest["files"]) == len(sent)

@@ -199,9 +199,14 @@ def test_firehose_delivers_to_its_bucket(binary, moto, tmp_path):
 
 
 def test_stdout_sink_writes_json_lines(binary, tmp_path):
-    run = aws_run(binary, "generate", "--out", tmp_path / "m", "--sink", "stdout", *STREAM)
+    run = aws_run(binary, "generate", "--out", tmp_path / "m", "--sink", "stdout", *STREAM, "--emf")
     got = Counter(ids_of(run.stdout.splitlines()))
     assert got == expected_ids(binary, tmp_path, STREAM)
+    # --emf: one CloudWatch Embedded Metric Format line on stderr.
+    (emf,) = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
+    metric_names = {m["Name"] for m in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert {"Requests", "Retries", "Throttles", "Bytes", "RequestLatencyP99"} <= metric_names
+    assert emf["Sink"] == "stdout" and emf["Records"] == sum(got.values())
 
 
 def test_s3_faults_lose_and_duplicate_nothing(binary, moto, local_lake, tmp_path):
