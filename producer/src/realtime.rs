@@ -319,7 +319,7 @@ pub fn run_realtime(
         emitted: 0,
     };
     // Reaching --duration is a normal end, with an incomplete manifest.
-    let (outcome, complete) = match emit_all(&world, &mut state, started) {
+    let (outcome, complete) = match emit_all(&world, &mut state) {
         Ok(done) => (Ok(()), done),
         Err(e) => (Err(e), false),
     };
@@ -330,7 +330,7 @@ pub fn run_realtime(
 }
 
 /// Emits the run; `Ok(false)` when `--duration` ended it early.
-fn emit_all(world: &World, state: &mut State<'_>, started: Instant) -> Result<bool, Error> {
+fn emit_all(world: &World, state: &mut State<'_>) -> Result<bool, Error> {
     let rate_limiter = match state.opts.pace {
         Pace::Rate(r) => {
             // Batches of 5 ms of events; the bucket holds 50 ms, so a late
@@ -357,7 +357,6 @@ fn emit_all(world: &World, state: &mut State<'_>, started: Instant) -> Result<bo
     let mut sim_start: Option<i64> = None;
     // The clock starts at the first emission, after the first hour is ready.
     let mut pace_start: Option<Instant> = None;
-    let _ = started;
     let signalled = |state: &State<'_>| state.out.stop.load(Ordering::Relaxed);
     let timed_out = |state: &State<'_>, pace_start: Option<Instant>| {
         state
@@ -418,8 +417,8 @@ fn emit_all(world: &World, state: &mut State<'_>, started: Instant) -> Result<bo
                     }
                     return Ok(false);
                 }
-                // The next batch of due events, and when it is due.
-                let (n, _) = match (&rate_limiter, state.opts.pace) {
+                // How many events are due next; waits until they are.
+                let n = match (&rate_limiter, state.opts.pace) {
                     (Some((limiter, batch, _)), _) => {
                         let n = (*batch).min(order.len() - i);
                         runtime
@@ -427,11 +426,7 @@ fn emit_all(world: &World, state: &mut State<'_>, started: Instant) -> Result<bo
                                 limiter.until_n_ready(NonZeroU32::new(n as u32).expect("n >= 1")),
                             )
                             .expect("n is within the burst");
-                        let rate = match state.opts.pace {
-                            Pace::Rate(r) => r,
-                            Pace::Speedup(_) => unreachable!(),
-                        };
-                        (n, t0 + Duration::from_secs_f64(state.emitted as f64 / rate))
+                        n
                     }
                     (None, Pace::Speedup(x)) => {
                         let at =
@@ -440,13 +435,12 @@ fn emit_all(world: &World, state: &mut State<'_>, started: Instant) -> Result<bo
                         runtime.block_on(async { tokio::time::sleep_until(due_at.into()).await });
                         // Everything due within the next 10 ms goes in this batch.
                         let horizon = Instant::now() + Duration::from_millis(10);
-                        let n = order[i..]
+                        order[i..]
                             .iter()
                             .take(500)
                             .take_while(|e| at(e.0) <= horizon)
                             .count()
-                            .max(1);
-                        (n, due_at)
+                            .max(1)
                     }
                     (None, Pace::Rate(_)) => unreachable!("a rate has a limiter"),
                 };

@@ -88,6 +88,18 @@ where
     }
 }
 
+/// Why a write failed; 412 is the refusal of a conditional write.
+fn write_error<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> String
+where
+    E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static,
+{
+    if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) {
+        "object exists and --no-overwrite is set".to_string()
+    } else {
+        sdk_message(e)
+    }
+}
+
 impl S3Sink {
     /// Connects and checks that the bucket answers, failing fast on a bad
     /// endpoint, an unknown bucket or missing credentials.
@@ -168,13 +180,7 @@ impl S3Sink {
         if self.opts.no_overwrite {
             req = req.if_none_match("*");
         }
-        req.send().await.map(|_| ()).map_err(|e| {
-            if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) {
-                "object exists and --no-overwrite is set".to_string()
-            } else {
-                sdk_message(&e)
-            }
-        })
+        req.send().await.map(|_| ()).map_err(|e| write_error(&e))
     }
 
     async fn put_multipart(&self, key: &str, bytes: &[u8]) -> Result<(), String> {
@@ -255,13 +261,7 @@ impl S3Sink {
         if self.opts.no_overwrite {
             req = req.if_none_match("*");
         }
-        req.send().await.map(|_| ()).map_err(|e| {
-            if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) {
-                "object exists and --no-overwrite is set".to_string()
-            } else {
-                sdk_message(&e)
-            }
-        })
+        req.send().await.map(|_| ()).map_err(|e| write_error(&e))
     }
 }
 
