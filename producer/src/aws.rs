@@ -18,8 +18,9 @@ use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-use crate::error::Error;
 use crate::metrics::Metrics;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// Attempts per request, the first included.
 pub const MAX_ATTEMPTS: u32 = 10;
@@ -55,12 +56,6 @@ pub async fn load(opts: &AwsOptions) -> aws_config::SdkConfig {
 /// Counts retried attempts and throttling answers into the run's metrics.
 #[derive(Debug)]
 pub struct CountRetries(pub Arc<Metrics>);
-
-impl std::fmt::Debug for Metrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Metrics")
-    }
-}
 
 impl Intercept for CountRetries {
     fn name(&self) -> &'static str {
@@ -105,14 +100,14 @@ impl Intercept for CountRetries {
 /// One line from an SDK error, with its causes.
 pub fn describe<E: std::error::Error>(e: &E) -> String {
     let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s = s.to_string();
-        if !text.contains(&s) {
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let line = c.to_string();
+        if !text.contains(&line) {
             text += ": ";
-            text += &s;
+            text += &line;
         }
-        source = s_source(source);
+        cause = c.source();
     }
     let text = text.replace(['\n', '\r'], " ");
     if text.contains("credential") {
@@ -124,13 +119,21 @@ pub fn describe<E: std::error::Error>(e: &E) -> String {
     }
 }
 
-fn s_source<'a>(
-    e: Option<&'a (dyn std::error::Error + 'static)>,
-) -> Option<&'a (dyn std::error::Error + 'static)> {
-    e.and_then(|e| e.source())
-}
-
-/// A runtime error naming the sink and the failed call.
-pub fn fail<E: std::error::Error>(what: String, e: &E) -> Error {
-    Error::runtime(format!("{what}: {}", describe(e)))
+/// The service's error code and message, or the whole error chain when the
+/// request never got an answer.
+pub fn sdk_message<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    if let SdkError::ServiceError(se) = e {
+        let err = se.err();
+        if let Some(code) = err.code() {
+            return match err.message() {
+                Some(m) => format!("{code}: {m}"),
+                None => code.to_string(),
+            };
+        }
+    }
+    describe(e)
 }

@@ -212,9 +212,10 @@ pub fn inject(
     } else {
         "store_id"
     });
-    let mut key_valid: Vec<bool> = (0..batch.num_rows())
-        .map(|i| columns[key_col].is_valid(i))
-        .collect();
+    let mut key_valid: Vec<bool> = match columns[key_col].nulls() {
+        Some(nulls) => nulls.iter().collect(),
+        None => vec![true; batch.num_rows()],
+    };
     let sales = unit.domain == Domain::Sales;
     let mut amount: Vec<i128> = if sales {
         columns[col("amount")]

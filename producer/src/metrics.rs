@@ -23,6 +23,12 @@ pub struct Metrics {
     paced: Mutex<(u64, f64)>,
 }
 
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         // 1 µs to 1 hour at 3 significant digits.

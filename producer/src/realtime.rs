@@ -56,8 +56,9 @@ pub struct RealtimeOptions {
 struct HourUnit {
     unit: Unit,
     batch: RecordBatch,
-    /// JSON line of each row (record sinks).
-    lines: Vec<Vec<u8>>,
+    /// The unit as JSON lines, and where each row's line ends (record sinks).
+    jsonl: Vec<u8>,
+    line_ends: Vec<usize>,
     keys: Vec<String>,
     /// Estimated encoded bytes per row (object sinks).
     row_bytes: usize,
@@ -66,6 +67,14 @@ struct HourUnit {
     sent_rows: u64,
     sent_bytes: u64,
     sha: Sha256,
+}
+
+impl HourUnit {
+    /// Where row `r`'s JSON line (newline included) lies in `jsonl`.
+    fn line(&self, r: usize) -> std::ops::Range<usize> {
+        let start = if r == 0 { 0 } else { self.line_ends[r - 1] };
+        start..self.line_ends[r]
+    }
 }
 
 /// Rows waiting for the next micro-batch file of one domain.
@@ -146,39 +155,40 @@ fn prepare(
     world: &World,
     unit: Unit,
 ) -> Result<HourUnit, Error> {
-    {
-        let spec = &settings.spec;
-        let (batch, defects) = inject(
-            &spec.dirty,
-            spec.seed,
-            &unit,
-            spec.format,
-            unit_batch(world, &unit),
-        );
-        let (mut lines, mut keys) = (Vec::new(), Vec::new());
-        if records {
-            let jsonl = encode(&batch, Format::Jsonl, spec.compression)
-                .map_err(|e| Error::runtime(e.to_string()))?;
-            let jsonl = break_lines(jsonl, &defects.unparseable_rows);
-            lines = jsonl
-                .split_inclusive(|&b| b == b'\n')
-                .map(<[u8]>::to_vec)
-                .collect();
-            keys = partition_keys(&batch, unit.domain);
-        }
-        let row_bytes = batch.get_array_memory_size() / batch.num_rows().max(1);
-        Ok(HourUnit {
-            unit,
-            batch,
-            lines,
-            keys,
-            row_bytes,
-            defects,
-            sent_rows: 0,
-            sent_bytes: 0,
-            sha: Sha256::new(),
-        })
+    let spec = &settings.spec;
+    let (batch, defects) = inject(
+        &spec.dirty,
+        spec.seed,
+        &unit,
+        spec.format,
+        unit_batch(world, &unit),
+    );
+    let (mut jsonl, mut line_ends, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+    if records {
+        jsonl = encode(&batch, Format::Jsonl, spec.compression)
+            .map_err(|e| Error::runtime(e.to_string()))?;
+        jsonl = break_lines(jsonl, &defects.unparseable_rows);
+        line_ends = jsonl
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .map(|(i, _)| i + 1)
+            .collect();
+        keys = partition_keys(&batch, unit.domain);
     }
+    let row_bytes = batch.get_array_memory_size() / batch.num_rows().max(1);
+    Ok(HourUnit {
+        unit,
+        batch,
+        jsonl,
+        line_ends,
+        keys,
+        row_bytes,
+        defects,
+        sent_rows: 0,
+        sent_bytes: 0,
+        sha: Sha256::new(),
+    })
 }
 
 impl State<'_> {
@@ -243,7 +253,7 @@ impl State<'_> {
         let mut jsonl = Vec::new();
         let mut keys = Vec::with_capacity(due.len());
         for &(_, u, r) in due {
-            jsonl.extend_from_slice(&units[u].lines[r]);
+            jsonl.extend_from_slice(&units[u].jsonl[units[u].line(r)]);
             keys.push(units[u].keys[r].clone());
         }
         self.out
@@ -252,8 +262,9 @@ impl State<'_> {
         for &(_, u, r) in due {
             let hu = &mut units[u];
             hu.sent_rows += 1;
-            hu.sent_bytes += hu.lines[r].len() as u64;
-            hu.sha.update(&hu.lines[r]);
+            let line = hu.line(r);
+            hu.sent_bytes += line.len() as u64;
+            hu.sha.update(&hu.jsonl[line]);
         }
         Ok(())
     }

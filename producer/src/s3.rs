@@ -13,7 +13,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncry
 use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 
-use crate::aws::{AwsOptions, CountRetries, describe};
+use crate::aws::{AwsOptions, CountRetries, sdk_message};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::sink::Sink;
@@ -68,24 +68,6 @@ pub fn parse_url(url: &str) -> Result<(String, String), Error> {
         return Err(Error::usage(format!("invalid S3 URL '{url}': no bucket")));
     }
     Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
-}
-
-fn sdk_message<E, R>(e: &SdkError<E, R>) -> String
-where
-    E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
-{
-    match e {
-        SdkError::ServiceError(se) => {
-            let err = se.err();
-            match (err.code(), err.message()) {
-                (Some(c), Some(m)) => format!("{c}: {m}"),
-                (Some(c), None) => c.to_string(),
-                _ => describe(e),
-            }
-        }
-        _ => describe(e),
-    }
 }
 
 /// Why a write failed; 412 is the refusal of a conditional write.

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_kinesis::primitives::Blob;
 use tokio::runtime::Handle;
 
-use crate::aws::{AwsOptions, CountRetries, describe};
+use crate::aws::{AwsOptions, CountRetries, sdk_message};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::sink::Sink;
@@ -159,7 +159,7 @@ impl StreamSink {
                             )
                             .send(),
                     )
-                    .map_err(|e| fail(service_message(&e)))?;
+                    .map_err(|e| fail(sdk_message(&e)))?;
                 Client::Kinesis(c)
             }
             StreamKind::Firehose => {
@@ -178,7 +178,7 @@ impl StreamSink {
                             )
                             .send(),
                     )
-                    .map_err(|e| fail(service_message(&e)))?;
+                    .map_err(|e| fail(sdk_message(&e)))?;
                 Client::Firehose(c)
             }
         };
@@ -223,7 +223,7 @@ impl StreamSink {
                         .set_records(Some(entries))
                         .send()
                         .await
-                        .map_err(|e| service_message(&e))?;
+                        .map_err(|e| sdk_message(&e))?;
                     out.records()
                         .iter()
                         .zip(&pending)
@@ -246,7 +246,7 @@ impl StreamSink {
                         .set_records(Some(entries))
                         .send()
                         .await
-                        .map_err(|e| service_message(&e))?;
+                        .map_err(|e| sdk_message(&e))?;
                     out.request_responses()
                         .iter()
                         .zip(&pending)
@@ -277,23 +277,6 @@ impl StreamSink {
         }
         unreachable!("the loop returns")
     }
-}
-
-fn service_message<E, R>(e: &aws_sdk_kinesis::error::SdkError<E, R>) -> String
-where
-    E: std::error::Error + aws_sdk_kinesis::error::ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
-{
-    if let aws_sdk_kinesis::error::SdkError::ServiceError(se) = e {
-        let err = se.err();
-        if let Some(code) = err.code() {
-            return match err.message() {
-                Some(m) => format!("{code}: {m}"),
-                None => code.to_string(),
-            };
-        }
-    }
-    describe(e)
 }
 
 /// Splits JSON lines into records (newline kept).
