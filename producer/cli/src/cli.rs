@@ -1,0 +1,189 @@
+//! The command line. `generate`'s flags are one layer of the settings
+//! (`settings.rs`): each flag is a key of the same name with `_`, also
+//! accepted in the config file and as `MARKETPULSE_<KEY>`.
+
+use std::path::PathBuf;
+
+use clap::builder::PossibleValuesParser;
+use clap::{Parser, Subcommand};
+use marketpulse_gen::{Compression, Domain, Format};
+use serde::Serialize;
+
+/// Deterministic synthetic retail world: users, stores, sales and clicks.
+#[derive(Parser)]
+#[command(name = "marketpulse", version, about, args_override_self = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Generate a dataset into a partitioned lake (a folder or S3), a stream or stdout.
+    Generate(Box<GenerateArgs>),
+    /// Check a lake against its manifests: sizes, SHA-256, missing and extra files.
+    Verify {
+        /// Lake folder to check.
+        dir: PathBuf,
+    },
+    /// Print a Parquet lake's realised distributions next to its config:
+    /// hourly curves, top pages and stores, funnel, baskets, defects.
+    Profile {
+        /// Lake folder written by `generate`.
+        dir: PathBuf,
+        /// Print JSON instead of the text report.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn names<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> PossibleValuesParser {
+    PossibleValuesParser::new(all.iter().map(|v| name(*v)))
+}
+
+fn domain_names() -> PossibleValuesParser {
+    PossibleValuesParser::new(Domain::names())
+}
+
+/// `generate`'s flags. Unset flags are left out of the layer, so the
+/// environment, the config file or the default decides.
+#[derive(clap::Args, Serialize, Default)]
+pub(crate) struct GenerateArgs {
+    /// TOML config file (also MARKETPULSE_CONFIG); flags and environment override it
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Print the settings this run would use, each with where it came from, and exit
+    #[arg(long)]
+    #[serde(skip)]
+    pub print_config: bool,
+
+    /// First day, YYYY-MM-DD [default: 2025-01-06]
+    #[arg(long, help_heading = "Dataset")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// Number of days [default: 1]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Dataset")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days: Option<i64>,
+    /// Volume multiplier; 1 gives 5,000,000 clicks a day [default: 1]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Dataset")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<f64>,
+    /// Seed of every random stream [default: 42]
+    #[arg(long, help_heading = "Dataset")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// File format [default: parquet]
+    #[arg(long, value_parser = names(&Format::ALL, Format::name), help_heading = "Dataset")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Parquet compression codec [default: zstd]
+    #[arg(long, value_parser = names(&Compression::ALL, Compression::name), help_heading = "Dataset")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
+    /// Tables to generate, comma-separated [default: all; sales,clicks for record sinks]
+    #[arg(long, value_parser = domain_names(), value_delimiter = ',', help_heading = "Dataset")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domains: Option<Vec<String>>,
+    /// Clicks switch to schema v2 from this day, YYYY-MM-DD (`[world] clicks_v2_from`)
+    #[arg(long, help_heading = "Dataset")]
+    #[serde(skip)]
+    pub clicks_v2_from: Option<String>,
+
+    /// Lake: a folder or s3://BUCKET/PREFIX; with --sink, where the manifest goes [default: lake]
+    #[arg(long, help_heading = "Output")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out: Option<String>,
+    /// Send events to kinesis://STREAM, firehose://DELIVERY-STREAM or stdout instead of the lake
+    #[arg(long, help_heading = "Output")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sink: Option<String>,
+    /// Worker threads [default: number of cores]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Output")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<i64>,
+    /// This shard's index, below --shard-count [default: 0]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Output")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard_index: Option<i64>,
+    /// Number of shards sharing the run [default: 1]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Output")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard_count: Option<i64>,
+
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub sink_options: SinkArgs,
+
+    /// backfill: as fast as possible; realtime: paced, in event-time order [default: backfill]
+    #[arg(long, value_parser = PossibleValuesParser::new(["backfill", "realtime"]), help_heading = "Real time")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// Emit this many events per second
+    #[arg(long, allow_hyphen_values = true, help_heading = "Real time")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Replay simulated time this many times faster than the clock [default: 1]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Real time")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speedup: Option<f64>,
+    /// Stop after this many seconds (the manifest lists what was sent)
+    #[arg(long, allow_hyphen_values = true, help_heading = "Real time")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    /// Object sinks: a file per table every N seconds of event time [default: 60]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Real time")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flush_seconds: Option<i64>,
+    /// Object sinks: or once a file holds about this many MB [default: 64]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Real time")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flush_mb: Option<i64>,
+
+    /// Write the sink metrics (latency percentiles, counters) as JSON to FILE
+    #[arg(long, help_heading = "Metrics")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_json: Option<String>,
+    /// Print CloudWatch Embedded Metric Format lines to stderr
+    #[arg(long, help_heading = "Metrics")]
+    #[serde(skip_serializing_if = "is_false")]
+    pub emf: bool,
+}
+
+/// Flags of the sinks (`sinks/`).
+#[derive(clap::Args, Serialize, Default)]
+pub(crate) struct SinkArgs {
+    /// AWS-compatible endpoint for S3, Kinesis and Firehose (also AWS_ENDPOINT_URL)
+    #[arg(long, help_heading = "Sinks")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+    /// S3: encrypt with SSE-KMS under this key [default: SSE-S3]
+    #[arg(long, help_heading = "Sinks")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sse_kms_key: Option<String>,
+    /// S3: refuse to replace existing objects (conditional writes)
+    #[arg(long, help_heading = "Sinks")]
+    #[serde(skip_serializing_if = "is_false")]
+    pub no_overwrite: bool,
+    /// S3: files of at least this many MiB go up as multipart uploads [default: 16]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Sinks")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multipart_threshold_mib: Option<i64>,
+    /// S3: multipart part size in MiB [default: 8]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Sinks")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part_size_mib: Option<i64>,
+    /// Requests in flight at once [default: 8 for S3, 1 for streams, which keeps each partition key's records in order]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Sinks")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<i64>,
+    /// Do not check the bucket or stream before the run (for roles without Head/Describe rights)
+    #[arg(long, help_heading = "Sinks")]
+    #[serde(skip_serializing_if = "is_false")]
+    pub skip_sink_check: bool,
+}

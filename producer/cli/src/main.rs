@@ -1,0 +1,175 @@
+//! `marketpulse`: the command line over the generator (`marketpulse-gen`),
+//! the encoders, the sinks and the pipeline. See ARCHITECTURE.md.
+
+mod cli;
+mod encode;
+mod error;
+mod manifest;
+mod metrics;
+mod pipeline;
+mod profile;
+mod settings;
+mod signals;
+mod sinks;
+mod verify;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use clap::Parser;
+
+use cli::{Cli, Command, GenerateArgs};
+use error::Error;
+use metrics::Metrics;
+use pipeline::Outputs;
+use sinks::{Destination, SinkContext};
+
+fn generate(args: &GenerateArgs) -> Result<(), Error> {
+    let (run, loaded) = settings::resolve(args)?;
+    if args.print_config {
+        print!("{}", settings::report(&loaded));
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::runtime(format!("cannot start the I/O runtime: {e}")))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let signal = signals::watch(&runtime, stop.clone());
+    let metrics = Arc::new(Metrics::default());
+    let ctx = SinkContext {
+        options: &run.sinks,
+        runtime: runtime.handle().clone(),
+        metrics: metrics.clone(),
+    };
+    let lake = match Destination::open(&run.out, &ctx)? {
+        Destination::Objects(o) => o,
+        Destination::Records(r) => {
+            return Err(Error::usage(format!(
+                "invalid --out {}: the lake is a folder or s3://bucket/prefix; send records with --sink",
+                r.describe()
+            )));
+        }
+    };
+    let records = match &run.records {
+        None => None,
+        Some(url) => match Destination::open(url, &ctx)? {
+            Destination::Records(r) => Some(r),
+            Destination::Objects(_) => {
+                return Err(Error::usage(format!(
+                    "invalid --sink '{url}': expected kinesis://STREAM, firehose://DELIVERY-STREAM or stdout (files go to --out)"
+                )));
+            }
+        },
+    };
+    if !run.sinks.skip_check {
+        lake.check()?;
+        if let Some(r) = &records {
+            r.check()?;
+        }
+    }
+    let sink_name = match &records {
+        Some(r) => r.describe(),
+        None => run.out.clone(),
+    };
+    let outputs = Outputs {
+        lake: lake.as_ref(),
+        records: records.as_deref(),
+        metrics: metrics.clone(),
+        stop: &stop,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let result = pipeline::run(&run, &outputs);
+    let snapshot = metrics.snapshot();
+    if let Some(path) = &run.metrics_json {
+        let json = serde_json::json!({
+            "sink": sink_name,
+            "complete": result.is_ok(),
+            "metrics": snapshot,
+        });
+        std::fs::write(path, format!("{json:#}\n"))
+            .map_err(|e| Error::runtime(format!("cannot write {}: {e}", path.display())))?;
+    }
+    if run.emf {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        eprintln!("{}", snapshot.emf(now, &sink_name));
+    }
+    match (result, signal.received()) {
+        (Ok(summary), _) => {
+            eprint!("{}", summary.render());
+            Ok(())
+        }
+        (Err(e), Some(sig)) => Err(Error::interrupted(sig, e.to_string())),
+        (Err(e), None) => Err(e),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Generate(args) => generate(&args),
+        Command::Profile { dir, json } => {
+            let p = profile::profile(&dir)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&p).expect("profile serialises")
+                );
+            } else {
+                print!("{}", p.render());
+            }
+            Ok(())
+        }
+        Command::Verify { dir } => {
+            let report = verify::verify(&dir)?;
+            for p in &report.problems {
+                eprintln!("{p}");
+            }
+            if report.problems.is_empty() {
+                eprintln!(
+                    "ok: {} files, {} bytes match {} manifest(s)",
+                    report.files, report.bytes, report.manifests
+                );
+                Ok(())
+            } else {
+                Err(Error::runtime(format!(
+                    "verify failed: {} problem(s) in {}",
+                    report.problems.len(),
+                    dir.display()
+                )))
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line: clap's own first line names the problem.
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments");
+            eprintln!("marketpulse: {}", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("marketpulse: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Backfill: produce on one worker per thread, deliver on the sink's own
+//! uploader threads, and keep the ledger on the calling thread. Bounded
+//! channels join them, so memory stays flat however many days the run covers.
+//!
+//! A stop request (SIGINT, SIGTERM) or a failure stops new work; deliveries
+//! in flight finish, and the manifest lists exactly what was delivered.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{TrySendError, channel, sync_channel};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use marketpulse_gen::Generator;
+
+use super::ledger::{Delivered, Ledger};
+use super::produce::{Needs, Produced, produce};
+use super::{Outputs, Summary};
+use crate::error::Error;
+use crate::manifest::sha256_hex;
+use crate::settings::Run;
+
+/// A produced unit with its key and the SHA-256 of its bytes, computed on
+/// the worker.
+struct Ready {
+    produced: Produced,
+    key: String,
+    sha256: String,
+}
+
+/// Delivers one unit: data to the lake or the record sink; the truth
+/// sidecar to the lake.
+fn deliver(out: &Outputs<'_>, r: &Ready) -> Result<(), Error> {
+    let p = &r.produced;
+    match out.records {
+        Some(records) => records.put_records(&r.key, &p.bytes, &p.partition_keys)?,
+        None => out.lake.put(&r.key, &p.bytes)?,
+    }
+    if let Some(t) = &p.truth {
+        out.lake.put(&t.key, &t.bytes)?;
+    }
+    Ok(())
+}
+
+pub(super) fn run(run: &Run, out: &Outputs<'_>) -> Result<Summary, Error> {
+    let spec = &run.spec;
+    let generator = Generator::new(spec);
+    let total_units = generator
+        .shard_units(run.shard_index, run.shard_count)
+        .count() as u64;
+    let bar = if out.progress {
+        ProgressBar::new(total_units)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} files, {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+
+    // Room for the manifest: about 400 bytes per file entry, twice over.
+    let files_per_unit = if spec.dirty.any() { 2 } else { 1 };
+    out.lake
+        .reserve(8192 + 800 * files_per_unit * total_units)?;
+    let needs = Needs {
+        encode: Some(spec.format),
+        partition_keys: out.records.is_some(),
+    };
+    let concurrency = match out.records {
+        Some(r) => r.concurrency(),
+        None => out.lake.concurrency(),
+    };
+    let units = Mutex::new(generator.shard_units(run.shard_index, run.shard_count));
+    // `failed` stops the run on an error; `out.stop` on a signal.
+    let failed = AtomicBool::new(false);
+    let stopping = || failed.load(Ordering::Relaxed) || out.stop.load(Ordering::Relaxed);
+    let (tx, rx) = sync_channel::<Result<Ready, Error>>(run.threads);
+    let rx = Mutex::new(rx);
+    let (done_tx, done_rx) = channel::<Result<Ready, Error>>();
+    let mut ledger = Ledger::new(run);
+    let mut first_error: Option<Error> = None;
+    std::thread::scope(|scope| {
+        for _ in 0..run.threads {
+            let tx = tx.clone();
+            let (units, generator, stopping) = (&units, &generator, &stopping);
+            scope.spawn(move || {
+                while !stopping() {
+                    let next = units.lock().expect("plan lock").next();
+                    let Some(unit) = next else { break };
+                    // Record sinks carry jsonl: the spec's format then is jsonl.
+                    let mut item = produce(generator, unit, needs).map(|produced| Ready {
+                        key: unit.path(spec.format.extension()),
+                        sha256: sha256_hex(&produced.bytes),
+                        produced,
+                    });
+                    // Never block for good on a full channel: deliveries may stop.
+                    loop {
+                        match tx.try_send(item) {
+                            Ok(()) => break,
+                            Err(TrySendError::Full(back)) if !stopping() => {
+                                item = back;
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for _ in 0..concurrency.max(1) {
+            let done_tx = done_tx.clone();
+            let (rx, stopping) = (&rx, &stopping);
+            scope.spawn(move || {
+                while !stopping() {
+                    let next = rx.lock().expect("channel lock").recv();
+                    let Ok(item) = next else { break };
+                    let delivered = item.and_then(|r| deliver(out, &r).map(|()| r));
+                    if done_tx.send(delivered).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        for result in done_rx.iter() {
+            let r = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    failed.store(true, Ordering::Relaxed);
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+            };
+            let p = r.produced;
+            if let Some(t) = &p.truth {
+                ledger.truth(&p.unit, t);
+            }
+            ledger.data(Delivered {
+                domain: p.unit.domain,
+                path: r.key,
+                partition: p.unit.partition(),
+                rows: p.batch.num_rows() as u64,
+                bytes: p.bytes.len() as u64,
+                sha256: r.sha256,
+                defects: p.defects.counts(),
+            });
+            bar.inc(1);
+            bar.set_message(format!("{} events", ledger.rows()));
+        }
+    });
+    bar.finish_and_clear();
+    let outcome = match first_error {
+        Some(e) => Err(e),
+        None if out.stop.load(Ordering::Relaxed) => Err(Error::runtime("stopped by a signal")),
+        None => Ok(()),
+    };
+    let complete = outcome.is_ok();
+    ledger.finish(run, out, outcome, complete)
+}

@@ -1,0 +1,489 @@
+//! Real-time mode: the same events as a backfill, emitted paced in event-time
+//! order, hour by hour. `--rate N` paces N events per second (governor);
+//! `--speedup X` replays simulated time X times faster than the wall clock.
+//!
+//! Each event is emitted at its event time; late arrivals (dirty data) at the
+//! start of the hour they land in, future timestamps at its end. Record sinks
+//! get small batches as they come due. Object sinks get micro-batch files:
+//! one per domain every `flush_seconds` of event time, or sooner once a
+//! file's rows reach `flush_mb`. File names count windows within the hour,
+//! so the files are deterministic for a given spec and flush settings.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMicrosecondType;
+use chrono::Datelike;
+use governor::{Quota, RateLimiter};
+use marketpulse_gen::{Domain, Format, Generator, Unit};
+use sha2::{Digest, Sha256};
+
+use super::ledger::{Delivered, Ledger};
+use super::produce::{Needs, Produced, produce};
+use super::{Outputs, Summary};
+use crate::encode::encode;
+use crate::error::Error;
+use crate::manifest::hex;
+use crate::settings::Run;
+
+const HOUR_US: i64 = 3_600_000_000;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Pace {
+    /// Events per second.
+    Rate(f64),
+    /// Simulated seconds per wall-clock second.
+    Speedup(f64),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct RealtimeOptions {
+    pub(crate) pace: Pace,
+    /// Object sinks: a file per domain every this many seconds of event time.
+    pub(crate) flush_seconds: u32,
+    /// Object sinks: or once a file's rows reach this size (estimated).
+    pub(crate) flush_bytes: usize,
+    /// Stop after this long (the manifest then says `complete: false`).
+    pub(crate) duration: Option<Duration>,
+}
+
+/// One generated unit of the current hour.
+struct HourUnit {
+    p: Produced,
+    /// Where each row's JSON line ends in `p.bytes` (record sinks).
+    line_ends: Vec<usize>,
+    /// Estimated encoded bytes per row (object sinks).
+    row_bytes: usize,
+    // What was delivered of it (record sinks).
+    sent_rows: u64,
+    sent_bytes: u64,
+    sha: Sha256,
+}
+
+impl HourUnit {
+    /// Where row `r`'s JSON line (newline included) lies in `p.bytes`.
+    fn line(&self, r: usize) -> std::ops::Range<usize> {
+        let start = if r == 0 { 0 } else { self.line_ends[r - 1] };
+        start..self.line_ends[r]
+    }
+}
+
+/// Rows waiting for the next micro-batch file of one domain.
+#[derive(Default)]
+struct Window {
+    rows: Vec<(usize, usize)>,
+    bytes: usize,
+    /// Time slot of the rows (event time / flush_seconds).
+    slot: i64,
+    /// Files written so far this hour: names the next one.
+    seq: u32,
+}
+
+struct State<'a> {
+    run: &'a Run,
+    out: &'a Outputs<'a>,
+    opts: &'a RealtimeOptions,
+    ledger: Ledger,
+    emitted: u64,
+}
+
+fn ts_column(p: &Produced) -> Vec<i64> {
+    let ts = p.unit.domain.events().expect("hours hold events").ts;
+    p.batch
+        .column_by_name(ts)
+        .expect("events have a time")
+        .as_primitive::<TimestampMicrosecondType>()
+        .values()
+        .to_vec()
+}
+
+fn hour_start(unit: &Unit) -> i64 {
+    unit.date
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+        .timestamp_micros()
+        + unit.hour as i64 * HOUR_US
+}
+
+/// Generates one event unit, with its JSON lines when the sink takes records.
+fn prepare(generator: &Generator, records: bool, unit: Unit) -> Result<HourUnit, Error> {
+    let needs = Needs {
+        encode: records.then_some(Format::Jsonl),
+        partition_keys: records,
+    };
+    let p = produce(generator, unit, needs)?;
+    let line_ends = p
+        .bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i + 1)
+        .collect();
+    let row_bytes = p.batch.get_array_memory_size() / p.batch.num_rows().max(1);
+    Ok(HourUnit {
+        p,
+        line_ends,
+        row_bytes,
+        sent_rows: 0,
+        sent_bytes: 0,
+        sha: Sha256::new(),
+    })
+}
+
+impl State<'_> {
+    fn records(&self) -> bool {
+        self.out.records.is_some()
+    }
+
+    /// Snapshots (users, stores) go out whole at the start of their day.
+    fn snapshot(&mut self, generator: &Generator, unit: Unit) -> Result<(), Error> {
+        let spec = &self.run.spec;
+        let needs = Needs {
+            encode: Some(spec.format),
+            partition_keys: false,
+        };
+        let p = produce(generator, unit, needs)?;
+        let key = unit.path(spec.format.extension());
+        self.out.lake.put(&key, &p.bytes)?;
+        self.ledger.file(
+            &unit,
+            key,
+            p.batch.num_rows() as u64,
+            &p.bytes,
+            BTreeMap::new(),
+        );
+        Ok(())
+    }
+
+    /// Writes one micro-batch file of `domain` from the window's rows.
+    fn flush(
+        &mut self,
+        units: &[HourUnit],
+        domain: Domain,
+        window: &mut Window,
+    ) -> Result<(), Error> {
+        if window.rows.is_empty() {
+            return Ok(());
+        }
+        let spec = &self.run.spec;
+        // Only this domain's batches: they share one schema.
+        let mut position = vec![usize::MAX; units.len()];
+        let mut batches: Vec<&RecordBatch> = Vec::new();
+        for (i, u) in units.iter().enumerate() {
+            if u.p.unit.domain == domain {
+                position[i] = batches.len();
+                batches.push(&u.p.batch);
+            }
+        }
+        let rows: Vec<(usize, usize)> =
+            window.rows.iter().map(|&(u, r)| (position[u], r)).collect();
+        let batch = arrow_select::interleave::interleave_record_batch(&batches, &rows)
+            .map_err(|e| Error::runtime(format!("cannot assemble a micro-batch: {e}")))?;
+        let bytes = encode(&batch, spec.format, spec.compression)
+            .map_err(|e| Error::runtime(e.to_string()))?;
+        let first = &units[window.rows[0].0].p.unit;
+        let d = first.date;
+        let key = format!(
+            "{}/{}/part-{:04}{:02}{:02}-{:02}-m{:04}.{}",
+            domain.name(),
+            first.partition(),
+            d.year(),
+            d.month(),
+            d.day(),
+            first.hour,
+            window.seq,
+            spec.format.extension()
+        );
+        self.out.lake.put(&key, &bytes)?;
+        self.ledger
+            .file(first, key, batch.num_rows() as u64, &bytes, BTreeMap::new());
+        window.rows.clear();
+        window.bytes = 0;
+        window.seq += 1;
+        Ok(())
+    }
+
+    /// Sends a due batch of rows to the record sink.
+    fn send(&mut self, units: &mut [HourUnit], due: &[(i64, usize, usize)]) -> Result<(), Error> {
+        let Some(sink) = self.out.records else {
+            return Ok(());
+        };
+        let mut jsonl = Vec::new();
+        let mut keys = Vec::with_capacity(due.len());
+        for &(_, u, r) in due {
+            jsonl.extend_from_slice(&units[u].p.bytes[units[u].line(r)]);
+            keys.push(units[u].p.partition_keys[r].clone());
+        }
+        sink.put_records("real-time batch", &jsonl, &keys)?;
+        for &(_, u, r) in due {
+            let hu = &mut units[u];
+            hu.sent_rows += 1;
+            let line = hu.line(r);
+            hu.sent_bytes += line.len() as u64;
+            hu.sha.update(&hu.p.bytes[line]);
+        }
+        Ok(())
+    }
+
+    /// Ledger entries of the hour's units: what each delivered to a record
+    /// sink, and its truth sidecar, written to the lake.
+    fn close_hour(&mut self, units: Vec<HourUnit>) -> Result<(), Error> {
+        for hu in units {
+            let unit = hu.p.unit;
+            if self.records() && hu.sent_rows > 0 {
+                self.ledger.data(Delivered {
+                    domain: unit.domain,
+                    path: unit.path("jsonl"),
+                    partition: unit.partition(),
+                    rows: hu.sent_rows,
+                    bytes: hu.sent_bytes,
+                    sha256: hex(&hu.sha.finalize()),
+                    defects: hu.p.defects.counts(),
+                });
+            }
+            if let Some(t) = &hu.p.truth {
+                self.out.lake.put(&t.key, &t.bytes)?;
+                self.ledger.truth(&unit, t);
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn run(run: &Run, out: &Outputs<'_>, opts: &RealtimeOptions) -> Result<Summary, Error> {
+    let generator = Generator::new(&run.spec);
+    let mut state = State {
+        run,
+        out,
+        opts,
+        ledger: Ledger::new(run),
+        emitted: 0,
+    };
+    // Reaching --duration is a normal end, with an incomplete manifest.
+    let (outcome, complete) = match emit_all(&generator, &mut state) {
+        Ok(done) => (Ok(()), done),
+        Err(e) => (Err(e), false),
+    };
+    state.ledger.finish(run, out, outcome, complete)
+}
+
+/// Emits the run; `Ok(false)` when `--duration` ended it early.
+fn emit_all(generator: &Generator, state: &mut State<'_>) -> Result<bool, Error> {
+    let rate_limiter = match state.opts.pace {
+        Pace::Rate(r) => {
+            // Batches of 5 ms of events; the bucket holds 50 ms, so a late
+            // timer wake-up is made up instead of lost.
+            let batch = ((r / 200.0).ceil() as u32).clamp(1, 500);
+            let burst = ((r / 20.0).ceil() as u32).clamp(batch, 5000);
+            let period = Duration::from_secs_f64(1.0 / r);
+            Some((
+                RateLimiter::direct(
+                    Quota::with_period(period)
+                        .expect("positive period")
+                        .allow_burst(NonZeroU32::new(burst).expect("burst >= 1")),
+                ),
+                batch as usize,
+                NonZeroU32::new(burst).expect("burst >= 1"),
+            ))
+        }
+        Pace::Speedup(_) => None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| Error::runtime(format!("cannot start the pacing clock: {e}")))?;
+    let mut sim_start: Option<i64> = None;
+    // The clock starts at the first emission, after the first hour is ready.
+    let mut pace_start: Option<Instant> = None;
+    let signalled = |state: &State<'_>| state.out.stop.load(Ordering::Relaxed);
+    let timed_out = |state: &State<'_>, pace_start: Option<Instant>| {
+        state
+            .opts
+            .duration
+            .zip(pace_start)
+            .is_some_and(|(d, t0)| t0.elapsed() >= d)
+    };
+    let run = state.run;
+    let records = state.records();
+    std::thread::scope(|scope| {
+        // The next hour is generated while this one is emitted, so pacing never
+        // waits for generation.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Step, Error>>(1);
+        scope.spawn(move || plan_steps(run, records, generator, &tx));
+        for step in rx {
+            let (first, mut hour) = match step? {
+                Step::Snapshot(unit) => {
+                    if signalled(state) {
+                        return Err(Error::runtime("stopped before the end of the run"));
+                    }
+                    state.snapshot(generator, unit)?;
+                    continue;
+                }
+                Step::Hour(first, hour) => (first, hour),
+            };
+            if signalled(state) {
+                return Err(Error::runtime("stopped before the end of the run"));
+            }
+            if timed_out(state, pace_start) {
+                return Ok(false);
+            }
+            let start = hour_start(&first);
+            let end = start + HOUR_US - 1;
+            let mut order: Vec<(i64, usize, usize)> = Vec::new();
+            for (u, hu) in hour.iter().enumerate() {
+                for (r, ts) in ts_column(&hu.p).into_iter().enumerate() {
+                    order.push((ts.clamp(start, end), u, r));
+                }
+            }
+            order.sort_unstable();
+            let sim0 = *sim_start.get_or_insert(start);
+            let mut windows: BTreeMap<Domain, Window> = BTreeMap::new();
+            let mut i = 0;
+            let t0 = *pace_start.get_or_insert_with(|| {
+                // Start from an empty bucket: no burst ahead of the schedule.
+                if let Some((limiter, _, burst)) = &rate_limiter {
+                    let _ = limiter.check_n(*burst);
+                }
+                Instant::now()
+            });
+            while i < order.len() {
+                if signalled(state) || timed_out(state, pace_start) {
+                    flush_all(state, &hour, &mut windows)?;
+                    state.close_hour(hour)?;
+                    if signalled(state) {
+                        return Err(Error::runtime("stopped before the end of the run"));
+                    }
+                    return Ok(false);
+                }
+                // How many events are due next; waits until they are.
+                let n = match (&rate_limiter, state.opts.pace) {
+                    (Some((limiter, batch, _)), _) => {
+                        let n = (*batch).min(order.len() - i);
+                        runtime
+                            .block_on(
+                                limiter.until_n_ready(NonZeroU32::new(n as u32).expect("n >= 1")),
+                            )
+                            .expect("n is within the burst");
+                        n
+                    }
+                    (None, Pace::Speedup(x)) => {
+                        let at =
+                            |key: i64| t0 + Duration::from_secs_f64((key - sim0) as f64 / 1e6 / x);
+                        let due_at = at(order[i].0);
+                        runtime.block_on(async { tokio::time::sleep_until(due_at.into()).await });
+                        // Everything due within the next 10 ms goes in this batch.
+                        let horizon = Instant::now() + Duration::from_millis(10);
+                        order[i..]
+                            .iter()
+                            .take(500)
+                            .take_while(|e| at(e.0) <= horizon)
+                            .count()
+                            .max(1)
+                    }
+                    (None, Pace::Rate(_)) => unreachable!("a rate has a limiter"),
+                };
+                let due = &order[i..i + n];
+                if state.records() {
+                    state.send(&mut hour, due)?;
+                } else {
+                    for &(key, u, r) in due {
+                        let domain = hour[u].p.unit.domain;
+                        let slot = (key - start) / (state.opts.flush_seconds as i64 * 1_000_000);
+                        let w = windows.entry(domain).or_default();
+                        if !w.rows.is_empty()
+                            && (w.slot != slot || w.bytes >= state.opts.flush_bytes)
+                        {
+                            state.flush(&hour, domain, w)?;
+                        }
+                        if w.rows.is_empty() {
+                            w.slot = slot;
+                        }
+                        w.rows.push((u, r));
+                        w.bytes += hour[u].row_bytes;
+                    }
+                }
+                // Each event's lag against its own scheduled time.
+                let now = Instant::now();
+                for (j, e) in order[i..i + n].iter().enumerate() {
+                    let due = match state.opts.pace {
+                        Pace::Rate(r) => {
+                            t0 + Duration::from_secs_f64((state.emitted + j as u64) as f64 / r)
+                        }
+                        Pace::Speedup(x) => {
+                            t0 + Duration::from_secs_f64((e.0 - sim0) as f64 / 1e6 / x)
+                        }
+                    };
+                    state.out.metrics.lag(now.saturating_duration_since(due), 1);
+                }
+                state.emitted += n as u64;
+                state.out.metrics.paced(t0.elapsed(), state.emitted);
+                i += n;
+            }
+            flush_all(state, &hour, &mut windows)?;
+            state.close_hour(hour)?;
+        }
+        Ok(true)
+    })
+}
+
+/// What the emitter does next, in emission order.
+enum Step {
+    /// A users or stores snapshot, written whole.
+    Snapshot(Unit),
+    /// Every event unit of one hour, generated.
+    Hour(Unit, Vec<HourUnit>),
+}
+
+/// Feeds the emitter: plan order is domain by domain within a day, emission
+/// goes hour by hour. Stops when the emitter hangs up.
+fn plan_steps(
+    run: &Run,
+    records: bool,
+    generator: &Generator,
+    tx: &std::sync::mpsc::SyncSender<Result<Step, Error>>,
+) {
+    let mut units = generator
+        .shard_units(run.shard_index, run.shard_count)
+        .peekable();
+    while let Some(first) = units.next() {
+        let date = first.date;
+        let mut day = vec![first];
+        while let Some(u) = units.next_if(|u| u.date == date) {
+            day.push(u);
+        }
+        day.sort_by_key(|u| (u.hour, u.domain.events().is_some(), u.domain, u.chunk));
+        let mut day = day.into_iter().peekable();
+        while let Some(unit) = day.next() {
+            let step = if unit.domain.events().is_none() {
+                Ok(Step::Snapshot(unit))
+            } else {
+                let mut hour = vec![unit];
+                while let Some(u) = day.next_if(|u| u.hour == unit.hour) {
+                    hour.push(u);
+                }
+                hour.into_iter()
+                    .map(|u| prepare(generator, records, u))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|h| Step::Hour(unit, h))
+            };
+            if tx.send(step).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn flush_all(
+    state: &mut State<'_>,
+    hour: &[HourUnit],
+    windows: &mut BTreeMap<Domain, Window>,
+) -> Result<(), Error> {
+    for (domain, w) in windows.iter_mut() {
+        state.flush(hour, *domain, w)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,420 @@
+//! `profile`: the realised distributions of a Parquet lake, to hold against
+//! the config that made it. The world is rebuilt from the manifest's spec, so
+//! user and store countries (and their time zones) need no joins.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, RecordBatch};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::Serialize;
+
+use marketpulse_gen::calendar::local_start;
+use marketpulse_gen::world::PageKind;
+use marketpulse_gen::{DatasetSpec, Format, World};
+
+use crate::error::Error;
+use crate::manifest::{MANIFEST_DIR, Manifest};
+
+const HOUR_US: i64 = 3_600_000_000;
+
+#[derive(Serialize)]
+pub(crate) struct Share {
+    pub(crate) name: String,
+    pub(crate) count: u64,
+    pub(crate) share: f64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Quantiles {
+    pub(crate) p50: f64,
+    pub(crate) p90: f64,
+    pub(crate) p99: f64,
+    pub(crate) max: f64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Profile {
+    pub(crate) run: String,
+    pub(crate) clicks: u64,
+    pub(crate) sales: u64,
+    /// Share of clicks per local hour of the user; and the configured curve.
+    pub(crate) click_hours: Vec<f64>,
+    pub(crate) click_hours_config: Vec<f64>,
+    /// Share of point-of-sale sales per local hour of the store.
+    pub(crate) pos_hours: Vec<f64>,
+    pub(crate) pos_hours_config: Vec<f64>,
+    pub(crate) top_pages: Vec<Share>,
+    pub(crate) top_stores: Vec<Share>,
+    pub(crate) top_campaigns: Vec<Share>,
+    /// Realised next-page probabilities: from kind → (to kind or "exit").
+    pub(crate) funnel: BTreeMap<String, BTreeMap<String, f64>>,
+    pub(crate) funnel_config: BTreeMap<String, BTreeMap<String, f64>>,
+    pub(crate) basket_lines: Quantiles,
+    pub(crate) basket_units: Quantiles,
+    /// Sale amounts converted to USD with the configured FX table.
+    pub(crate) amount_usd: Quantiles,
+    /// Injected defects by kind, summed from the manifests.
+    pub(crate) defects: BTreeMap<String, u64>,
+}
+
+fn load_manifests(root: &Path) -> Result<Vec<Manifest>, Error> {
+    let dir = root.join(MANIFEST_DIR);
+    let rd = std::fs::read_dir(&dir)
+        .map_err(|e| Error::usage(format!("cannot profile {}: {e}", dir.display())))?;
+    let mut paths: Vec<_> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for p in paths {
+        let bytes = std::fs::read(&p)
+            .map_err(|e| Error::runtime(format!("cannot read {}: {e}", p.display())))?;
+        let m: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::runtime(format!("invalid manifest {}: {e}", p.display())))?;
+        out.push(m);
+    }
+    if out.is_empty() {
+        return Err(Error::usage(format!("no manifests in {}", dir.display())));
+    }
+    Ok(out)
+}
+
+fn shares(counts: HashMap<String, u64>, total: u64, top: usize) -> Vec<Share> {
+    let mut v: Vec<(String, u64)> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.truncate(top);
+    v.into_iter()
+        .map(|(name, count)| Share {
+            name,
+            count,
+            share: count as f64 / total.max(1) as f64,
+        })
+        .collect()
+}
+
+fn quantiles(mut v: Vec<f64>) -> Quantiles {
+    v.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        if v.is_empty() {
+            0.0
+        } else {
+            v[((v.len() - 1) as f64 * p).round() as usize]
+        }
+    };
+    Quantiles {
+        p50: q(0.5),
+        p90: q(0.9),
+        p99: q(0.99),
+        max: q(1.0),
+    }
+}
+
+fn normalised(curve: &[f64]) -> Vec<f64> {
+    let sum: f64 = curve.iter().sum();
+    curve.iter().map(|x| x / sum).collect()
+}
+
+fn page_kind(page: &str) -> usize {
+    PageKind::of_path(page) as usize
+}
+
+/// Local hour of a UTC timestamp in a country, cached per UTC hour.
+struct LocalHours<'w> {
+    world: &'w World,
+    cache: HashMap<(usize, i64), usize>,
+}
+
+impl LocalHours<'_> {
+    fn hour(&mut self, country: usize, ts_us: i64) -> usize {
+        let utc_hour = ts_us.div_euclid(HOUR_US);
+        let world = self.world;
+        *self.cache.entry((country, utc_hour)).or_insert_with(|| {
+            let t = chrono::DateTime::from_timestamp_micros(utc_hour * HOUR_US).expect("valid");
+            let at = local_start(world.timezones_of_country[country], t);
+            // Half-hour zones: the UTC hour is mostly in the later local hour.
+            if at.frac >= 0.5 {
+                (at.hour + 1) % 24
+            } else {
+                at.hour
+            }
+        })
+    }
+}
+
+fn read(root: &Path, path: &str) -> Result<Vec<RecordBatch>, Error> {
+    let full = root.join(path);
+    let fail = |e: String| Error::runtime(format!("cannot read {}: {e}", full.display()));
+    let file = std::fs::File::open(&full).map_err(|e| fail(e.to_string()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| fail(e.to_string()))?
+        .with_batch_size(65_536)
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(e.to_string()))
+}
+
+/// Dictionary-encoded string column as a lookup by row.
+fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let col = batch.column_by_name(name).expect("column in schema");
+    let dict = col.as_dictionary::<Int32Type>();
+    let values = dict.values().as_string::<i32>();
+    dict.keys()
+        .iter()
+        .map(|k| k.map(|k| values.value(k as usize).to_string()))
+        .collect()
+}
+
+pub(crate) fn profile(root: &Path) -> Result<Profile, Error> {
+    let manifests = load_manifests(root)?;
+    let run = manifests[0].run.clone();
+    if let Some(other) = manifests.iter().find(|m| m.run != run) {
+        return Err(Error::usage(format!(
+            "{} holds runs {run} and {}: profile one run per folder",
+            root.display(),
+            other.run
+        )));
+    }
+    let spec: DatasetSpec = serde_json::from_value(manifests[0].spec.clone())
+        .map_err(|e| Error::runtime(format!("manifest spec of run {run} is unreadable: {e}")))?;
+    if spec.format != Format::Parquet {
+        return Err(Error::usage(format!(
+            "profile reads Parquet lakes; run {run} is {:?}",
+            spec.format
+        )));
+    }
+    let world = World::new(&spec);
+    let mut hours = LocalHours {
+        world: &world,
+        cache: HashMap::new(),
+    };
+    let mut defects: BTreeMap<String, u64> = BTreeMap::new();
+    let mut click_hours = [0u64; 24];
+    let mut pos_hours = [0u64; 24];
+    let mut pages: HashMap<String, u64> = HashMap::new();
+    let mut stores: HashMap<String, u64> = HashMap::new();
+    let mut campaigns: HashMap<String, u64> = HashMap::new();
+    let mut transitions = [[0u64; 7]; 6];
+    let (mut lines, mut units, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut n_clicks, mut n_sales) = (0u64, 0u64);
+    let mut files: Vec<(String, String)> = Vec::new();
+    for m in &manifests {
+        for f in &m.files {
+            for (k, v) in &f.defects {
+                *defects.entry(k.clone()).or_insert(0) += v;
+            }
+            if f.domain == "clicks" || f.domain == "sales" {
+                files.push((f.domain.clone(), f.path.clone()));
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    for (domain, path) in &files {
+        for batch in read(root, path)? {
+            if domain == "clicks" {
+                n_clicks += batch.num_rows() as u64;
+                let users = batch
+                    .column_by_name("user_id")
+                    .unwrap()
+                    .as_primitive::<Int64Type>();
+                let sessions = batch
+                    .column_by_name("session_id")
+                    .unwrap()
+                    .as_primitive::<Int64Type>();
+                let ts = batch
+                    .column_by_name("ts")
+                    .unwrap()
+                    .as_primitive::<TimestampMicrosecondType>();
+                let page = strings(&batch, "page");
+                let campaign = strings(&batch, "utm_campaign");
+                for i in 0..batch.num_rows() {
+                    if users.is_valid(i) {
+                        let c = world.user_country(users.value(i) as u64);
+                        click_hours[hours.hour(c, ts.value(i))] += 1;
+                    }
+                    let p = page[i].clone().unwrap_or_default();
+                    let kind = page_kind(&p);
+                    *pages.entry(p).or_insert(0) += 1;
+                    *campaigns
+                        .entry(campaign[i].clone().unwrap_or_else(|| "(none)".into()))
+                        .or_insert(0) += 1;
+                    // A session's clicks are contiguous and in step order.
+                    let same_session =
+                        i + 1 < batch.num_rows() && sessions.value(i + 1) == sessions.value(i);
+                    let next = if same_session {
+                        page_kind(page[i + 1].as_deref().unwrap_or(""))
+                    } else {
+                        6
+                    };
+                    transitions[kind][next] += 1;
+                }
+            } else {
+                n_sales += batch.num_rows() as u64;
+                let store = batch
+                    .column_by_name("store_id")
+                    .unwrap()
+                    .as_primitive::<Int32Type>();
+                let ts = batch
+                    .column_by_name("ts")
+                    .unwrap()
+                    .as_primitive::<TimestampMicrosecondType>();
+                let amount = batch
+                    .column_by_name("amount")
+                    .unwrap()
+                    .as_primitive::<Decimal128Type>();
+                let channel = strings(&batch, "channel");
+                let currency = strings(&batch, "currency");
+                let items = batch.column_by_name("items").unwrap().as_list::<i32>();
+                let qty = items
+                    .values()
+                    .as_struct()
+                    .column_by_name("qty")
+                    .unwrap()
+                    .as_primitive::<Int32Type>()
+                    .clone();
+                let offsets = items.value_offsets();
+                for i in 0..batch.num_rows() {
+                    if store.is_valid(i) {
+                        let s = store.value(i) as usize;
+                        *stores.entry(world.store_name(s)).or_insert(0) += 1;
+                        if channel[i].as_deref() == Some("pos")
+                            && let Some(st) = world.physical_stores.get(s)
+                        {
+                            pos_hours[hours.hour(st.country, ts.value(i))] += 1;
+                        }
+                    }
+                    let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+                    lines.push((b - a) as f64);
+                    units.push((a..b).map(|j| qty.value(j) as f64).sum());
+                    let fx = currency[i]
+                        .as_deref()
+                        .and_then(|c| spec.world.fx_per_usd.get(c))
+                        .copied();
+                    if let Some(fx) = fx {
+                        amounts.push(amount.value(i) as f64 / 100.0 / fx);
+                    }
+                }
+            }
+        }
+    }
+    let share_of = |counts: &[u64; 24]| {
+        let total: u64 = counts.iter().sum();
+        counts
+            .iter()
+            .map(|&c| c as f64 / total.max(1) as f64)
+            .collect()
+    };
+    let mut funnel = BTreeMap::new();
+    for (from, row) in transitions.iter().enumerate().take(5) {
+        let total: u64 = row.iter().sum();
+        if total == 0 {
+            continue;
+        }
+        let probs = row
+            .iter()
+            .enumerate()
+            .map(|(to, &c)| {
+                let name = PageKind::ALL.get(to).map_or("exit", |k| k.name());
+                (name.to_string(), c as f64 / total as f64)
+            })
+            .filter(|(_, p)| *p > 0.0)
+            .collect();
+        funnel.insert(PageKind::ALL[from].name().to_string(), probs);
+    }
+    let mut funnel_config = spec.world.funnel.clone();
+    for row in funnel_config.values_mut() {
+        let exit = 1.0 - row.values().sum::<f64>();
+        row.insert("exit".into(), exit.max(0.0));
+    }
+    Ok(Profile {
+        run,
+        clicks: n_clicks,
+        sales: n_sales,
+        click_hours: share_of(&click_hours),
+        click_hours_config: normalised(&spec.world.hourly_weights),
+        pos_hours: share_of(&pos_hours),
+        pos_hours_config: normalised(&spec.world.pos_hourly_weights),
+        top_pages: shares(pages, n_clicks, 10),
+        top_stores: shares(stores, n_sales, 10),
+        top_campaigns: shares(campaigns, n_clicks, 10),
+        funnel,
+        funnel_config,
+        basket_lines: quantiles(lines),
+        basket_units: quantiles(units),
+        amount_usd: quantiles(amounts),
+        defects,
+    })
+}
+
+impl Profile {
+    /// The one-screen text report.
+    pub(crate) fn render(&self) -> String {
+        let mut s = format!(
+            "run {}: {} clicks, {} sales\n\nlocal hour   clicks  (config)      pos  (config)\n",
+            self.run, self.clicks, self.sales
+        );
+        for h in 0..24 {
+            s += &format!(
+                "{h:02}         {:6.2}%  ({:5.2}%)  {:6.2}%  ({:5.2}%)\n",
+                self.click_hours[h] * 100.0,
+                self.click_hours_config[h] * 100.0,
+                self.pos_hours[h] * 100.0,
+                self.pos_hours_config[h] * 100.0
+            );
+        }
+        for (title, list) in [
+            ("top pages", &self.top_pages),
+            ("top stores (sales)", &self.top_stores),
+            ("campaigns (clicks)", &self.top_campaigns),
+        ] {
+            s += &format!("\n{title}\n");
+            for x in list {
+                s += &format!(
+                    "  {:<40} {:>10} {:6.2}%\n",
+                    x.name,
+                    x.count,
+                    x.share * 100.0
+                );
+            }
+        }
+        s += "\nfunnel: next page given page, realised (config)\n";
+        for (from, row) in &self.funnel {
+            s += &format!("  {from:<9}");
+            for (to, p) in row {
+                let want = self
+                    .funnel_config
+                    .get(from)
+                    .and_then(|r| r.get(to))
+                    .copied()
+                    .unwrap_or(0.0);
+                s += &format!(" {to} {:.1}% ({:.1}%)", p * 100.0, want * 100.0);
+            }
+            s += "\n";
+        }
+        s += "\n                 p50        p90        p99        max\n";
+        for (name, q) in [
+            ("basket lines", &self.basket_lines),
+            ("basket units", &self.basket_units),
+            ("amount (USD)", &self.amount_usd),
+        ] {
+            s += &format!(
+                "{name:<13} {:>10.2} {:>10.2} {:>10.2} {:>10.2}\n",
+                q.p50, q.p90, q.p99, q.max
+            );
+        }
+        s += "\ninjected defects\n";
+        if self.defects.is_empty() {
+            s += "  none\n";
+        }
+        for (k, v) in &self.defects {
+            s += &format!("  {k:<18} {v:>10}\n");
+        }
+        s
+    }
+}

@@ -1,0 +1,200 @@
+//! Where each setting came from, so that an error names the value the way
+//! the user wrote it: `--scale 0`, `MARKETPULSE_SCALE=0`, or `scale = 0` in
+//! a file, with its line.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::value::Value;
+use toml::de::{DeTable, DeValue};
+
+/// Provider names, also used to tell the layers apart.
+pub(crate) const DEFAULT: &str = "default";
+pub(crate) const FILE: &str = "config file";
+pub(crate) const ENV: &str = "environment";
+pub(crate) const FLAG: &str = "flag";
+
+/// Prefix of the environment variables that are settings.
+pub(crate) const ENV_PREFIX: &str = "MARKETPULSE_";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Default,
+    File { path: PathBuf, line: Option<usize> },
+    Env(String),
+    Flag(String),
+}
+
+/// The config file's text, kept to find the line of a key.
+pub(crate) struct FileText {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+/// The environment variable that sets `key`.
+pub(crate) fn env_var(key: &str) -> String {
+    let name = match key {
+        "world.clicks_v2_from" => "clicks_v2_from".to_string(),
+        k => k.replace('.', "__"),
+    };
+    format!("{ENV_PREFIX}{}", name.to_ascii_uppercase())
+}
+
+/// The flag that sets `key`.
+pub(crate) fn flag(key: &str) -> String {
+    let name = key.strip_prefix("world.").unwrap_or(key);
+    format!("--{}", name.replace('_', "-"))
+}
+
+/// Which layer set `key`. A key inside a value a layer set (an array
+/// element, a map entry) belongs to that value's layer; the search stops
+/// below `[world]` and `[dirty]`, whose other keys keep their defaults.
+pub(crate) fn of(figment: &Figment, file: Option<&FileText>, key: &str) -> Origin {
+    let mut k = key;
+    let md = loop {
+        if let Some(md) = figment.find_metadata(k) {
+            break md;
+        }
+        match k.rsplit_once('.') {
+            Some((parent, _)) if !matches!(parent, "world" | "dirty") => k = parent,
+            _ => return Origin::Default,
+        }
+    };
+    match md.name.as_ref() {
+        FILE => {
+            let path = file.map_or_else(PathBuf::new, |f| f.path.clone());
+            let mut line = None;
+            let mut at = key;
+            while let Some(f) = file {
+                line = line_of(&f.text, at);
+                match (line, at.rsplit_once('.')) {
+                    (None, Some((parent, _))) => at = parent,
+                    _ => break,
+                }
+            }
+            Origin::File { path, line }
+        }
+        ENV => Origin::Env(env_var(key)),
+        FLAG => Origin::Flag(flag(key)),
+        _ => Origin::Default,
+    }
+}
+
+/// A value for messages: strings quoted, numbers as written.
+pub(crate) fn show(v: &Value) -> String {
+    match v {
+        Value::String(_, s) => format!("'{s}'"),
+        Value::Num(_, n) => match (n.to_i128(), n.to_f64()) {
+            (Some(i), _) => i.to_string(),
+            (None, Some(f)) => f.to_string(),
+            (None, None) => format!("{n:?}"),
+        },
+        Value::Bool(_, b) => b.to_string(),
+        Value::Array(_, a) => format!("[{}]", a.iter().map(show).collect::<Vec<_>>().join(", ")),
+        Value::Dict(..) => "a table".into(),
+        Value::Empty(..) => "nothing".into(),
+        Value::Char(_, c) => format!("'{c}'"),
+    }
+}
+
+impl Origin {
+    /// `key` set to `value`, as its source spells it: `--scale 0`,
+    /// `MARKETPULSE_SCALE=0`, `scale = 0 (c.toml line 3)`.
+    pub(crate) fn setting(&self, key: &str, value: Option<&str>) -> String {
+        match (self, value) {
+            (Origin::Flag(f), Some(v)) => format!("{f} {v}"),
+            (Origin::Flag(f), None) => f.clone(),
+            (Origin::Env(var), Some(v)) => format!("{var}={}", v.trim_matches('\'')),
+            (Origin::Env(var), None) => var.clone(),
+            (Origin::File { .. }, _) | (Origin::Default, _) => {
+                let v = value.map(|v| format!(" = {v}")).unwrap_or_default();
+                format!("{key}{v} ({})", self.location())
+            }
+        }
+    }
+
+    /// Where: `c.toml line 3`, `MARKETPULSE_X`, `--x`, `default`.
+    pub(crate) fn location(&self) -> String {
+        match self {
+            Origin::Default => "default".into(),
+            Origin::File { path, line } => match line {
+                Some(n) => format!("{} line {n}", display(path)),
+                None => display(path),
+            },
+            Origin::Env(var) => var.clone(),
+            Origin::Flag(f) => f.clone(),
+        }
+    }
+}
+
+fn display(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// 1-based line of the byte at `offset`.
+pub(crate) fn line_at(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Line where `key` (dotted; array elements by index) is set in a TOML text.
+pub(crate) fn line_of(text: &str, key: &str) -> Option<usize> {
+    let root = DeTable::parse(text).ok()?;
+    let mut table = root.get_ref();
+    let mut value: Option<&DeValue<'_>> = None;
+    let mut offset = None;
+    for part in key.split('.') {
+        let part = part.trim_matches('"');
+        match value {
+            Some(DeValue::Array(items)) => {
+                let item = items.get(part.parse::<usize>().ok()?)?;
+                offset = Some(item.span().start);
+                value = Some(item.get_ref());
+            }
+            Some(DeValue::Table(t)) => {
+                table = t;
+                let (k, v) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
+                offset = Some(k.span().start);
+                value = Some(v.get_ref());
+            }
+            Some(_) => break,
+            None => {
+                let (k, v) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
+                offset = Some(k.span().start);
+                value = Some(v.get_ref());
+            }
+        }
+    }
+    offset.map(|o| line_at(text, o))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_one_based_and_exact() {
+        let text = "days = 1\nscale = \"lots\"\n\n[world]\nusers = 5\n\n[[world.campaigns]]\nname = \"a\"\n\n[[world.campaigns]]\nname = \"b\"\n";
+        assert_eq!(line_of(text, "days"), Some(1));
+        assert_eq!(line_of(text, "scale"), Some(2));
+        assert_eq!(line_of(text, "world.users"), Some(5));
+        assert_eq!(line_of(text, "world.campaigns.1.name"), Some(11));
+        assert_eq!(line_of(text, "seed"), None);
+        assert_eq!(line_at("a\nb\n", 2), 2);
+    }
+
+    #[test]
+    fn names_follow_the_source() {
+        assert_eq!(env_var("shard_index"), "MARKETPULSE_SHARD_INDEX");
+        assert_eq!(env_var("world.users"), "MARKETPULSE_WORLD__USERS");
+        assert_eq!(
+            env_var("world.clicks_v2_from"),
+            "MARKETPULSE_CLICKS_V2_FROM"
+        );
+        assert_eq!(flag("shard_index"), "--shard-index");
+        assert_eq!(flag("world.clicks_v2_from"), "--clicks-v2-from");
+    }
+}

@@ -1,0 +1,248 @@
+//! Settings checked and turned into a run: the dataset spec, where it goes,
+//! how it is paced. Every check happens here, before anything is written.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use figment::value::{Dict, Value};
+use marketpulse_gen::spec::{DirtyConfig, MAX_DAYS, MAX_SCALE, WorldConfig, parse_date};
+use marketpulse_gen::{DatasetSpec, Domain, Format};
+use serde::{Deserialize, Serialize};
+
+use super::{Loaded, layers};
+use crate::error::Error;
+use crate::pipeline::{Pace, RealtimeOptions};
+use crate::sinks::SinkOptions;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Mode {
+    /// As fast as possible.
+    Backfill,
+    /// Paced, in event-time order.
+    Realtime,
+}
+
+/// A resolved `generate`.
+pub(crate) struct Run {
+    pub spec: DatasetSpec,
+    /// The lake: a folder or `s3://bucket/prefix`; with `records`, where the
+    /// manifest and truth sidecars go.
+    pub out: String,
+    /// Events go to this record sink URL instead of the lake.
+    pub records: Option<String>,
+    pub threads: usize,
+    pub shard_index: u32,
+    pub shard_count: u32,
+    /// Set in real-time mode.
+    pub realtime: Option<RealtimeOptions>,
+    pub sinks: SinkOptions,
+    pub metrics_json: Option<PathBuf>,
+    pub emf: bool,
+}
+
+/// `defaults` with each key of `given` replacing the default's whole value.
+fn overlay(defaults: &Dict, table: &str, given: &Dict) -> Value {
+    let mut merged = match defaults.get(table) {
+        Some(Value::Dict(_, d)) => d.clone(),
+        _ => Dict::new(),
+    };
+    for (k, v) in given {
+        merged.insert(k.clone(), v.clone());
+    }
+    Value::from(merged)
+}
+
+fn in_range(l: &Loaded, key: &str, v: i64, lo: i64, hi: i64) -> Result<i64, Error> {
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(l.invalid(key, format!("must be between {lo} and {hi}")))
+    }
+}
+
+/// A positive, finite number within `max`.
+fn positive(
+    l: &Loaded,
+    key: &str,
+    v: Option<f64>,
+    max: f64,
+    unit: &str,
+) -> Result<Option<f64>, Error> {
+    match v {
+        Some(x) if !(x.is_finite() && x > 0.0 && x <= max) => {
+            Err(l.invalid(key, format!("must be above 0 and at most {max}{unit}")))
+        }
+        v => Ok(v),
+    }
+}
+
+pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
+    let s = &l.settings;
+    let start =
+        parse_date(&s.start).ok_or_else(|| l.invalid("start", "expected a date YYYY-MM-DD"))?;
+    let days = in_range(l, "days", s.days, 1, MAX_DAYS as i64)?;
+    if !(s.scale.is_finite() && s.scale > 0.0 && s.scale <= MAX_SCALE) {
+        return Err(l.invalid(
+            "scale",
+            format!("must be a number above 0 and at most {MAX_SCALE}"),
+        ));
+    }
+    let threads = match s.threads {
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Some(t) => in_range(l, "threads", t, 1, 1024)? as usize,
+    };
+    let shard_count = in_range(l, "shard_count", s.shard_count, 1, 1_000_000)?;
+    if s.shard_index < 0 || s.shard_index >= shard_count {
+        return Err(l.invalid(
+            "shard_index",
+            format!("must be below --shard-count {shard_count}"),
+        ));
+    }
+    let records = s.sink.clone();
+    let events_only = records.is_some();
+
+    // Domains: record sinks carry events; their default is the event tables.
+    let domains_given = l.origin("domains") != super::Origin::Default;
+    let mut domains = Vec::new();
+    for name in &s.domains {
+        let d = Domain::from_name(name).ok_or_else(|| {
+            l.invalid(
+                "domains",
+                format!(
+                    "'{name}' is not a table (expected {})",
+                    Domain::names().join(", ")
+                ),
+            )
+        })?;
+        if d.events().is_none() && events_only {
+            if domains_given {
+                return Err(l.invalid(
+                    "domains",
+                    format!("record sinks carry events, not {name} snapshots"),
+                ));
+            }
+            continue;
+        }
+        domains.push(d);
+    }
+    domains.sort();
+    domains.dedup();
+    if domains.is_empty() {
+        return Err(l.invalid("domains", "name at least one table"));
+    }
+    let format_given = l.origin("format") != super::Origin::Default;
+    let format = match (events_only, format_given) {
+        (true, true) if s.format != Format::Jsonl => {
+            return Err(l.invalid(
+                "format",
+                "record sinks send JSON lines (use --format jsonl or leave it out)",
+            ));
+        }
+        (true, _) => Format::Jsonl,
+        (false, _) => s.format,
+    };
+
+    let defaults = layers::default_table();
+    let world: WorldConfig = overlay(&defaults, "world", &s.world)
+        .deserialize()
+        .map_err(|e| layers::explain(&l.figment, l.file.as_ref(), &["world"], e))?;
+    let dirty: DirtyConfig = overlay(&defaults, "dirty", &s.dirty)
+        .deserialize()
+        .map_err(|e| layers::explain(&l.figment, l.file.as_ref(), &["dirty"], e))?;
+    let spec = DatasetSpec {
+        contract_version: marketpulse_gen::spec::CONTRACT_VERSION,
+        start,
+        days: days as u32,
+        scale: s.scale,
+        seed: s.seed,
+        format,
+        compression: s.compression,
+        domains,
+        world,
+        dirty,
+    };
+    spec.validate().map_err(|e| match e.key.split_once('.') {
+        Some((table, _)) => Error::usage(format!(
+            "invalid [{table}] config ({}): {}",
+            l.origin(&e.key).location(),
+            e.message
+        )),
+        None if e.key == "world" || e.key == "dirty" => Error::usage(format!(
+            "invalid [{}] config ({}): {}",
+            e.key,
+            l.origin(&e.key).location(),
+            e.message
+        )),
+        None => l.invalid(&e.key, e.message),
+    })?;
+
+    let realtime = realtime(l)?;
+    let sinks = SinkOptions {
+        endpoint_url: s.endpoint_url.clone(),
+        sse_kms_key: s.sse_kms_key.clone(),
+        no_overwrite: s.no_overwrite,
+        multipart_threshold: (in_range(
+            l,
+            "multipart_threshold_mib",
+            s.multipart_threshold_mib,
+            5,
+            5120,
+        )? as usize)
+            << 20,
+        part_size: (in_range(l, "part_size_mib", s.part_size_mib, 5, 5120)? as usize) << 20,
+        concurrency: s
+            .concurrency
+            .map(|c| in_range(l, "concurrency", c, 1, 256).map(|c| c as usize))
+            .transpose()?,
+        skip_check: s.skip_sink_check,
+    };
+    Ok(Run {
+        spec,
+        out: s.out.clone(),
+        records,
+        threads,
+        shard_index: s.shard_index as u32,
+        shard_count: shard_count as u32,
+        realtime,
+        sinks,
+        metrics_json: s.metrics_json.as_ref().map(PathBuf::from),
+        emf: s.emf,
+    })
+}
+
+fn realtime(l: &Loaded) -> Result<Option<RealtimeOptions>, Error> {
+    let s = &l.settings;
+    if s.mode == Mode::Backfill {
+        for key in ["rate", "speedup", "duration"] {
+            if l.origin(key) != super::Origin::Default {
+                return Err(Error::usage(format!(
+                    "{} needs --mode realtime",
+                    l.describe(key)
+                )));
+            }
+        }
+        return Ok(None);
+    }
+    if s.rate.is_some() && s.speedup.is_some() {
+        return Err(Error::usage(format!(
+            "{} and {} cannot be used together: pace by rate or by speed-up",
+            l.describe("rate"),
+            l.describe("speedup")
+        )));
+    }
+    let rate = positive(l, "rate", s.rate, 10_000_000.0, " events/s")?;
+    let speedup = positive(l, "speedup", s.speedup, 10_000_000.0, "")?;
+    let duration = positive(l, "duration", s.duration, 1e9, " seconds")?;
+    let pace = match (rate, speedup) {
+        (Some(r), _) => Pace::Rate(r),
+        (None, Some(x)) => Pace::Speedup(x),
+        (None, None) => Pace::Speedup(1.0),
+    };
+    Ok(Some(RealtimeOptions {
+        pace,
+        flush_seconds: in_range(l, "flush_seconds", s.flush_seconds, 1, 3600)? as u32,
+        flush_bytes: (in_range(l, "flush_mb", s.flush_mb, 1, 4096)? as usize) << 20,
+        duration: duration.map(Duration::from_secs_f64),
+    }))
+}

@@ -1,0 +1,46 @@
+//! SIGINT and SIGTERM stop a run gracefully: the pipeline finishes what is
+//! in flight and writes its manifest. A second signal exits at once.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::runtime::Runtime;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// The signal that stopped the run, if any.
+pub(crate) struct Received(Arc<Mutex<Option<&'static str>>>);
+
+impl Received {
+    pub(crate) fn received(&self) -> Option<&'static str> {
+        *self.0.lock().expect("signal lock")
+    }
+}
+
+/// Sets `stop` on the first SIGINT or SIGTERM.
+pub(crate) fn watch(runtime: &Runtime, stop: Arc<AtomicBool>) -> Received {
+    let which = Arc::new(Mutex::new(None));
+    let seen = which.clone();
+    runtime.spawn(async move {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        for _ in 0..2 {
+            let name = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+            if stop.swap(true, Ordering::SeqCst) {
+                eprintln!("marketpulse: {name} again, exiting without a manifest");
+                std::process::exit(if name == "SIGINT" { 130 } else { 143 });
+            }
+            *seen.lock().expect("signal lock") = Some(name);
+            eprintln!(
+                "marketpulse: {name}: finishing deliveries in flight, then writing the manifest"
+            );
+        }
+    });
+    Received(which)
+}

@@ -1,0 +1,72 @@
+//! MarketPulse's world generator: a pure function from a dataset spec to
+//! Arrow record batches. No I/O, no clock, no threads of its own; encoding,
+//! sinks and the command line live in the `marketpulse` crate.
+//!
+//! Flow: [`spec`] → [`World`] (fixed parts and sampling tables) → [`plan`]
+//! (the units of a shard) → [`tables`] (a unit's clean batch) → [`dirty`]
+//! (defects injected, with their truth). [`seed`] derives every random
+//! stream; [`calendar`] holds the day multipliers and local hours.
+
+pub mod calendar;
+pub mod dirty;
+pub mod plan;
+pub mod schema;
+mod seed;
+pub mod spec;
+pub mod tables;
+pub mod world;
+
+use arrow_array::RecordBatch;
+
+pub use plan::Unit;
+pub use spec::{Compression, DatasetSpec, Format, SpecError};
+pub use tables::Domain;
+pub use world::World;
+
+/// One unit's rows with their defects injected.
+pub struct Generated {
+    pub unit: Unit,
+    pub batch: RecordBatch,
+    /// What was injected, for truth sidecars, manifest counts and the
+    /// unparseable lines of jsonl files.
+    pub defects: dirty::Defects,
+}
+
+/// The world of one spec, ready to generate any unit.
+pub struct Generator {
+    world: World,
+}
+
+impl Generator {
+    /// Builds the world; `spec` must be valid (`DatasetSpec::validate`).
+    pub fn new(spec: &DatasetSpec) -> Generator {
+        Generator {
+            world: World::new(spec),
+        }
+    }
+
+    pub fn spec(&self) -> &DatasetSpec {
+        &self.world.spec
+    }
+
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The units of shard `index` of `count`, lazily, in plan order.
+    pub fn shard_units(&self, index: u32, count: u32) -> impl Iterator<Item = Unit> + '_ {
+        plan::shard_units(&self.world, index, count)
+    }
+
+    /// The rows of `unit`, with `[dirty]` defects injected.
+    pub fn generate(&self, unit: Unit) -> Generated {
+        let spec = &self.world.spec;
+        let clean = tables::unit_batch(&self.world, &unit);
+        let (batch, defects) = dirty::inject(&spec.dirty, spec.seed, &unit, spec.format, clean);
+        Generated {
+            unit,
+            batch,
+            defects,
+        }
+    }
+}

@@ -1,0 +1,563 @@
+//! The simulated world's fixed parts: stores, products, pages and traffic
+//! sources, plus the sampling tables built from them. A `World` is a pure
+//! function of the dataset spec; table generators only read it.
+
+mod sampling;
+mod vocabulary;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_array::StringArray;
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use rand::RngExt;
+use rand_distr::weighted::WeightedAliasIndex;
+use rand_distr::{Distribution, StandardNormal};
+
+pub(crate) use sampling::{RankSampler, alias, gcd, zipf_pick, zipf_weights};
+pub use vocabulary::*;
+
+use crate::seed::{StreamRng, stream, tag};
+use crate::spec::{DatasetSpec, WorldConfig, campaign_referrer};
+
+/// Dictionary values of a string column, shared by every batch.
+pub type Dict = Arc<StringArray>;
+
+pub fn dict<S: AsRef<str>>(values: impl IntoIterator<Item = S>) -> Dict {
+    Arc::new(StringArray::from_iter_values(values))
+}
+
+pub struct Store {
+    pub country: usize,
+    /// Index into the country's cities; None for online storefronts.
+    pub city: Option<usize>,
+    /// Open from `opened_on` up to, not including, `closed_on` (UTC days).
+    pub opened_on: NaiveDate,
+    pub closed_on: Option<NaiveDate>,
+}
+
+impl Store {
+    pub fn is_open(&self, date: NaiveDate) -> bool {
+        self.opened_on <= date && self.closed_on.is_none_or(|c| date < c)
+    }
+}
+
+/// Where a session comes from: organic (a referrer or none) or a campaign.
+pub struct Source {
+    /// Key in `World::referrers`; None is a null referrer.
+    pub referrer: Option<i32>,
+    /// Keys of utm_source, utm_medium and utm_campaign (None for organic).
+    pub utm: [Option<i32>; 3],
+    /// Keys of the utm_term and utm_content values a session picks from.
+    pub terms: Vec<i32>,
+    pub contents: Vec<i32>,
+    pub weight: f64,
+    /// Running days and traffic uplift of a campaign.
+    pub window: Option<(NaiveDate, Option<NaiveDate>, f64)>,
+}
+
+impl Source {
+    fn runs_on(&self, date: NaiveDate) -> bool {
+        self.window
+            .is_some_and(|(start, end, _)| start <= date && end.is_none_or(|e| date <= e))
+    }
+}
+
+/// Sessions' sources on one day: campaigns that run take their weight, the
+/// organic referrers share the rest.
+pub struct SourceTable {
+    pick: WeightedAliasIndex<f64>,
+    ids: Vec<u16>,
+}
+
+impl SourceTable {
+    #[inline]
+    pub fn sample(&self, rng: &mut StreamRng) -> u16 {
+        self.ids[self.pick.sample(rng)]
+    }
+}
+
+/// Fixed parts of the world plus sampling tables.
+pub struct World {
+    pub seed: u64,
+    pub users: u64,
+    /// First user id of each country's block, plus `users` at the end.
+    pub country_user_start: Vec<u64>,
+    /// Per country: activity ranks and the stride that maps ranks onto ids.
+    user_activity: Vec<RankSampler>,
+    user_stride: Vec<u64>,
+    pub timezones_of_country: Vec<Tz>,
+    pub fx_per_usd: Vec<f64>,
+    /// Zipf weight of each physical store (by id, which is its rank).
+    pub store_weight: Vec<f64>,
+    pub physical_stores: Vec<Store>,
+    pub product_popularity: WeightedAliasIndex<f64>,
+    pub category_popularity: WeightedAliasIndex<f64>,
+    /// List price of each product in US cents.
+    pub product_price_usd_cents: Vec<i64>,
+    pub sources: Vec<Source>,
+    pub signup_from: NaiveDate,
+    pub signup_days: u32,
+    // Dictionary values.
+    pub pages: Dict,
+    pub skus: Dict,
+    pub countries: Dict,
+    pub currencies: Dict,
+    pub cities: Dict,
+    /// Index of each country's first city in `cities`.
+    pub city_start: Vec<i32>,
+    pub timezones: Dict,
+    pub channels: Dict,
+    pub store_types: Dict,
+    pub payment_types: Dict,
+    pub tiers: Dict,
+    pub devices: Dict,
+    pub os_names: Dict,
+    pub app_versions: Dict,
+    pub first_names: Dict,
+    pub last_names: Dict,
+    /// Lower-case names for e-mail addresses.
+    pub first_names_lower: Vec<String>,
+    pub last_names_lower: Vec<String>,
+    pub referrers: Dict,
+    pub utm: [Dict; 5],
+    pub currency_of_country: Vec<i32>,
+    pub tier_pick: WeightedAliasIndex<f64>,
+    pub device_pick: WeightedAliasIndex<f64>,
+    /// Payment mix per country.
+    pub pos_payment_pick: Vec<WeightedAliasIndex<f64>>,
+    pub online_payment_pick: Vec<WeightedAliasIndex<f64>>,
+    pub country_pick: WeightedAliasIndex<f64>,
+    pub config: WorldConfig,
+    pub spec: DatasetSpec,
+}
+
+/// Page dictionary layout: fixed pages first, then categories, then products.
+pub const PAGE_HOME: i32 = 0;
+pub const PAGE_CART: i32 = 1;
+pub const PAGE_CHECKOUT: i32 = 2;
+pub const PAGE_CONFIRMATION: i32 = 3;
+pub const PAGE_FIRST_CATEGORY: i32 = 4;
+
+/// Interns strings into a dictionary's values, returning keys.
+#[derive(Default)]
+struct Interner(Vec<String>);
+
+impl Interner {
+    fn key(&mut self, v: &str) -> i32 {
+        match self.0.iter().position(|x| x == v) {
+            Some(i) => i as i32,
+            None => {
+                self.0.push(v.to_string());
+                (self.0.len() - 1) as i32
+            }
+        }
+    }
+}
+
+fn build_sources(w: &WorldConfig) -> (Vec<Source>, Dict, [Dict; 5]) {
+    let mut referrers = Interner::default();
+    let mut utm: [Interner; 5] = Default::default();
+    let mut sources = Vec::new();
+    for (referrer, weight) in &w.organic_referrers {
+        sources.push(Source {
+            referrer: (referrer != "direct").then(|| referrers.key(referrer)),
+            utm: [None; 3],
+            terms: vec![],
+            contents: vec![],
+            weight: *weight,
+            window: None,
+        });
+    }
+    for c in &w.campaigns {
+        let referrer = campaign_referrer(&c.source, &c.medium).expect("validated");
+        sources.push(Source {
+            referrer: referrer.map(|r| referrers.key(&r)),
+            utm: [
+                Some(utm[0].key(&c.source)),
+                Some(utm[1].key(&c.medium)),
+                Some(utm[2].key(&c.name)),
+            ],
+            terms: c.terms.iter().map(|t| utm[3].key(t)).collect(),
+            contents: c.contents.iter().map(|t| utm[4].key(t)).collect(),
+            weight: c.weight,
+            window: Some((c.start, c.end, c.uplift)),
+        });
+    }
+    let utm = utm.map(|i| dict(i.0));
+    (sources, dict(referrers.0), utm)
+}
+
+impl World {
+    pub fn new(spec: &DatasetSpec) -> World {
+        let w = &spec.world;
+        let seed = spec.seed;
+        let users = ((w.users as f64 * spec.scale).round() as u64).max(1);
+
+        let mut country_user_start = Vec::with_capacity(COUNTRIES.len() + 1);
+        let total_share: f64 = COUNTRIES.iter().map(|c| c.share).sum();
+        let mut acc = 0.0;
+        for c in &COUNTRIES {
+            country_user_start.push((acc / total_share * users as f64).floor() as u64);
+            acc += c.share;
+        }
+        country_user_start.push(users);
+
+        let country_pick = alias(COUNTRIES.iter().map(|c| c.share).collect());
+        let opened_from = w.stores_opened_from;
+        let open_days = (w.stores_opened_to - opened_from).num_days() as u64 + 1;
+        let mut physical_stores = Vec::with_capacity(w.stores as usize);
+        for s in 0..w.stores as u64 {
+            let mut rng = stream(&[seed, tag("store"), s]);
+            let country = country_pick.sample(&mut rng);
+            let ncity = COUNTRIES[country].cities.len();
+            let city = zipf_pick(&mut rng, ncity);
+            let opened_on = opened_from + chrono::Days::new(rng.random_range(0..open_days));
+            // Closing stores last 1 to 15 years.
+            let closes = rng.random::<f64>() < w.store_close_share;
+            let life = rng.random_range(365..=15 * 365u64);
+            physical_stores.push(Store {
+                country,
+                city: Some(city),
+                opened_on,
+                closed_on: closes.then(|| opened_on + chrono::Days::new(life)),
+            });
+        }
+
+        let mut product_price_usd_cents = Vec::with_capacity(w.products as usize);
+        for p in 0..w.products as u64 {
+            let mut rng = stream(&[seed, tag("product"), p]);
+            let z: f64 = StandardNormal.sample(&mut rng);
+            let price = w.price_median_usd * (w.price_sigma * z).exp();
+            product_price_usd_cents.push(((price * 100.0).round() as i64).clamp(1, 100_000_000));
+        }
+
+        let mut categories: Vec<String> = Vec::with_capacity(w.categories as usize);
+        for c in 0..w.categories as usize {
+            categories.push(match CATEGORY_NAMES.get(c) {
+                Some(n) => n.to_string(),
+                None => format!("{}-{}", CATEGORY_NAMES[c % 40], c / 40 + 1),
+            });
+        }
+        let sku = |p: u32| format!("SKU-{p:07}");
+        let mut pages = vec![
+            "/".to_string(),
+            "/cart".into(),
+            "/checkout".into(),
+            "/checkout/confirmation".into(),
+        ];
+        pages.extend(categories.iter().map(|c| format!("/c/{c}")));
+        pages.extend((0..w.products).map(|p| format!("/p/{}", sku(p))));
+
+        let mut cities = Vec::new();
+        let mut city_start = Vec::new();
+        for c in &COUNTRIES {
+            city_start.push(cities.len() as i32);
+            cities.extend(c.cities.iter().copied());
+        }
+        let mut currencies: Vec<&str> = Vec::new();
+        let currency_of_country = COUNTRIES
+            .iter()
+            .map(|c| match currencies.iter().position(|x| *x == c.currency) {
+                Some(i) => i as i32,
+                None => {
+                    currencies.push(c.currency);
+                    (currencies.len() - 1) as i32
+                }
+            })
+            .collect();
+
+        let (sources, referrers, utm) = build_sources(w);
+        let mix = |c: &Country| {
+            w.payment_mix
+                .get(c.code)
+                .or_else(|| w.payment_mix.get("default"))
+                .expect("validated: default exists")
+        };
+        let payment_pick = |shares: &BTreeMap<String, f64>| {
+            alias(
+                PAYMENT_TYPES
+                    .iter()
+                    .map(|p| shares.get(*p).copied().unwrap_or(0.0))
+                    .collect(),
+            )
+        };
+
+        let first: Vec<&str> = first_names().collect();
+        let last: Vec<&str> = last_names().collect();
+        let lower = |names: &[&str]| -> Vec<String> {
+            names
+                .iter()
+                .map(|n| {
+                    n.to_lowercase()
+                        .replace(|c: char| !c.is_ascii_alphanumeric(), "")
+                })
+                .collect()
+        };
+
+        // Users of a country are ranked by activity; a fixed stride permutes
+        // ranks onto the country's block of ids, so activity is not id order.
+        let block = |c: usize| country_user_start[c + 1] - country_user_start[c];
+        let user_stride = (0..COUNTRIES.len())
+            .map(|c| {
+                let n = block(c).max(1);
+                let mut stride = (0x9E37_79B9_7F4A_7C15u64 % n.max(2)) | 1;
+                while gcd(stride, n) != 1 {
+                    stride += 2;
+                }
+                stride
+            })
+            .collect();
+        let store_weight = zipf_weights(physical_stores.len(), w.zipf_stores);
+        let user_activity = (0..COUNTRIES.len())
+            .map(|c| RankSampler::new(block(c).max(1), w.zipf_users))
+            .collect();
+
+        World {
+            seed,
+            users,
+            country_user_start,
+            user_activity,
+            user_stride,
+            timezones_of_country: COUNTRIES
+                .iter()
+                .map(|c| c.timezone.parse().expect("known time zone"))
+                .collect(),
+            fx_per_usd: COUNTRIES.iter().map(|c| w.fx_per_usd[c.currency]).collect(),
+            store_weight,
+            physical_stores,
+            product_popularity: alias(zipf_weights(w.products as usize, w.zipf_products)),
+            category_popularity: alias(zipf_weights(w.categories as usize, w.zipf_categories)),
+            product_price_usd_cents,
+            sources,
+            signup_from: w.signup_from,
+            signup_days: (w.signup_to - w.signup_from).num_days() as u32 + 1,
+            pages: dict(pages),
+            skus: dict((0..w.products).map(sku)),
+            countries: dict(COUNTRIES.iter().map(|c| c.code)),
+            currencies: dict(currencies),
+            cities: dict(cities),
+            city_start,
+            timezones: dict(COUNTRIES.iter().map(|c| c.timezone)),
+            channels: dict(["pos", "online"]),
+            store_types: dict(["physical", "online"]),
+            payment_types: dict(PAYMENT_TYPES),
+            tiers: dict(LOYALTY_TIERS),
+            devices: dict(Device::ALL.map(Device::name)),
+            os_names: dict(OS_NAMES),
+            app_versions: dict(APP_VERSIONS),
+            first_names: dict(&first),
+            last_names: dict(&last),
+            first_names_lower: lower(&first),
+            last_names_lower: lower(&last),
+            referrers,
+            utm,
+            currency_of_country,
+            tier_pick: alias(LOYALTY_WEIGHTS.to_vec()),
+            device_pick: alias(Device::WEIGHTS.to_vec()),
+            pos_payment_pick: COUNTRIES
+                .iter()
+                .map(|c| payment_pick(&mix(c).pos))
+                .collect(),
+            online_payment_pick: COUNTRIES
+                .iter()
+                .map(|c| payment_pick(&mix(c).online))
+                .collect(),
+            country_pick,
+            config: w.clone(),
+            spec: spec.clone(),
+        }
+    }
+
+    /// A user of `country` drawn by activity (Zipf over activity ranks).
+    #[inline]
+    pub fn active_user(&self, rng: &mut StreamRng, country: usize) -> u64 {
+        let start = self.country_user_start[country];
+        let n = self.country_user_start[country + 1] - start;
+        let rank = self.user_activity[country].sample(rng);
+        start + ((rank as u128 * self.user_stride[country] as u128) % n.max(1) as u128) as u64
+    }
+
+    /// Sources of sessions on `date` (a local day).
+    pub fn source_table(&self, date: NaiveDate) -> SourceTable {
+        let campaign_share: f64 = self
+            .sources
+            .iter()
+            .filter(|s| s.runs_on(date))
+            .map(|s| s.weight)
+            .sum();
+        let organic_total: f64 = self
+            .sources
+            .iter()
+            .filter(|s| s.window.is_none())
+            .map(|s| s.weight)
+            .sum();
+        let organic_share = (1.0 - campaign_share).max(0.0);
+        let mut ids = Vec::new();
+        let mut weights = Vec::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            let w = match s.window {
+                None => s.weight / organic_total * organic_share,
+                Some(_) if s.runs_on(date) => s.weight,
+                Some(_) => continue,
+            };
+            if w > 0.0 {
+                ids.push(i as u16);
+                weights.push(w);
+            }
+        }
+        if ids.is_empty() {
+            // Every running campaign has weight 0 and organic shares are 0:
+            // fall back to the first organic source.
+            ids.push(0);
+            weights.push(1.0);
+        }
+        SourceTable {
+            pick: alias(weights),
+            ids,
+        }
+    }
+
+    /// Extra web traffic from campaigns running on `date`: 0.1 is +10%.
+    pub fn campaign_uplift(&self, date: NaiveDate) -> f64 {
+        self.sources
+            .iter()
+            .filter(|s| s.runs_on(date))
+            .map(|s| s.window.map_or(0.0, |w| w.2))
+            .sum()
+    }
+
+    /// Alias table over the physical stores of `country` open on `date`,
+    /// with their store ids.
+    pub fn open_stores(
+        &self,
+        country: usize,
+        date: NaiveDate,
+    ) -> Option<(WeightedAliasIndex<f64>, Vec<u32>)> {
+        let (ids, weights): (Vec<u32>, Vec<f64>) = self
+            .physical_stores
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.country == country && s.is_open(date))
+            .map(|(i, _)| (i as u32, self.store_weight[i]))
+            .unzip();
+        (!ids.is_empty()).then(|| (alias(weights), ids))
+    }
+
+    /// Country index of user `u`: users are laid out in country blocks.
+    #[inline]
+    pub fn user_country(&self, u: u64) -> usize {
+        self.country_user_start[1..].partition_point(|&start| start <= u)
+    }
+
+    /// A uniformly drawn user living in `country`, if the country has any.
+    pub fn user_in_country(&self, rng: &mut StreamRng, country: usize) -> Option<u64> {
+        let (lo, hi) = (
+            self.country_user_start[country],
+            self.country_user_start[country + 1],
+        );
+        (hi > lo).then(|| rng.random_range(lo..hi))
+    }
+
+    /// Store id of the online storefront selling in `country`.
+    pub fn online_store(&self, country: usize) -> i32 {
+        (self.physical_stores.len() + country) as i32
+    }
+
+    pub fn store_count(&self) -> usize {
+        self.physical_stores.len() + COUNTRIES.len()
+    }
+
+    pub fn store_name(&self, id: usize) -> String {
+        match self.physical_stores.get(id) {
+            Some(s) => {
+                let c = &COUNTRIES[s.country];
+                let suffix = STORE_SUFFIXES[id % STORE_SUFFIXES.len()];
+                format!("{} {suffix} #{id}", c.cities[s.city.unwrap_or(0)])
+            }
+            None => format!("Online {}", COUNTRIES[id - self.physical_stores.len()].code),
+        }
+    }
+
+    /// Price of `product` in the currency of `country`, in minor units (cents).
+    #[inline]
+    pub fn local_price_cents(&self, product: usize, country: usize) -> i64 {
+        let usd = self.product_price_usd_cents[product];
+        let fx = self.fx_per_usd[country];
+        ((usd as f64 * fx).round() as i64).max(1)
+    }
+
+    /// A page of `kind`: categories and products by popularity.
+    #[inline]
+    pub fn page_of_kind(&self, kind: PageKind, rng: &mut StreamRng) -> i32 {
+        match kind {
+            PageKind::Home => PAGE_HOME,
+            PageKind::Category => PAGE_FIRST_CATEGORY + self.category_popularity.sample(rng) as i32,
+            PageKind::Product => {
+                PAGE_FIRST_CATEGORY
+                    + self.config.categories as i32
+                    + self.product_popularity.sample(rng) as i32
+            }
+            PageKind::Cart => PAGE_CART,
+            PageKind::Checkout => PAGE_CHECKOUT,
+            PageKind::Confirmation => PAGE_CONFIRMATION,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn world(scale: f64) -> World {
+        World::new(&DatasetSpec {
+            scale,
+            ..DatasetSpec::default()
+        })
+    }
+
+    #[test]
+    fn user_permutation_is_a_bijection_per_country() {
+        let w = world(0.001);
+        for c in 0..COUNTRIES.len() {
+            let (lo, hi) = (w.country_user_start[c], w.country_user_start[c + 1]);
+            let n = hi - lo;
+            let mut seen = vec![false; n as usize];
+            for rank in 0..n {
+                let u = ((rank as u128 * w.user_stride[c] as u128) % n as u128) as usize;
+                assert!(!seen[u]);
+                seen[u] = true;
+            }
+        }
+    }
+
+    #[test]
+    fn campaigns_run_between_their_dates() {
+        let w = world(0.001);
+        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(w.campaign_uplift(d("2025-11-16")), 0.0);
+        assert!((w.campaign_uplift(d("2025-11-17")) - 0.10).abs() < 1e-12);
+        assert!((w.campaign_uplift(d("2025-12-01")) - 0.10).abs() < 1e-12);
+        assert!((w.campaign_uplift(d("2025-12-02")) - 0.06).abs() < 1e-12);
+        // Outside campaigns only organic and always-on sources are drawn.
+        let t = w.source_table(d("2025-01-10"));
+        assert!(t.ids.iter().all(|&i| {
+            w.sources[i as usize]
+                .window
+                .is_none_or(|(s, e, _)| s <= d("2025-01-10") && e.is_none())
+        }));
+        assert!(t.ids.len() >= 5);
+    }
+
+    #[test]
+    fn country_blocks_cover_all_users() {
+        let w = world(0.01);
+        assert_eq!(w.user_country(0), 0);
+        assert_eq!(w.user_country(w.users - 1), COUNTRIES.len() - 1);
+        for c in 0..COUNTRIES.len() {
+            let start = w.country_user_start[c];
+            assert_eq!(w.user_country(start), c);
+        }
+    }
+}
