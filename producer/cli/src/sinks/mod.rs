@@ -13,6 +13,7 @@ mod firehose;
 mod folder;
 mod kinesis;
 mod s3;
+mod stdout;
 mod streams;
 
 use std::sync::Arc;
@@ -97,6 +98,7 @@ pub(crate) enum Destination {
 fn split(url: &str) -> (&str, &str) {
     match url.split_once("://") {
         Some(parts) => parts,
+        None if url == "stdout" => ("stdout", ""),
         None => ("file", url),
     }
 }
@@ -110,6 +112,7 @@ impl Destination {
             "s3" => Destination::Objects(Box::new(s3::S3Sink::open(rest, ctx)?)),
             "kinesis" => Destination::Records(Box::new(kinesis::open(rest, ctx)?)),
             "firehose" => Destination::Records(Box::new(firehose::open(rest, ctx)?)),
+            "stdout" => Destination::Records(Box::new(stdout::StdoutSink::open(ctx))),
             other => {
                 return Err(Error::usage(format!(
                     "invalid destination '{url}': unknown scheme '{other}' (expected a folder, s3://, kinesis://, firehose:// or stdout)"
