@@ -7,18 +7,18 @@ READERS := producer/tests/readers
 .PHONY: run test lint bench
 
 run:
-	cargo run --release -- generate
+	cargo run --release --locked -- generate
 
 test: $(VENV)/.installed
-	cargo test --workspace
+	cargo test --locked --workspace
 	MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q $(READERS)
 
 lint:
 	cargo fmt --all --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --locked --workspace --all-targets -- -D warnings
 
 bench: $(VENV)/.installed
-	cargo build --release
+	cargo build --release --locked
 	python3 load-tests/bench_producer.py --runs 5
 	python3 load-tests/bench_sinks.py --runs 3
 

@@ -16,17 +16,20 @@ impl Received {
     }
 }
 
-/// Sets `stop` on the first SIGINT or SIGTERM.
+/// Sets `stop` on the first SIGINT or SIGTERM. The handlers are installed
+/// before this returns, so a signal sent once the run has started is always
+/// handled.
 pub(crate) fn watch(runtime: &Runtime, stop: Arc<AtomicBool>) -> Received {
     let which = Arc::new(Mutex::new(None));
     let seen = which.clone();
+    let _in_runtime = runtime.enter();
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return Received(which);
+    };
     runtime.spawn(async move {
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            return;
-        };
         for _ in 0..2 {
             let name = tokio::select! {
                 _ = int.recv() => "SIGINT",

@@ -114,6 +114,40 @@ def test_no_overwrite_refuses_to_replace_objects(binary, moto):
     aws_run(binary, *flags, endpoint=moto)
 
 
+@pytest.mark.parametrize("layer", ["file", "env"])
+def test_sink_settings_from_a_file_or_the_environment(binary, moto, tmp_path, layer):
+    """endpoint_url, sse_kms_key, no_overwrite and skip_sink_check take
+    effect from a config file and from MARKETPULSE_* variables."""
+    bucket = new_bucket(moto)
+    key_id = client("kms", moto).create_key()["KeyMetadata"]["KeyId"]
+
+    def run(out, **settings):
+        settings = {"out": out, "endpoint_url": moto, **settings}
+        if layer == "file":
+            cfg = tmp_path / f"{uuid.uuid4().hex}.toml"
+            cfg.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items()))
+            return aws_run(binary, "generate", *SMALL, "--domains", "stores", "--config", cfg, check=False)
+        env = {f"MARKETPULSE_{k.upper()}": str(v).lower() if isinstance(v, bool) else str(v) for k, v in settings.items()}
+        return aws_run(binary, "generate", *SMALL, "--domains", "stores", env=env, check=False)
+
+    first = run(f"s3://{bucket}/lake", sse_kms_key=key_id, no_overwrite=True)
+    assert first.returncode == 0, first.stderr
+    s3 = client("s3", moto)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys
+    for k in keys:
+        head = s3.head_object(Bucket=bucket, Key=k)
+        assert head["ServerSideEncryption"] == "aws:kms" and key_id in head["SSEKMSKeyId"], k
+    again = run(f"s3://{bucket}/lake", sse_kms_key=key_id, no_overwrite=True)
+    assert again.returncode == 1 and "--no-overwrite" in again.stderr, again.stderr
+    # An unknown bucket fails the health check; skipped, it fails the first write.
+    checked = run("s3://no-such-bucket-here/x")
+    assert checked.returncode == 1 and "cannot use s3://no-such-bucket-here: no such bucket" in checked.stderr, checked.stderr
+    unchecked = run("s3://no-such-bucket-here/x", skip_sink_check=True)
+    assert unchecked.returncode == 1 and "cannot write s3://no-such-bucket-here/x/" in unchecked.stderr, unchecked.stderr
+    assert "NoSuchBucket" in unchecked.stderr
+
+
 def ids_of(lines):
     """(domain, id) of each JSON line: click and sale ids are separate spaces."""
     out = []

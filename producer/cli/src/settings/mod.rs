@@ -160,27 +160,32 @@ pub(crate) fn resolve(args: &GenerateArgs) -> Result<(Run, Loaded), Error> {
     Ok((run, loaded))
 }
 
-/// The `--print-config` report: each top-level key, `[world]` and `[dirty]`
-/// keys that are not defaults, and where each came from.
+/// The `--print-config` report: every setting in key order with its value
+/// and where it came from (unset optional keys as comments), then the
+/// `[world]` and `[dirty]` keys that a layer set.
 pub(crate) fn report(loaded: &Loaded) -> String {
-    let mut out = String::new();
-    let mut line = |key: &str, value: &Value| {
-        let origin = loaded.origin(key);
-        out += &format!("{key} = {}    # {}\n", toml_value(value), origin.location());
-    };
     let Ok(top) = loaded.figment.extract::<Dict>() else {
-        return out;
+        return String::new();
     };
-    let mut keys: Vec<&String> = top.keys().collect();
+    let mut keys = layers::setting_keys();
+    for table in ["world", "dirty"] {
+        if let Some(Value::Dict(_, inner)) = top.get(table) {
+            keys.extend(inner.keys().map(|k| format!("{table}.{k}")));
+        }
+    }
     keys.sort();
-    for k in keys {
-        match &top[k] {
-            Value::Dict(_, inner) if k == "world" || k == "dirty" => {
-                for (ik, iv) in inner {
-                    line(&format!("{k}.{ik}"), iv);
-                }
+    keys.dedup();
+    let mut out = String::new();
+    for key in keys {
+        match loaded.figment.find_value(&key) {
+            Ok(v) => {
+                out += &format!(
+                    "{key} = {}    # {}\n",
+                    toml_value(&v),
+                    loaded.origin(&key).location()
+                )
             }
-            v => line(k, v),
+            Err(_) => out += &format!("# {key} is not set\n"),
         }
     }
     out
@@ -189,6 +194,10 @@ pub(crate) fn report(loaded: &Loaded) -> String {
 fn toml_value(v: &Value) -> String {
     match v {
         Value::String(_, s) => format!("{s:?}"),
-        other => show(other).replace('\'', "\""),
+        Value::Array(_, a) => format!(
+            "[{}]",
+            a.iter().map(toml_value).collect::<Vec<_>>().join(", ")
+        ),
+        other => show(other),
     }
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::value::Value;
+use figment::value::{Num, Value};
 use toml::de::{DeTable, DeValue};
 
 /// Provider names, also used to tell the layers apart.
@@ -84,16 +84,31 @@ pub(crate) fn of(figment: &Figment, file: Option<&FileText>, key: &str) -> Origi
 pub(crate) fn show(v: &Value) -> String {
     match v {
         Value::String(_, s) => format!("'{s}'"),
-        Value::Num(_, n) => match (n.to_i128(), n.to_f64()) {
-            (Some(i), _) => i.to_string(),
-            (None, Some(f)) => f.to_string(),
-            (None, None) => format!("{n:?}"),
-        },
+        Value::Num(_, n) => number(n),
         Value::Bool(_, b) => b.to_string(),
         Value::Array(_, a) => format!("[{}]", a.iter().map(show).collect::<Vec<_>>().join(", ")),
         Value::Dict(..) => "a table".into(),
         Value::Empty(..) => "nothing".into(),
         Value::Char(_, c) => format!("'{c}'"),
+    }
+}
+
+fn number(n: &Num) -> String {
+    match *n {
+        Num::U8(v) => v.to_string(),
+        Num::U16(v) => v.to_string(),
+        Num::U32(v) => v.to_string(),
+        Num::U64(v) => v.to_string(),
+        Num::U128(v) => v.to_string(),
+        Num::USize(v) => v.to_string(),
+        Num::I8(v) => v.to_string(),
+        Num::I16(v) => v.to_string(),
+        Num::I32(v) => v.to_string(),
+        Num::I64(v) => v.to_string(),
+        Num::I128(v) => v.to_string(),
+        Num::ISize(v) => v.to_string(),
+        Num::F32(v) => v.to_string(),
+        Num::F64(v) => v.to_string(),
     }
 }
 

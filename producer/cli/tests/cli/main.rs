@@ -1,0 +1,104 @@
+//! End-to-end tests of the `marketpulse` binary, one test binary in
+//! modules: determinism and golden fingerprints, settings from every layer,
+//! failures and `verify`, and the crates' dependency rule.
+
+mod architecture;
+mod determinism;
+mod failures;
+mod settings;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_marketpulse");
+
+pub fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("MARKETPULSE_CONFIG")
+        .output()
+        .expect("binary runs")
+}
+
+pub fn generate(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "generate",
+        "--out",
+        out.to_str().unwrap(),
+        "--scale",
+        "0.004",
+        "--days",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert!(
+        o.status.success(),
+        "generate failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// Every file below `root` (relative path → bytes), manifests excluded.
+pub fn data_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if !rel.starts_with("_manifests/") {
+                    out.insert(rel, std::fs::read(&p).unwrap());
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn all_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if !root.exists() {
+        return out;
+    }
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    out
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// The manifest of a single-manifest lake, parsed.
+pub fn manifest(root: &Path) -> serde_json::Value {
+    let mdir = root.join("_manifests");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&mdir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(paths.len(), 1, "{paths:?}");
+    serde_json::from_slice(&std::fs::read(paths.remove(0)).unwrap()).unwrap()
+}
