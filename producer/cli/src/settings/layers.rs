@@ -182,8 +182,8 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -238,22 +238,6 @@ pub(super) fn flags(args: &GenerateArgs) -> impl Provider {
         name: FLAG,
         source: None,
         data,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hints_only_for_near_misses() {
-        let keys = setting_keys();
-        let near = |n: &str| closest(n, keys.iter().map(String::as_str));
-        assert_eq!(near("sclae"), Some("scale"));
-        assert_eq!(near("seeed"), Some("seed"));
-        assert_eq!(near("shard_cuont"), Some("shard_count"));
-        assert_eq!(near("bin"), None);
-        assert_eq!(near("test_binary"), None);
     }
 }
 
@@ -320,5 +304,21 @@ pub(super) fn explain(
             let shown = origin_of(&k).setting(&k, value.as_deref());
             Error::usage(format!("invalid {shown}: {why}"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_only_for_near_misses() {
+        let keys = setting_keys();
+        let near = |n: &str| closest(n, keys.iter().map(String::as_str));
+        assert_eq!(near("sclae"), Some("scale"));
+        assert_eq!(near("seeed"), Some("seed"));
+        assert_eq!(near("shard_cuont"), Some("shard_count"));
+        assert_eq!(near("bin"), None);
+        assert_eq!(near("test_binary"), None);
     }
 }

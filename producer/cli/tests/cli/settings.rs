@@ -433,7 +433,14 @@ fn errors_name_the_key_the_file_and_the_line() {
         std::fs::write(&p, text).unwrap();
         p
     };
-    let cases: Vec<(Option<std::path::PathBuf>, Vec<(&str, &str)>, Vec<&str>, String)> = vec![
+    // (config file, environment, flags, the message's expected text)
+    type ErrorCase<'a> = (
+        Option<std::path::PathBuf>,
+        Vec<(&'a str, &'a str)>,
+        Vec<&'a str>,
+        String,
+    );
+    let cases: Vec<ErrorCase<'_>> = vec![
         (
             Some(file("type.toml", "days = 1\n\nscale = \"lots\"\n")),
             vec![],
