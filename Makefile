@@ -13,9 +13,10 @@ test: $(VENV)/.installed
 	cargo test --locked --workspace
 	MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q $(READERS)
 
-lint:
+lint: $(VENV)/.installed
 	cargo fmt --all --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
+	$(VENV)/bin/ruff check producer/tests load-tests
 
 bench: $(VENV)/.installed
 	cargo build --release --locked

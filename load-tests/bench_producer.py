@@ -3,7 +3,10 @@
 
 Runs each scenario several times with /usr/bin/time -v, takes medians, and
 writes results/producer-core.md. Usage: load-tests/bench_producer.py [--runs N]
-(build first: cargo build --release).
+[--baseline BIN --baseline-label TEXT] (build first: cargo build --release).
+
+With --baseline, every scenario also runs an older binary, alternating run by
+run with the current one, and the report gains a before/after table.
 """
 
 import argparse
@@ -33,10 +36,10 @@ SCENARIOS = [
 RSS_DAYS = [1, 7, 30]
 
 
-def run_once(flags):
+def run_once(flags, binary=BIN):
     out = Path(tempfile.mkdtemp(prefix="mp-bench-"))
     try:
-        cmd = ["/usr/bin/time", "-v", str(BIN), "generate", "--out", str(out), *flags]
+        cmd = ["/usr/bin/time", "-v", str(binary), "generate", "--out", str(out), *flags]
         p = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO)
         wall = parse_wall(re.search(r"Elapsed \(wall clock\) time.*: (.+)", p.stderr).group(1))
         rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1))
@@ -56,12 +59,22 @@ def parse_wall(text):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--baseline", type=Path, help="an older marketpulse binary to compare against")
+    ap.add_argument("--baseline-label", default="baseline", help="what the older binary is, for the report")
     args = ap.parse_args()
     if not BIN.exists():
         raise SystemExit(f"{BIN} is missing: run cargo build --release first")
     rows = []
+    compared = []
     for name, flags, target in SCENARIOS:
-        results = [run_once(flags) for _ in range(args.runs)]
+        results, before = [], []
+        for _ in range(args.runs):
+            if args.baseline:
+                before.append(run_once(flags, args.baseline))
+            results.append(run_once(flags))
+        if before:
+            assert before[0][2] == results[0][2], f"{name}: the binaries made different datasets"
+            compared.append((name, [r[0] for r in before], [r[0] for r in results]))
         walls = [r[0] for r in results]
         wall = statistics.median(walls)
         events = results[0][2]
@@ -78,8 +91,8 @@ def main():
     lines = [
         "# Producer benchmark",
         "",
-        f"Recorded {date.today()} on {platform.machine()}, {subprocess.getoutput('nproc')} cores, "
-        f"by `load-tests/bench_producer.py --runs {args.runs}` after `cargo build --release`.",
+        (f"Recorded {date.today()} on {platform.machine()}, {subprocess.getoutput('nproc')} cores, "
+        f"by `load-tests/bench_producer.py --runs {args.runs}` after `cargo build --release`."),
         "Each row is the median wall time of the runs (wall clock of the whole process, including start-up),",
         "events divided by that median; peak RSS is the largest of the runs. Output goes to a local temp folder.",
         "Events include seasonality (scale 1 is at least 5,000,000 clicks a day) and, in dirty rows,",
@@ -100,6 +113,19 @@ def main():
     ]
     for days, cmd, events, wall, rss in rss_rows:
         lines.append(f"| {days} | `{cmd}` | {events:,} | {wall:.2f} | {rss:.0f} |")
+    if compared:
+        lines += [
+            "",
+            f"Before and after, in the same run: `{args.baseline_label}` against the current build, alternating",
+            f"run by run ({args.runs} runs each). Both binaries write the same events (checked per scenario).",
+            "",
+            "| scenario | before: median wall (s) | after: median wall (s) | after / before | before runs (s) | after runs (s) |",
+            "|---|---:|---:|---:|---|---|",
+        ]
+        for name, b, a in compared:
+            mb, ma = statistics.median(b), statistics.median(a)
+            runs = lambda xs: ", ".join(f"{x:.2f}" for x in xs)
+            lines.append(f"| {name} | {mb:.2f} | {ma:.2f} | {ma / mb:.2f} | {runs(b)} | {runs(a)} |")
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)
     (results / "producer-core.md").write_text("\n".join(lines) + "\n")

@@ -127,8 +127,8 @@ def main():
     lines = [
         "# Sink benchmarks",
         "",
-        f"Recorded {date.today()} on {platform.machine()}, {subprocess.getoutput('nproc')} cores, by "
-        f"`load-tests/bench_sinks.py --runs {args.runs}` after `cargo build --release`. Medians of the runs.",
+        (f"Recorded {date.today()} on {platform.machine()}, {subprocess.getoutput('nproc')} cores, by "
+        f"`load-tests/bench_sinks.py --runs {args.runs}` after `cargo build --release`. Medians of the runs."),
         "",
         "## Real-time rate accuracy",
         "",
@@ -136,8 +136,8 @@ def main():
         "",
         "| target (events/s) | achieved (events/s) | error | lag p50 (ms) | p90 | p99 | p99.9 | max | runs (events/s) |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-        f"| 5000 | {achieved:.1f} | {abs(achieved / 5000 - 1) * 100:.2f}% | {lag['p50_ms']:.2f} | {lag['p90_ms']:.2f} | "
-        f"{lag['p99_ms']:.2f} | {lag['p999_ms']:.2f} | {lag['max_ms']:.2f} | {rate_runs} |",
+        (f"| 5000 | {achieved:.1f} | {abs(achieved / 5000 - 1) * 100:.2f}% | {lag['p50_ms']:.2f} | {lag['p90_ms']:.2f} | "
+        f"{lag['p99_ms']:.2f} | {lag['p999_ms']:.2f} | {lag['max_ms']:.2f} | {rate_runs} |"),
         "",
         "Target: within 1% of 5,000 events/s over 20 s. The achieved rate counts events emitted since the first",
         "emission; event lag is emit time minus scheduled time.",

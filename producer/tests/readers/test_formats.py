@@ -4,13 +4,11 @@ same rows and values, typed by the schema files."""
 import csv
 import io
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import REPO, generate, load_manifest
 
 FLAGS = ["--scale", "0.003", "--start", "2025-03-08", "--clicks-v2-from", "2025-03-08"]
@@ -30,8 +28,8 @@ def typed(value, col):
         return value if isinstance(value, date) else date.fromisoformat(value)
     if t == "timestamp_us_utc":
         if isinstance(value, datetime):
-            return value.astimezone(timezone.utc)
-        return datetime.fromisoformat(value).astimezone(timezone.utc)
+            return value.astimezone(UTC)
+        return datetime.fromisoformat(value).astimezone(UTC)
     if t.startswith("decimal"):
         return Decimal(str(value)).quantize(Decimal("0.01"))
     if t == "list":

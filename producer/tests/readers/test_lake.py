@@ -2,13 +2,11 @@
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import duckdb
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import REPO
 
 ARROW_TYPES = {

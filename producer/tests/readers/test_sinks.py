@@ -8,7 +8,6 @@ from collections import Counter
 
 import boto3
 import pytest
-
 from conftest import AWS_ENV, aws_run, generate, load_manifest
 from faultproxy import FaultProxy
 
@@ -291,3 +290,33 @@ def test_bad_endpoint_and_missing_credentials_fail_fast(binary, moto, tmp_path):
         run = aws_run(binary, "generate", "--out", tmp_path / "m", *args, *SMALL, endpoint=endpoint, env=env, check=False)
         assert run.returncode == 1 and run.stderr.count("\n") == 1 and needle in run.stderr, run.stderr
         assert time.monotonic() - started < 15
+
+
+def test_https_endpoints_verify_the_server_certificate(binary, tmp_path):
+    """The SDK's HTTPS client (rustls) reaches a TLS server and refuses its
+    self-signed certificate: TLS is on, and so is verification."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [Path(sys.executable).parent / "moto_server", "-H", "127.0.0.1", "-p", str(port), "--ssl"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            run = aws_run(
+                binary, "generate", "--out", "s3://b/x", *SMALL, "--domains", "stores", endpoint=f"https://127.0.0.1:{port}", check=False
+            )
+            if "Connection refused" not in run.stderr or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert run.returncode == 1 and "invalid peer certificate: UnknownIssuer" in run.stderr, run.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

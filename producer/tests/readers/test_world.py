@@ -5,12 +5,11 @@ import json
 import math
 import subprocess
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
-
 from conftest import generate, load_manifest
 
 SEARCH = {"https://www.google.com/", "https://www.bing.com/", "https://duckduckgo.com/"}
@@ -47,7 +46,7 @@ def clicks_per_country_hour(con):
     ).fetchall()
     counts = defaultdict(dict)
     for country, hour, n in rows:
-        counts[country][hour.replace(tzinfo=timezone.utc)] = n
+        counts[country][hour.replace(tzinfo=UTC)] = n
     return counts
 
 
@@ -90,7 +89,7 @@ def test_each_local_hour_follows_the_curve_across_dst(dst_lake):
     curve = spec["world"]["hourly_weights"]
     con = views(duckdb.connect(), lake, ["users", "stores", "clicks"])
     counts = clicks_per_country_hour(con)
-    first = datetime(start.year, start.month, start.day, tzinfo=timezone.utc)
+    first = datetime(start.year, start.month, start.day, tzinfo=UTC)
     last = first + timedelta(days=3) - timedelta(hours=1)
     checked = 0
     worst = 0.0
@@ -292,7 +291,7 @@ def test_prices_follow_the_fx_table(big, big_lake):
     prices = defaultdict(dict)
     for sku, cur, lo, hi in rows:
         assert lo == hi, (sku, cur)  # one list price per currency
-        prices[sku][cur] = int(round(lo * 100))
+        prices[sku][cur] = round(lo * 100)
     checked = 0
     for sku, by_cur in prices.items():
         if "USD" not in by_cur:

@@ -9,6 +9,7 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
@@ -29,7 +30,13 @@ pub(super) const MAX_ATTEMPTS: u32 = 10;
 /// endpoint of a compatible server when one is given (`AWS_ENDPOINT_URL` is
 /// read by the SDK itself).
 pub(super) async fn load(endpoint_url: Option<&str>) -> aws_config::SdkConfig {
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https)
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(MAX_ATTEMPTS)
