@@ -7,14 +7,14 @@ use chrono_tz::Tz;
 use crate::spec::WorldConfig;
 
 /// The day after the fourth Thursday of November.
-pub fn black_friday(year: i32) -> NaiveDate {
+pub(crate) fn black_friday(year: i32) -> NaiveDate {
     let thanksgiving = NaiveDate::from_weekday_of_month_opt(year, 11, Weekday::Thu, 4)
         .expect("November has four Thursdays");
     thanksgiving + Duration::days(1)
 }
 
 /// Weekday × holiday × growth multiplier of a (local) day.
-pub fn day_multiplier(w: &WorldConfig, growth_from: NaiveDate, date: NaiveDate) -> f64 {
+pub(crate) fn day_multiplier(w: &WorldConfig, growth_from: NaiveDate, date: NaiveDate) -> f64 {
     let mut m = w.weekday_multipliers[date.weekday().num_days_from_monday() as usize];
     let bf = black_friday(date.year());
     if date == bf {
@@ -53,13 +53,13 @@ pub fn local_start(tz: Tz, utc: DateTime<Utc>) -> LocalStart {
 }
 
 /// Weight of a UTC hour that starts at `at` on a 24-value local curve.
-pub fn curve_at(curve: &[f64], at: LocalStart) -> f64 {
+pub(crate) fn curve_at(curve: &[f64], at: LocalStart) -> f64 {
     (1.0 - at.frac) * curve[at.hour] + at.frac * curve[(at.hour + 1) % 24]
 }
 
 /// Sum of `curve_at` over the UTC hours that start on local day `date`: 24
 /// hours on most days, 23 or 25 when the clocks change.
-pub fn local_day_total(tz: Tz, date: NaiveDate, curve: &[f64]) -> f64 {
+pub(crate) fn local_day_total(tz: Tz, date: NaiveDate, curve: &[f64]) -> f64 {
     let first = (date - Duration::days(1))
         .and_hms_opt(0, 0, 0)
         .expect("midnight")

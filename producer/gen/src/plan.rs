@@ -28,12 +28,12 @@ pub struct Unit {
 }
 
 impl Unit {
-    pub fn day_index(&self) -> u64 {
+    pub(crate) fn day_index(&self) -> u64 {
         (self.date - EPOCH).num_days() as u64
     }
 
     /// Words that seed this unit's streams: (seed, domain, date, hour, chunk).
-    pub fn seed_words(&self, seed: u64, domain_tag: u64, stream_tag: u64) -> [u64; 6] {
+    pub(crate) fn seed_words(&self, seed: u64, domain_tag: u64, stream_tag: u64) -> [u64; 6] {
         [
             seed,
             domain_tag,
@@ -47,7 +47,7 @@ impl Unit {
     /// Unique 63-bit id of row `seq` of this unit: day (20 bits), hour (5),
     /// chunk (14), sequence (24).
     #[inline]
-    pub fn row_id(&self, seq: u64) -> i64 {
+    pub(crate) fn row_id(&self, seq: u64) -> i64 {
         debug_assert!(seq < 1 << 24 && self.chunk < 1 << 14);
         ((self.day_index() << 43) | ((self.hour as u64) << 38) | ((self.chunk as u64) << 24) | seq)
             as i64
@@ -102,7 +102,7 @@ impl Unit {
 
 /// Splits `total` over `weights`, rounding so the parts sum exactly to `total`
 /// (largest remainder; ties go to the earlier index).
-pub fn split_exact(total: u64, weights: &[f64]) -> Vec<u64> {
+pub(crate) fn split_exact(total: u64, weights: &[f64]) -> Vec<u64> {
     let sum: f64 = weights.iter().sum();
     let exact: Vec<f64> = weights.iter().map(|w| total as f64 * w / sum).collect();
     let mut parts: Vec<u64> = exact.iter().map(|x| x.floor() as u64).collect();
@@ -123,12 +123,12 @@ pub fn split_exact(total: u64, weights: &[f64]) -> Vec<u64> {
 }
 
 /// Rows of chunk `c` of `n` when `total` rows are spread evenly.
-pub fn chunk_share(total: u64, n: u32, c: u32) -> u64 {
+pub(crate) fn chunk_share(total: u64, n: u32, c: u32) -> u64 {
     total / n as u64 + u64::from((c as u64) < total % n as u64)
 }
 
 /// Events of one hour, per country (in `COUNTRIES` order).
-pub type PerCountry = [u64; COUNTRIES.len()];
+pub(crate) type PerCountry = [u64; COUNTRIES.len()];
 
 /// Per-day volumes of the event domains, per UTC hour and country.
 ///
@@ -139,12 +139,12 @@ pub type PerCountry = [u64; COUNTRIES.len()];
 /// The UTC day's total is rounded once and split exactly; it never falls
 /// below the configured base volume.
 pub struct DayVolumes {
-    pub clicks: Vec<PerCountry>,
-    pub pos_sales: Vec<PerCountry>,
+    pub(crate) clicks: Vec<PerCountry>,
+    pub(crate) pos_sales: Vec<PerCountry>,
 }
 
 impl DayVolumes {
-    pub fn new(world: &World, date: NaiveDate) -> DayVolumes {
+    pub(crate) fn new(world: &World, date: NaiveDate) -> DayVolumes {
         let spec = &world.spec;
         let w = &spec.world;
         let growth_from = w.growth_from;
@@ -221,29 +221,29 @@ impl DayVolumes {
         }
     }
 
-    pub fn clicks_in(&self, hour: usize) -> u64 {
+    pub(crate) fn clicks_in(&self, hour: usize) -> u64 {
         self.clicks[hour].iter().sum()
     }
 
-    pub fn pos_in(&self, hour: usize) -> u64 {
+    pub(crate) fn pos_in(&self, hour: usize) -> u64 {
         self.pos_sales[hour].iter().sum()
     }
 
     /// Sales and clicks share their chunking so an online sale lands in the
     /// same unit as the session it came from.
-    pub fn chunks(&self, hour: usize) -> u32 {
+    pub(crate) fn chunks(&self, hour: usize) -> u32 {
         let rows = self.clicks_in(hour).max(self.pos_in(hour));
         rows.div_ceil(CHUNK_ROWS) as u32
     }
 }
 
-pub fn users_total(spec: &DatasetSpec) -> u64 {
+pub(crate) fn users_total(spec: &DatasetSpec) -> u64 {
     ((spec.world.users as f64 * spec.scale).round() as u64).max(1)
 }
 
 /// Every unit of one day, in a fixed order: tables in registry order, then
 /// hour and chunk.
-pub fn day_units(world: &World, date: NaiveDate) -> Vec<Unit> {
+pub(crate) fn day_units(world: &World, date: NaiveDate) -> Vec<Unit> {
     let vol = DayVolumes::new(world, date);
     let mut units = Vec::new();
     for &domain in &world.spec.domains {
@@ -262,7 +262,7 @@ pub fn day_units(world: &World, date: NaiveDate) -> Vec<Unit> {
 
 /// The units of one shard, lazily, day by day: unit `i` of the run (in plan
 /// order) belongs to shard `i % shard_count`.
-pub fn shard_units(
+pub(crate) fn shard_units(
     world: &World,
     shard_index: u32,
     shard_count: u32,

@@ -29,7 +29,7 @@ enum Edit {
 }
 
 /// Injects the configured defects into a sales or clicks batch.
-pub fn inject(
+pub(crate) fn inject(
     cfg: &DirtyConfig,
     seed: u64,
     unit: &Unit,

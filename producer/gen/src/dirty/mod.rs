@@ -10,7 +10,8 @@ mod inject;
 
 use std::collections::BTreeMap;
 
-pub use inject::{break_lines, inject};
+pub use inject::break_lines;
+pub(crate) use inject::inject;
 
 use crate::spec::Format;
 

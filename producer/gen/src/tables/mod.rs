@@ -21,8 +21,6 @@ use crate::dirty::DirtyShape;
 use crate::plan::{DayVolumes, Unit};
 use crate::world::World;
 
-pub use users::{UserVersion, user_history};
-
 /// Every table, in plan order. A unit's shard is its position in the plan,
 /// so this order is part of the data contract: append new tables at the end.
 static TABLES: [&dyn Table; 4] = [
@@ -156,12 +154,12 @@ impl<'de> Deserialize<'de> for Domain {
 }
 
 /// Every schema file of every table.
-pub fn schema_files() -> impl Iterator<Item = SchemaFile> {
+pub(crate) fn schema_files() -> impl Iterator<Item = SchemaFile> {
     TABLES.iter().flat_map(|t| t.schemas().iter().copied())
 }
 
 /// Generates the batch of one unit.
-pub fn unit_batch(world: &World, unit: &Unit) -> RecordBatch {
+pub(crate) fn unit_batch(world: &World, unit: &Unit) -> RecordBatch {
     unit.domain.table().generate(world, unit)
 }
 

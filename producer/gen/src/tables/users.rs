@@ -41,19 +41,19 @@ impl Table for Users {
 
 /// One SCD2 version of a user: the attributes that change over time.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct UserVersion {
+pub(crate) struct UserVersion {
     /// First day, as days since 1970-01-01.
-    pub from: i32,
+    pub(crate) from: i32,
     /// Index into the country's cities.
-    pub city: usize,
-    pub tier: usize,
+    pub(crate) city: usize,
+    pub(crate) tier: usize,
 }
 
 /// Appends the versions of user `u` that start on or before day `until`
 /// (days since 1970-01-01). The history is a fixed sequence per (seed,
 /// user), so a later snapshot only adds versions: each snapshot agrees with
 /// every later one.
-pub fn user_history(
+pub(crate) fn user_history(
     world: &World,
     u: u64,
     first: UserVersion,

@@ -22,9 +22,9 @@ use crate::seed::{StreamRng, stream, tag};
 use crate::spec::{DatasetSpec, WorldConfig, campaign_referrer};
 
 /// Dictionary values of a string column, shared by every batch.
-pub type Dict = Arc<StringArray>;
+pub(crate) type Dict = Arc<StringArray>;
 
-pub fn dict<S: AsRef<str>>(values: impl IntoIterator<Item = S>) -> Dict {
+pub(crate) fn dict<S: AsRef<str>>(values: impl IntoIterator<Item = S>) -> Dict {
     Arc::new(StringArray::from_iter_values(values))
 }
 
@@ -44,17 +44,17 @@ impl Store {
 }
 
 /// Where a session comes from: organic (a referrer or none) or a campaign.
-pub struct Source {
+pub(crate) struct Source {
     /// Key in `World::referrers`; None is a null referrer.
-    pub referrer: Option<i32>,
+    pub(crate) referrer: Option<i32>,
     /// Keys of utm_source, utm_medium and utm_campaign (None for organic).
-    pub utm: [Option<i32>; 3],
+    pub(crate) utm: [Option<i32>; 3],
     /// Keys of the utm_term and utm_content values a session picks from.
-    pub terms: Vec<i32>,
-    pub contents: Vec<i32>,
-    pub weight: f64,
+    pub(crate) terms: Vec<i32>,
+    pub(crate) contents: Vec<i32>,
+    pub(crate) weight: f64,
     /// Running days and traffic uplift of a campaign.
-    pub window: Option<(NaiveDate, Option<NaiveDate>, f64)>,
+    pub(crate) window: Option<(NaiveDate, Option<NaiveDate>, f64)>,
 }
 
 impl Source {
@@ -66,79 +66,77 @@ impl Source {
 
 /// Sessions' sources on one day: campaigns that run take their weight, the
 /// organic referrers share the rest.
-pub struct SourceTable {
+pub(crate) struct SourceTable {
     pick: WeightedAliasIndex<f64>,
     ids: Vec<u16>,
 }
 
 impl SourceTable {
     #[inline]
-    pub fn sample(&self, rng: &mut StreamRng) -> u16 {
+    pub(crate) fn sample(&self, rng: &mut StreamRng) -> u16 {
         self.ids[self.pick.sample(rng)]
     }
 }
 
 /// Fixed parts of the world plus sampling tables.
 pub struct World {
-    pub seed: u64,
-    pub users: u64,
+    pub(crate) seed: u64,
     /// First user id of each country's block, plus `users` at the end.
-    pub country_user_start: Vec<u64>,
+    pub(crate) country_user_start: Vec<u64>,
     /// Per country: activity ranks and the stride that maps ranks onto ids.
     user_activity: Vec<RankSampler>,
     user_stride: Vec<u64>,
     pub timezones_of_country: Vec<Tz>,
-    pub fx_per_usd: Vec<f64>,
+    pub(crate) fx_per_usd: Vec<f64>,
     /// Zipf weight of each physical store (by id, which is its rank).
-    pub store_weight: Vec<f64>,
+    pub(crate) store_weight: Vec<f64>,
     pub physical_stores: Vec<Store>,
-    pub product_popularity: WeightedAliasIndex<f64>,
-    pub category_popularity: WeightedAliasIndex<f64>,
+    pub(crate) product_popularity: WeightedAliasIndex<f64>,
+    pub(crate) category_popularity: WeightedAliasIndex<f64>,
     /// List price of each product in US cents.
-    pub product_price_usd_cents: Vec<i64>,
-    pub sources: Vec<Source>,
-    pub signup_from: NaiveDate,
-    pub signup_days: u32,
+    pub(crate) product_price_usd_cents: Vec<i64>,
+    pub(crate) sources: Vec<Source>,
+    pub(crate) signup_from: NaiveDate,
+    pub(crate) signup_days: u32,
     // Dictionary values.
-    pub pages: Dict,
-    pub skus: Dict,
-    pub countries: Dict,
-    pub currencies: Dict,
-    pub cities: Dict,
+    pub(crate) pages: Dict,
+    pub(crate) skus: Dict,
+    pub(crate) countries: Dict,
+    pub(crate) currencies: Dict,
+    pub(crate) cities: Dict,
     /// Index of each country's first city in `cities`.
-    pub city_start: Vec<i32>,
-    pub timezones: Dict,
-    pub channels: Dict,
-    pub store_types: Dict,
-    pub payment_types: Dict,
-    pub tiers: Dict,
-    pub devices: Dict,
-    pub os_names: Dict,
-    pub app_versions: Dict,
-    pub first_names: Dict,
-    pub last_names: Dict,
+    pub(crate) city_start: Vec<i32>,
+    pub(crate) timezones: Dict,
+    pub(crate) channels: Dict,
+    pub(crate) store_types: Dict,
+    pub(crate) payment_types: Dict,
+    pub(crate) tiers: Dict,
+    pub(crate) devices: Dict,
+    pub(crate) os_names: Dict,
+    pub(crate) app_versions: Dict,
+    pub(crate) first_names: Dict,
+    pub(crate) last_names: Dict,
     /// Lower-case names for e-mail addresses.
-    pub first_names_lower: Vec<String>,
-    pub last_names_lower: Vec<String>,
-    pub referrers: Dict,
-    pub utm: [Dict; 5],
-    pub currency_of_country: Vec<i32>,
-    pub tier_pick: WeightedAliasIndex<f64>,
-    pub device_pick: WeightedAliasIndex<f64>,
+    pub(crate) first_names_lower: Vec<String>,
+    pub(crate) last_names_lower: Vec<String>,
+    pub(crate) referrers: Dict,
+    pub(crate) utm: [Dict; 5],
+    pub(crate) currency_of_country: Vec<i32>,
+    pub(crate) tier_pick: WeightedAliasIndex<f64>,
+    pub(crate) device_pick: WeightedAliasIndex<f64>,
     /// Payment mix per country.
-    pub pos_payment_pick: Vec<WeightedAliasIndex<f64>>,
-    pub online_payment_pick: Vec<WeightedAliasIndex<f64>>,
-    pub country_pick: WeightedAliasIndex<f64>,
-    pub config: WorldConfig,
+    pub(crate) pos_payment_pick: Vec<WeightedAliasIndex<f64>>,
+    pub(crate) online_payment_pick: Vec<WeightedAliasIndex<f64>>,
+    pub(crate) config: WorldConfig,
     pub spec: DatasetSpec,
 }
 
 /// Page dictionary layout: fixed pages first, then categories, then products.
-pub const PAGE_HOME: i32 = 0;
-pub const PAGE_CART: i32 = 1;
-pub const PAGE_CHECKOUT: i32 = 2;
-pub const PAGE_CONFIRMATION: i32 = 3;
-pub const PAGE_FIRST_CATEGORY: i32 = 4;
+pub(crate) const PAGE_HOME: i32 = 0;
+pub(crate) const PAGE_CART: i32 = 1;
+pub(crate) const PAGE_CHECKOUT: i32 = 2;
+pub(crate) const PAGE_CONFIRMATION: i32 = 3;
+pub(crate) const PAGE_FIRST_CATEGORY: i32 = 4;
 
 /// Interns strings into a dictionary's values, returning keys.
 #[derive(Default)]
@@ -316,7 +314,6 @@ impl World {
 
         World {
             seed,
-            users,
             country_user_start,
             user_activity,
             user_stride,
@@ -364,7 +361,6 @@ impl World {
                 .iter()
                 .map(|c| payment_pick(&mix(c).online))
                 .collect(),
-            country_pick,
             config: w.clone(),
             spec: spec.clone(),
         }
@@ -372,7 +368,7 @@ impl World {
 
     /// A user of `country` drawn by activity (Zipf over activity ranks).
     #[inline]
-    pub fn active_user(&self, rng: &mut StreamRng, country: usize) -> u64 {
+    pub(crate) fn active_user(&self, rng: &mut StreamRng, country: usize) -> u64 {
         let start = self.country_user_start[country];
         let n = self.country_user_start[country + 1] - start;
         let rank = self.user_activity[country].sample(rng);
@@ -380,7 +376,7 @@ impl World {
     }
 
     /// Sources of sessions on `date` (a local day).
-    pub fn source_table(&self, date: NaiveDate) -> SourceTable {
+    pub(crate) fn source_table(&self, date: NaiveDate) -> SourceTable {
         let campaign_share: f64 = self
             .sources
             .iter()
@@ -420,7 +416,7 @@ impl World {
     }
 
     /// Extra web traffic from campaigns running on `date`: 0.1 is +10%.
-    pub fn campaign_uplift(&self, date: NaiveDate) -> f64 {
+    pub(crate) fn campaign_uplift(&self, date: NaiveDate) -> f64 {
         self.sources
             .iter()
             .filter(|s| s.runs_on(date))
@@ -430,7 +426,7 @@ impl World {
 
     /// Alias table over the physical stores of `country` open on `date`,
     /// with their store ids.
-    pub fn open_stores(
+    pub(crate) fn open_stores(
         &self,
         country: usize,
         date: NaiveDate,
@@ -452,7 +448,7 @@ impl World {
     }
 
     /// A uniformly drawn user living in `country`, if the country has any.
-    pub fn user_in_country(&self, rng: &mut StreamRng, country: usize) -> Option<u64> {
+    pub(crate) fn user_in_country(&self, rng: &mut StreamRng, country: usize) -> Option<u64> {
         let (lo, hi) = (
             self.country_user_start[country],
             self.country_user_start[country + 1],
@@ -461,11 +457,11 @@ impl World {
     }
 
     /// Store id of the online storefront selling in `country`.
-    pub fn online_store(&self, country: usize) -> i32 {
+    pub(crate) fn online_store(&self, country: usize) -> i32 {
         (self.physical_stores.len() + country) as i32
     }
 
-    pub fn store_count(&self) -> usize {
+    pub(crate) fn store_count(&self) -> usize {
         self.physical_stores.len() + COUNTRIES.len()
     }
 
@@ -482,7 +478,7 @@ impl World {
 
     /// Price of `product` in the currency of `country`, in minor units (cents).
     #[inline]
-    pub fn local_price_cents(&self, product: usize, country: usize) -> i64 {
+    pub(crate) fn local_price_cents(&self, product: usize, country: usize) -> i64 {
         let usd = self.product_price_usd_cents[product];
         let fx = self.fx_per_usd[country];
         ((usd as f64 * fx).round() as i64).max(1)
@@ -490,7 +486,7 @@ impl World {
 
     /// A page of `kind`: categories and products by popularity.
     #[inline]
-    pub fn page_of_kind(&self, kind: PageKind, rng: &mut StreamRng) -> i32 {
+    pub(crate) fn page_of_kind(&self, kind: PageKind, rng: &mut StreamRng) -> i32 {
         match kind {
             PageKind::Home => PAGE_HOME,
             PageKind::Category => PAGE_FIRST_CATEGORY + self.category_popularity.sample(rng) as i32,
@@ -554,7 +550,8 @@ mod tests {
     fn country_blocks_cover_all_users() {
         let w = world(0.01);
         assert_eq!(w.user_country(0), 0);
-        assert_eq!(w.user_country(w.users - 1), COUNTRIES.len() - 1);
+        let users = *w.country_user_start.last().unwrap();
+        assert_eq!(w.user_country(users - 1), COUNTRIES.len() - 1);
         for c in 0..COUNTRIES.len() {
             let start = w.country_user_start[c];
             assert_eq!(w.user_country(start), c);
