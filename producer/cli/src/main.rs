@@ -45,15 +45,7 @@ fn generate(args: &GenerateArgs) -> Result<(), Error> {
         runtime: runtime.handle().clone(),
         metrics: metrics.clone(),
     };
-    let lake = match Destination::open(&run.out, &ctx)? {
-        Destination::Objects(o) => o,
-        Destination::Records(r) => {
-            return Err(Error::usage(format!(
-                "invalid --out {}: the lake is a folder or s3://bucket/prefix; send records with --sink",
-                r.describe()
-            )));
-        }
-    };
+    // The record sink first: opening the lake creates its folder.
     let records = match &run.records {
         None => None,
         Some(url) => match Destination::open(url, &ctx)? {
@@ -64,6 +56,15 @@ fn generate(args: &GenerateArgs) -> Result<(), Error> {
                 )));
             }
         },
+    };
+    let lake = match Destination::open(&run.out, &ctx)? {
+        Destination::Objects(o) => o,
+        Destination::Records(r) => {
+            return Err(Error::usage(format!(
+                "invalid --out {}: the lake is a folder or s3://bucket/prefix; send records with --sink",
+                r.describe()
+            )));
+        }
     };
     if !run.sinks.skip_check {
         lake.check()?;

@@ -2,7 +2,7 @@
 //! target folder, then renamed over its final name.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::{ObjectSink, SinkContext};
@@ -21,27 +21,15 @@ pub(super) struct FolderSink {
 }
 
 impl FolderSink {
-    /// Creates `root` if needed and checks that files can be created in it.
+    /// The folder `root`; nothing is created until `check` or the first file.
     pub(super) fn open(root: &str, ctx: &SinkContext<'_>) -> Result<FolderSink, Error> {
         if root.split('/').next().is_some_and(|c| c.ends_with(':')) {
             return Err(Error::usage(format!(
                 "invalid destination '{root}': it looks like a URL; write scheme://, as in s3://bucket/prefix"
             )));
         }
-        let root = Path::new(root);
-        let fail = |e: std::io::Error| {
-            Error::runtime(format!(
-                "output folder {} is not writable: {e}",
-                root.display()
-            ))
-        };
-        std::fs::create_dir_all(root).map_err(fail)?;
-        tempfile::Builder::new()
-            .prefix(".mp-probe-")
-            .tempfile_in(root)
-            .map_err(fail)?;
         Ok(FolderSink {
-            root: root.to_path_buf(),
+            root: PathBuf::from(root),
             reserve: Mutex::new(None),
             metrics: ctx.metrics.clone(),
         })
@@ -49,6 +37,22 @@ impl FolderSink {
 }
 
 impl ObjectSink for FolderSink {
+    /// Creates the folder if needed and checks that files can be created in it.
+    fn check(&self) -> Result<(), Error> {
+        let fail = |e: std::io::Error| {
+            Error::runtime(format!(
+                "output folder {} is not writable: {e}",
+                self.root.display()
+            ))
+        };
+        std::fs::create_dir_all(&self.root).map_err(fail)?;
+        tempfile::Builder::new()
+            .prefix(".mp-probe-")
+            .tempfile_in(&self.root)
+            .map_err(fail)?;
+        Ok(())
+    }
+
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), Error> {
         let started = std::time::Instant::now();
         let path = self.root.join(key);
@@ -79,6 +83,7 @@ impl ObjectSink for FolderSink {
                 self.root.display()
             ))
         };
+        std::fs::create_dir_all(&self.root).map_err(fail)?;
         let mut file = tempfile::Builder::new()
             .prefix(".tmp-reserve-")
             .tempfile_in(&self.root)

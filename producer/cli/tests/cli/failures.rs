@@ -173,6 +173,41 @@ fn bad_input_exits_2_with_one_line() {
         2,
         "must be after world.signup_to",
     );
+    // Destinations: an unknown scheme, a URL without //, a folder as --sink.
+    rejects(&["--sink", "kafka://t"], &[], 2, "unknown scheme 'kafka'");
+    let folder_sink = d.path().join("sink-folder");
+    rejects(
+        &["--sink", folder_sink.to_str().unwrap()],
+        &[],
+        2,
+        "invalid --sink",
+    );
+    assert!(!folder_sink.exists(), "a refused --sink created its folder");
+}
+
+/// `--out` values that look like URLs are refused, not taken as folder names.
+#[test]
+fn urls_are_not_folders() {
+    for (out, needle) in [
+        ("S3://bucket/x", "unknown scheme 'S3'"),
+        ("gs://bucket/x", "unknown scheme 'gs'"),
+        ("s3:/bucket/x", "it looks like a URL"),
+    ] {
+        let d = tmp();
+        let o = Command::new(BIN)
+            .current_dir(d.path())
+            .args(["generate", "--out", out, "--scale", "0.001"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{out}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{out}: {}", stderr(&o));
+        assert!(all_files(d.path()).is_empty(), "{out} wrote files");
+        assert_eq!(
+            std::fs::read_dir(d.path()).unwrap().count(),
+            0,
+            "{out} made a folder"
+        );
+    }
 }
 
 #[test]
