@@ -8,8 +8,8 @@ use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record as FirehoseRecord;
 
 use super::SinkContext;
-use super::aws::{CountRetries, sdk_message};
-use super::streams::{BatchApi, Limits, Record, StreamSink, stream_name};
+use super::aws::sdk_message;
+use super::streams::{self, BatchApi, Limits, Record, StreamSink};
 use crate::error::Error;
 
 pub(super) struct Firehose {
@@ -18,23 +18,13 @@ pub(super) struct Firehose {
 }
 
 pub(super) fn open(rest: &str, ctx: &SinkContext<'_>) -> Result<StreamSink<Firehose>, Error> {
-    let name = stream_name("firehose", rest)?;
-    let conf = ctx
-        .runtime
-        .block_on(super::aws::load(ctx.options.endpoint_url.as_deref()));
-    let client = Client::from_conf(
-        aws_sdk_firehose::config::Builder::from(&conf)
-            .interceptor(CountRetries(ctx.metrics.clone()))
-            .build(),
-    );
-    Ok(StreamSink {
-        api: Firehose {
-            client,
-            name: name.to_string(),
-        },
-        runtime: ctx.runtime.clone(),
-        metrics: ctx.metrics.clone(),
-        concurrency: ctx.options.concurrency.unwrap_or(1),
+    streams::open("firehose", rest, ctx, |conf, counter, name| Firehose {
+        client: Client::from_conf(
+            aws_sdk_firehose::config::Builder::from(conf)
+                .interceptor(counter)
+                .build(),
+        ),
+        name,
     })
 }
 

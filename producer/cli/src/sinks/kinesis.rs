@@ -7,8 +7,8 @@ use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
 use super::SinkContext;
-use super::aws::{CountRetries, sdk_message};
-use super::streams::{BatchApi, Limits, Record, StreamSink, stream_name};
+use super::aws::sdk_message;
+use super::streams::{self, BatchApi, Limits, Record, StreamSink};
 use crate::error::Error;
 
 pub(super) struct Kinesis {
@@ -16,24 +16,21 @@ pub(super) struct Kinesis {
     name: String,
 }
 
+/// PutRecords limits: 500 records, 5 MiB per request, 1 MiB per record.
+const LIMITS: Limits = Limits {
+    records: 500,
+    request_bytes: 5 << 20,
+    record_bytes: 1 << 20,
+};
+
 pub(super) fn open(rest: &str, ctx: &SinkContext<'_>) -> Result<StreamSink<Kinesis>, Error> {
-    let name = stream_name("kinesis", rest)?;
-    let conf = ctx
-        .runtime
-        .block_on(super::aws::load(ctx.options.endpoint_url.as_deref()));
-    let client = Client::from_conf(
-        aws_sdk_kinesis::config::Builder::from(&conf)
-            .interceptor(CountRetries(ctx.metrics.clone()))
-            .build(),
-    );
-    Ok(StreamSink {
-        api: Kinesis {
-            client,
-            name: name.to_string(),
-        },
-        runtime: ctx.runtime.clone(),
-        metrics: ctx.metrics.clone(),
-        concurrency: ctx.options.concurrency.unwrap_or(1),
+    streams::open("kinesis", rest, ctx, |conf, counter, name| Kinesis {
+        client: Client::from_conf(
+            aws_sdk_kinesis::config::Builder::from(conf)
+                .interceptor(counter)
+                .build(),
+        ),
+        name,
     })
 }
 
@@ -55,11 +52,7 @@ impl BatchApi for Kinesis {
     }
 
     fn limits(&self) -> Limits {
-        Limits {
-            records: 500,
-            request_bytes: 5 << 20,
-            record_bytes: 1 << 20,
-        }
+        LIMITS
     }
 
     async fn describe(&self) -> Result<(), String> {
@@ -145,11 +138,7 @@ mod tests {
             "scripted"
         }
         fn limits(&self) -> Limits {
-            Limits {
-                records: 500,
-                request_bytes: 5 << 20,
-                record_bytes: 1 << 20,
-            }
+            LIMITS
         }
         async fn describe(&self) -> Result<(), String> {
             Ok(())

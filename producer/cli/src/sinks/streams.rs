@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 
-use super::RecordSink;
+use super::aws::CountRetries;
+use super::{RecordSink, SinkContext};
 use crate::error::Error;
 use crate::metrics::Metrics;
 
@@ -191,15 +192,28 @@ impl<A: BatchApi> RecordSink for StreamSink<A> {
     }
 }
 
-/// The stream name after `scheme://`: one name, no path.
-pub(super) fn stream_name<'a>(scheme: &str, rest: &'a str) -> Result<&'a str, Error> {
+/// A stream sink for `scheme://rest`: `build` makes the API's client from
+/// the shared SDK configuration, the retry counter and the stream name.
+pub(super) fn open<A: BatchApi>(
+    scheme: &str,
+    rest: &str,
+    ctx: &SinkContext<'_>,
+    build: impl FnOnce(&aws_config::SdkConfig, CountRetries, String) -> A,
+) -> Result<StreamSink<A>, Error> {
     if rest.is_empty() || rest.contains('/') {
-        Err(Error::usage(format!(
+        return Err(Error::usage(format!(
             "invalid sink '{scheme}://{rest}': name one stream, as {scheme}://NAME"
-        )))
-    } else {
-        Ok(rest)
+        )));
     }
+    let conf = ctx
+        .runtime
+        .block_on(super::aws::load(ctx.options.endpoint_url.as_deref()));
+    Ok(StreamSink {
+        api: build(&conf, CountRetries(ctx.metrics.clone()), rest.to_string()),
+        runtime: ctx.runtime.clone(),
+        metrics: ctx.metrics.clone(),
+        concurrency: ctx.options.concurrency.unwrap_or(1),
+    })
 }
 
 #[cfg(test)]
