@@ -51,6 +51,51 @@ fn generator_crate_has_no_io_dependencies() {
     }
 }
 
+fn version(v: &str) -> Vec<u64> {
+    let mut parts: Vec<u64> = v.split('.').map(|p| p.parse().unwrap()).collect();
+    parts.resize(3, 0);
+    parts
+}
+
+/// The workspace's `rust-version` is what the code and its dependencies
+/// really need: no dependency in the lock file asks for a newer compiler.
+#[test]
+fn rust_version_covers_every_dependency() {
+    let out = Command::new(env!("CARGO"))
+        .current_dir(workspace())
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--locked",
+            "--filter-platform",
+            "x86_64-unknown-linux-gnu",
+        ])
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ours = env!("CARGO_PKG_RUST_VERSION");
+    let newest = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| Some((p["rust_version"].as_str()?, p["name"].as_str()?)))
+        .max_by_key(|(v, _)| version(v))
+        .unwrap();
+    assert!(
+        version(newest.0) <= version(ours),
+        "{} needs Rust {}, rust-version is {ours}",
+        newest.1,
+        newest.0
+    );
+}
+
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
