@@ -1,5 +1,5 @@
 //! The command line. `generate`'s flags are one layer of the settings
-//! (`settings.rs`): each flag is a key of the same name with `_`, also
+//! (`settings/`): each flag is a key of the same name with `_`, also
 //! accepted in the config file and as `MARKETPULSE_<KEY>`.
 
 use std::path::PathBuf;
@@ -57,7 +57,7 @@ pub(crate) struct GenerateArgs {
     #[arg(long)]
     #[serde(skip)]
     pub config: Option<PathBuf>,
-    /// Print the settings this run would use, each with where it came from, and exit
+    /// Print every setting as read, each with where it came from; then check them and exit
     #[arg(long)]
     #[serde(skip)]
     pub print_config: bool,

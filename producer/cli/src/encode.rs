@@ -264,7 +264,7 @@ mod tests {
         spec.dirty.duplicates = 0.02;
         spec.dirty.near_duplicates = 0.02;
         spec.dirty.malformed = 0.05;
-        let generator = Generator::new(&spec);
+        let generator = Generator::new(&spec).unwrap();
         for domain in Domain::all() {
             let unit = Unit {
                 domain,

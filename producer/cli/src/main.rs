@@ -27,11 +27,13 @@ use pipeline::Outputs;
 use sinks::{Destination, SinkContext};
 
 fn generate(args: &GenerateArgs) -> Result<(), Error> {
-    let (run, loaded) = settings::resolve(args)?;
+    let loaded = settings::load(args)?;
     if args.print_config {
+        // The settings first, so a run that fails its checks still shows them.
         print!("{}", settings::report(&loaded));
-        return Ok(());
+        return settings::resolve(&loaded).map(|_| ());
     }
+    let run = settings::resolve(&loaded)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -45,7 +47,8 @@ fn generate(args: &GenerateArgs) -> Result<(), Error> {
         runtime: runtime.handle().clone(),
         metrics: metrics.clone(),
     };
-    // The record sink first: opening the lake creates its folder.
+    // Both are built before either is checked: a bad URL fails before
+    // anything is created.
     let records = match &run.records {
         None => None,
         Some(url) => match Destination::open(url, &ctx)? {
@@ -67,10 +70,11 @@ fn generate(args: &GenerateArgs) -> Result<(), Error> {
         }
     };
     if !run.sinks.skip_check {
-        lake.check()?;
+        // The stream first: checking the lake creates its folder.
         if let Some(r) = &records {
             r.check()?;
         }
+        lake.check()?;
     }
     let sink_name = match &records {
         Some(r) => r.describe(),

@@ -38,11 +38,12 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// Builds the world; `spec` must be valid (`DatasetSpec::validate`).
-    pub fn new(spec: &DatasetSpec) -> Generator {
-        Generator {
+    /// Checks `spec` (`DatasetSpec::validate`) and builds its world.
+    pub fn new(spec: &DatasetSpec) -> Result<Generator, SpecError> {
+        spec.validate()?;
+        Ok(Generator {
             world: World::new(spec),
-        }
+        })
     }
 
     pub fn spec(&self) -> &DatasetSpec {

@@ -10,6 +10,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 
+# The binary runs with the tests' own settings only, not the caller's.
+for _name in [k for k in os.environ if k.startswith("MARKETPULSE_") and k != "MARKETPULSE_BIN"]:
+    del os.environ[_name]
+
 
 @pytest.fixture(scope="session")
 def binary() -> Path:

@@ -44,7 +44,7 @@ fn deliver(out: &Outputs<'_>, r: &Ready) -> Result<(), Error> {
 
 pub(super) fn run(run: &Run, out: &Outputs<'_>) -> Result<Summary, Error> {
     let spec = &run.spec;
-    let generator = Generator::new(spec);
+    let generator = Generator::new(spec).map_err(|e| Error::usage(e.to_string()))?;
     let total_units = generator
         .shard_units(run.shard_index, run.shard_count)
         .count() as u64;

@@ -255,7 +255,7 @@ impl State<'_> {
 }
 
 pub(super) fn run(run: &Run, out: &Outputs<'_>, opts: &RealtimeOptions) -> Result<Summary, Error> {
-    let generator = Generator::new(&run.spec);
+    let generator = Generator::new(&run.spec).map_err(|e| Error::usage(e.to_string()))?;
     let mut state = State {
         run,
         out,

@@ -120,25 +120,50 @@ pub(super) fn setting_keys() -> Vec<String> {
         .collect()
 }
 
-/// The setting an environment variable name (after the prefix, lower case)
-/// sets, if any.
-fn env_key(name: &str, keys: &[String]) -> Option<String> {
-    if name == "clicks_v2_from" {
-        return Some("world.clicks_v2_from".into());
-    }
-    if keys.iter().any(|k| k == name) {
-        return Some(name.to_string());
-    }
-    let (table, rest) = name.split_once("__")?;
-    (matches!(table, "world" | "dirty") && !rest.is_empty())
-        .then(|| format!("{table}.{}", rest.replace("__", ".")))
+/// What an environment variable (its name after the prefix, lower case) sets.
+enum EnvKey {
+    /// A top-level setting; its value is taken as written.
+    Setting(String),
+    /// A `[world]` or `[dirty]` key; its value is parsed (numbers, lists,
+    /// `{key = value}` tables).
+    Table(String),
+    /// Not a setting.
+    Unknown,
 }
 
+fn env_key(name: &str, keys: &[String]) -> Result<EnvKey, Error> {
+    if name == "clicks_v2_from" {
+        return Ok(EnvKey::Setting("world.clicks_v2_from".into()));
+    }
+    if keys.iter().any(|k| k == name) {
+        return Ok(EnvKey::Setting(name.to_string()));
+    }
+    let Some((table, rest)) = name.split_once("__") else {
+        return Ok(EnvKey::Unknown);
+    };
+    if !matches!(table, "world" | "dirty") || rest.is_empty() {
+        return Ok(EnvKey::Unknown);
+    }
+    if rest.contains("__") {
+        let var = format!("{ENV_PREFIX}{}", name.to_ascii_uppercase());
+        let (head, _) = rest.split_once("__").expect("checked");
+        return Err(Error::usage(format!(
+            "invalid {var}: a variable sets a whole [{table}] key; give all of {head} as {ENV_PREFIX}{}__{}={{...}}, or set it in the config file",
+            table.to_ascii_uppercase(),
+            head.to_ascii_uppercase()
+        )));
+    }
+    Ok(EnvKey::Table(format!("{table}.{rest}")))
+}
+
+/// `MARKETPULSE_*` variables, name after the prefix in lower case, sorted.
 fn env_vars() -> Vec<(String, String)> {
-    std::env::vars_os()
+    let mut vars: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter_map(|(k, v)| Some((k.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase(), v)))
-        .collect()
+        .collect();
+    vars.sort();
+    vars
 }
 
 /// Inserts `value` at a dotted `key`.
@@ -158,20 +183,33 @@ fn insert(dict: &mut Dict, key: &str, value: Value) {
     }
 }
 
-pub(super) fn env() -> impl Provider {
+pub(super) fn env() -> Result<impl Provider, Error> {
     let keys = setting_keys();
     let mut data = Dict::new();
+    let mut set_by: Vec<(String, String)> = Vec::new();
     for (name, value) in env_vars() {
-        if let Some(key) = env_key(&name, &keys) {
-            let parsed: Value = value.parse().expect("parsing a value is infallible");
-            insert(&mut data, &key, parsed);
+        let (key, value) = match env_key(&name, &keys)? {
+            EnvKey::Setting(key) => (key, Value::from(value)),
+            EnvKey::Table(key) => {
+                let parsed: Value = value.parse().expect("parsing a value is infallible");
+                (key, parsed)
+            }
+            EnvKey::Unknown => continue,
+        };
+        let var = format!("{ENV_PREFIX}{}", name.to_ascii_uppercase());
+        if let Some((_, other)) = set_by.iter().find(|(k, _)| *k == key) {
+            return Err(Error::usage(format!(
+                "{other} and {var} both set {key}: keep one"
+            )));
         }
+        set_by.push((key.clone(), var));
+        insert(&mut data, &key, value);
     }
-    Layer {
+    Ok(Layer {
         name: ENV,
         source: None,
         data,
-    }
+    })
 }
 
 /// Edit distance with transpositions (optimal string alignment), for "did
@@ -214,12 +252,22 @@ pub(super) fn unknown_env_warnings() -> Vec<String> {
     let keys = setting_keys();
     env_vars()
         .into_iter()
-        .filter(|(name, _)| name != "config" && env_key(name, &keys).is_none())
+        .filter(|(name, _)| {
+            name != "config" && matches!(env_key(name, &keys), Ok(EnvKey::Unknown))
+        })
         .filter_map(|(name, _)| {
+            let var = format!("{ENV_PREFIX}{}", name.to_ascii_uppercase());
+            for table in ["world", "dirty"] {
+                if name.starts_with(&format!("{table}_")) {
+                    return Some(format!(
+                        "ignoring {var}: not a setting ([{table}] keys are {ENV_PREFIX}{}__<KEY>, with two underscores)",
+                        table.to_ascii_uppercase()
+                    ));
+                }
+            }
             let near = closest(&name, keys.iter().map(String::as_str))?;
             Some(format!(
-                "ignoring {ENV_PREFIX}{}: not a setting (did you mean {}?)",
-                name.to_ascii_uppercase(),
+                "ignoring {var}: not a setting (did you mean {}?)",
                 origin::env_var(near)
             ))
         })

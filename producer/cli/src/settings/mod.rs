@@ -31,35 +31,52 @@ pub(crate) struct Settings {
     pub out: String,
     #[serde(deserialize_with = "text")]
     pub start: String,
+    #[serde(deserialize_with = "lenient")]
     pub days: i64,
+    #[serde(deserialize_with = "lenient")]
     pub scale: f64,
+    #[serde(deserialize_with = "lenient")]
     pub seed: u64,
     pub format: marketpulse_gen::Format,
     pub compression: marketpulse_gen::Compression,
     #[serde(deserialize_with = "list")]
     pub domains: Vec<String>,
+    #[serde(default, deserialize_with = "opt_lenient")]
     pub threads: Option<i64>,
+    #[serde(deserialize_with = "lenient")]
     pub shard_index: i64,
+    #[serde(deserialize_with = "lenient")]
     pub shard_count: i64,
     #[serde(default, deserialize_with = "opt_text")]
     pub sink: Option<String>,
     pub mode: Mode,
+    #[serde(default, deserialize_with = "opt_lenient")]
     pub rate: Option<f64>,
+    #[serde(default, deserialize_with = "opt_lenient")]
     pub speedup: Option<f64>,
+    #[serde(default, deserialize_with = "opt_lenient")]
     pub duration: Option<f64>,
+    #[serde(deserialize_with = "lenient")]
     pub flush_seconds: i64,
+    #[serde(deserialize_with = "lenient")]
     pub flush_mb: i64,
     #[serde(default, deserialize_with = "opt_text")]
     pub endpoint_url: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
     pub sse_kms_key: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     pub no_overwrite: bool,
+    #[serde(deserialize_with = "lenient")]
     pub multipart_threshold_mib: i64,
+    #[serde(deserialize_with = "lenient")]
     pub part_size_mib: i64,
+    #[serde(default, deserialize_with = "opt_lenient")]
     pub concurrency: Option<i64>,
+    #[serde(deserialize_with = "lenient")]
     pub skip_sink_check: bool,
     #[serde(default, deserialize_with = "opt_text")]
     pub metrics_json: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     pub emf: bool,
     /// `[world]` and `[dirty]` keys given by a layer; the rest default.
     #[serde(default)]
@@ -85,22 +102,67 @@ fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
     text(d).map(Some)
 }
 
+/// A number or boolean, also from text: environment values arrive as
+/// written (`MARKETPULSE_DAYS=3`).
+fn lenient<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned + std::str::FromStr,
+{
+    let v = <Value as Deserialize>::deserialize(d)?;
+    match &v {
+        Value::String(_, s) => s.trim().parse::<T>().map_err(|_| {
+            serde::de::Error::invalid_type(
+                serde::de::Unexpected::Str(s),
+                &std::any::type_name::<T>(),
+            )
+        }),
+        _ => v.deserialize::<T>().map_err(|_| {
+            let shown = show(&v);
+            let unexpected = match &v {
+                Value::Num(..) => serde::de::Unexpected::Other(&shown),
+                Value::Bool(_, b) => serde::de::Unexpected::Bool(*b),
+                Value::Array(..) => serde::de::Unexpected::Seq,
+                Value::Dict(..) => serde::de::Unexpected::Map,
+                _ => serde::de::Unexpected::Other("a value"),
+            };
+            serde::de::Error::invalid_type(unexpected, &std::any::type_name::<T>())
+        }),
+    }
+}
+
+fn opt_lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned + std::str::FromStr,
+{
+    lenient(d).map(Some)
+}
+
 /// A list, or one comma-separated string (`MARKETPULSE_DOMAINS=sales,clicks`).
 fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        Many(Vec<String>),
-        One(String),
-    }
-    Ok(match OneOrMany::deserialize(d)? {
-        OneOrMany::Many(v) => v,
-        OneOrMany::One(s) => s
+    let v = <Value as Deserialize>::deserialize(d)?;
+    match &v {
+        Value::String(_, s) => Ok(s
             .split(',')
             .map(|p| p.trim().to_string())
             .filter(|p| !p.is_empty())
+            .collect()),
+        Value::Array(_, items) => items
+            .iter()
+            .map(|i| match i {
+                Value::String(_, s) => Ok(s.clone()),
+                other => Err(serde::de::Error::custom(format!(
+                    "expected names, found {}",
+                    show(other)
+                ))),
+            })
             .collect(),
-    })
+        other => Err(serde::de::Error::custom(format!(
+            "expected a list of names, found {}",
+            show(other)
+        ))),
+    }
 }
 
 /// The settings of one `generate`, with the means to say where each came from.
@@ -142,7 +204,7 @@ pub(crate) fn load(args: &GenerateArgs) -> Result<Loaded, Error> {
     if let Some(f) = &file {
         figment = figment.merge(layers::file(f)?);
     }
-    figment = figment.merge(layers::env()).merge(layers::flags(args));
+    figment = figment.merge(layers::env()?).merge(layers::flags(args));
     match figment.extract::<Settings>() {
         Ok(settings) => Ok(Loaded {
             settings,
@@ -153,50 +215,68 @@ pub(crate) fn load(args: &GenerateArgs) -> Result<Loaded, Error> {
     }
 }
 
-/// Resolves `args` into a validated run.
-pub(crate) fn resolve(args: &GenerateArgs) -> Result<(Run, Loaded), Error> {
-    let loaded = load(args)?;
-    let run = run::build(&loaded)?;
-    Ok((run, loaded))
+/// Checks loaded settings into a run.
+pub(crate) fn resolve(loaded: &Loaded) -> Result<Run, Error> {
+    run::build(loaded)
 }
 
-/// The `--print-config` report: every setting in key order with its value
-/// and where it came from (unset optional keys as comments), then the
-/// `[world]` and `[dirty]` keys that a layer set.
+/// The `--print-config` report: every setting in key order, as read from
+/// its layers, with where it came from (unset optional keys as comments),
+/// then the `[world]` and `[dirty]` keys that a layer set.
 pub(crate) fn report(loaded: &Loaded) -> String {
-    let Ok(top) = loaded.figment.extract::<Dict>() else {
+    let Ok(Value::Dict(_, values)) = Value::serialize(&loaded.settings) else {
         return String::new();
     };
+    let mut out = String::new();
+    let line = |key: &str, v: &Value| {
+        format!(
+            "{key} = {}    # {}\n",
+            toml_value(v),
+            loaded.origin(key).location()
+        )
+    };
     let mut keys = layers::setting_keys();
-    for table in ["world", "dirty"] {
-        if let Some(Value::Dict(_, inner)) = top.get(table) {
-            keys.extend(inner.keys().map(|k| format!("{table}.{k}")));
+    keys.sort();
+    for key in keys {
+        let value = match key.split_once('.') {
+            Some((table, k)) => match values.get(table) {
+                Some(Value::Dict(_, d)) => d.get(k),
+                _ => None,
+            },
+            None => values.get(&key),
+        };
+        match value {
+            Some(v) if !matches!(v, Value::Empty(..)) => out += &line(&key, v),
+            _ => out += &format!("# {key} is not set\n"),
         }
     }
-    keys.sort();
-    keys.dedup();
-    let mut out = String::new();
-    for key in keys {
-        match loaded.figment.find_value(&key) {
-            Ok(v) => {
-                out += &format!(
-                    "{key} = {}    # {}\n",
-                    toml_value(&v),
-                    loaded.origin(&key).location()
-                )
+    for table in ["dirty", "world"] {
+        if let Some(Value::Dict(_, d)) = values.get(table) {
+            for (k, v) in d {
+                let key = format!("{table}.{k}");
+                if key != "world.clicks_v2_from" {
+                    out += &line(&key, v);
+                }
             }
-            Err(_) => out += &format!("# {key} is not set\n"),
         }
     }
     out
 }
 
+/// A value as TOML: text quoted, lists and tables inline.
 fn toml_value(v: &Value) -> String {
     match v {
         Value::String(_, s) => format!("{s:?}"),
         Value::Array(_, a) => format!(
             "[{}]",
             a.iter().map(toml_value).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Dict(_, d) => format!(
+            "{{ {} }}",
+            d.iter()
+                .map(|(k, v)| format!("{k:?} = {}", toml_value(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         other => show(other),
     }

@@ -46,36 +46,57 @@ pub(crate) fn flag(key: &str) -> String {
     format!("--{}", name.replace('_', "-"))
 }
 
+/// The segments of a dotted key; a segment may be quoted to hold dots
+/// (`organic_referrers."https://t.co/"`).
+pub(crate) fn segments(key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in key.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
 /// Which layer set `key`. A key inside a value a layer set (an array
 /// element, a map entry) belongs to that value's layer; the search stops
 /// below `[world]` and `[dirty]`, whose other keys keep their defaults.
 pub(crate) fn of(figment: &Figment, file: Option<&FileText>, key: &str) -> Origin {
-    let mut k = key;
-    let md = loop {
-        if let Some(md) = figment.find_metadata(k) {
-            break md;
+    let parts = segments(key);
+    let mut n = parts.len();
+    let (found, md) = loop {
+        let k = parts[..n].join(".");
+        if !parts[..n].iter().any(|p| p.contains('.'))
+            && let Some(md) = figment.find_metadata(&k)
+        {
+            break (k, md);
         }
-        match k.rsplit_once('.') {
-            Some((parent, _)) if !matches!(parent, "world" | "dirty") => k = parent,
-            _ => return Origin::Default,
+        if n <= 1 || (n == 2 && matches!(parts[0].as_str(), "world" | "dirty")) {
+            return Origin::Default;
         }
+        n -= 1;
     };
     match md.name.as_ref() {
         FILE => {
             let path = file.map_or_else(PathBuf::new, |f| f.path.clone());
-            let mut line = None;
-            let mut at = key;
-            while let Some(f) = file {
-                line = line_of(&f.text, at);
-                match (line, at.rsplit_once('.')) {
-                    (None, Some((parent, _))) => at = parent,
-                    _ => break,
-                }
-            }
+            let line = file.and_then(|f| {
+                (1..=parts.len())
+                    .rev()
+                    .find_map(|n| line_of_parts(&f.text, &parts[..n]))
+            });
             Origin::File { path, line }
         }
-        ENV => Origin::Env(env_var(key)),
-        FLAG => Origin::Flag(flag(key)),
+        ENV if matches!(found.as_str(), "world" | "dirty") => Origin::Env(format!(
+            "{ENV_PREFIX}{}__* variables",
+            found.to_ascii_uppercase()
+        )),
+        ENV => Origin::Env(env_var(&found)),
+        FLAG => Origin::Flag(flag(&found)),
         _ => Origin::Default,
     }
 }
@@ -156,13 +177,17 @@ pub(crate) fn line_at(text: &str, offset: usize) -> usize {
 }
 
 /// Line where `key` (dotted; array elements by index) is set in a TOML text.
+#[cfg(test)]
 pub(crate) fn line_of(text: &str, key: &str) -> Option<usize> {
+    line_of_parts(text, &segments(key))
+}
+
+fn line_of_parts(text: &str, parts: &[String]) -> Option<usize> {
     let root = DeTable::parse(text).ok()?;
     let mut table = root.get_ref();
     let mut value: Option<&DeValue<'_>> = None;
     let mut offset = None;
-    for part in key.split('.') {
-        let part = part.trim_matches('"');
+    for part in parts {
         match value {
             Some(DeValue::Array(items)) => {
                 let item = items.get(part.parse::<usize>().ok()?)?;
@@ -175,7 +200,7 @@ pub(crate) fn line_of(text: &str, key: &str) -> Option<usize> {
                 offset = Some(k.span().start);
                 value = Some(v.get_ref());
             }
-            Some(_) => break,
+            Some(_) => return None,
             None => {
                 let (k, v) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
                 offset = Some(k.span().start);
@@ -199,6 +224,15 @@ mod tests {
         assert_eq!(line_of(text, "world.campaigns.1.name"), Some(11));
         assert_eq!(line_of(text, "seed"), None);
         assert_eq!(line_at("a\nb\n", 2), 2);
+        let quoted = "[world.organic_referrers]\ndirect = 0.5\n\"https://t.co/\" = -1\n";
+        assert_eq!(
+            line_of(quoted, "world.organic_referrers.\"https://t.co/\""),
+            Some(3)
+        );
+        assert_eq!(
+            segments("a.\"b.c\".d"),
+            ["a".to_string(), "b.c".into(), "d".into()]
+        );
     }
 
     #[test]

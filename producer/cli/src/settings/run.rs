@@ -213,8 +213,10 @@ pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
 
 fn realtime(l: &Loaded) -> Result<Option<RealtimeOptions>, Error> {
     let s = &l.settings;
+    let flush_seconds = in_range(l, "flush_seconds", s.flush_seconds, 1, 3600)? as u32;
+    let flush_bytes = (in_range(l, "flush_mb", s.flush_mb, 1, 4096)? as usize) << 20;
     if s.mode == Mode::Backfill {
-        for key in ["rate", "speedup", "duration"] {
+        for key in ["rate", "speedup", "duration", "flush_seconds", "flush_mb"] {
             if l.origin(key) != super::Origin::Default {
                 return Err(Error::usage(format!(
                     "{} needs --mode realtime",
@@ -241,8 +243,8 @@ fn realtime(l: &Loaded) -> Result<Option<RealtimeOptions>, Error> {
     };
     Ok(Some(RealtimeOptions {
         pace,
-        flush_seconds: in_range(l, "flush_seconds", s.flush_seconds, 1, 3600)? as u32,
-        flush_bytes: (in_range(l, "flush_mb", s.flush_mb, 1, 4096)? as usize) << 20,
+        flush_seconds,
+        flush_bytes,
         duration: duration.map(Duration::from_secs_f64),
     }))
 }

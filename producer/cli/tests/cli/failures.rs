@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{BIN, all_files, generate, run, stderr, tmp};
+use super::{all_files, bin, generate, run, stderr, tmp};
 
 fn first_data_file(root: &Path) -> PathBuf {
     let mut files: Vec<PathBuf> = all_files(root)
@@ -80,8 +80,8 @@ fn rejects(args: &[&str], env: &[(&str, &str)], code: i32, needle: &str) {
         "0.001",
     ];
     full.extend_from_slice(args);
-    let mut cmd = Command::new(BIN);
-    cmd.args(&full).env_remove("MARKETPULSE_CONFIG");
+    let mut cmd = bin();
+    cmd.args(&full);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -194,7 +194,7 @@ fn urls_are_not_folders() {
         ("s3:/bucket/x", "it looks like a URL"),
     ] {
         let d = tmp();
-        let o = Command::new(BIN)
+        let o = bin()
             .current_dir(d.path())
             .args(["generate", "--out", out, "--scale", "0.001"])
             .output()

@@ -13,12 +13,19 @@ use std::process::{Command, Output};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_marketpulse");
 
+/// The binary, with none of the caller's MARKETPULSE_* settings.
+pub fn bin() -> Command {
+    let mut cmd = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MARKETPULSE_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
 pub fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("MARKETPULSE_CONFIG")
-        .output()
-        .expect("binary runs")
+    bin().args(args).output().expect("binary runs")
 }
 
 pub fn generate(out: &Path, extra: &[&str]) -> Output {

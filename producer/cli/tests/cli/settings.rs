@@ -4,20 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use super::{BIN, manifest, stderr, tmp};
+use super::{bin, manifest, stderr, tmp};
 
 /// Runs `marketpulse generate` with a config file (if any), environment
 /// variables and flags, and no other MARKETPULSE_* variable.
 fn generate_with(config: Option<&Path>, env: &[(&str, &str)], flags: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = bin();
     cmd.arg("generate");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("MARKETPULSE_") {
-            cmd.env_remove(k);
-        }
-    }
     if let Some(c) = config {
         cmd.arg("--config").arg(c);
     }
@@ -58,6 +53,14 @@ fn all_keys() -> Vec<String> {
             l.split([' ', '=']).next().unwrap().to_string()
         })
         .collect()
+}
+
+/// How a setting's value prints: `domains` as a list; otherwise as `printed`.
+fn printed_as(key: &str, raw: &str) -> String {
+    match key {
+        "domains" if !raw.starts_with('[') => format!("[\"{raw}\"]"),
+        _ => printed(raw),
+    }
 }
 
 /// How a value prints: text quoted, numbers and booleans bare.
@@ -138,8 +141,14 @@ fn cases() -> Vec<Case> {
             context: REALTIME,
             ..case("duration", "10.5", "20.5", "30.5")
         },
-        case("flush_seconds", "10", "20", "30"),
-        case("flush_mb", "1", "2", "3"),
+        Case {
+            context: REALTIME,
+            ..case("flush_seconds", "10", "20", "30")
+        },
+        Case {
+            context: REALTIME,
+            ..case("flush_mb", "1", "2", "3")
+        },
         case(
             "endpoint_url",
             "http://127.0.0.1:1",
@@ -205,7 +214,7 @@ fn every_setting_comes_from_file_environment_or_flag_in_that_order() {
         let in_file = format!("{} line {line}", cfg.display());
         assert_eq!(
             from_file,
-            (printed(c.file), in_file),
+            (printed_as(c.key, c.file), in_file),
             "{} from the file",
             c.key
         );
@@ -213,7 +222,7 @@ fn every_setting_comes_from_file_environment_or_flag_in_that_order() {
         let from_env = at(&print_config(None, &env, &context));
         assert_eq!(
             from_env,
-            (printed(c.env), var.clone()),
+            (printed_as(c.key, c.env), var.clone()),
             "{} from the environment",
             c.key
         );
@@ -234,11 +243,7 @@ fn every_setting_comes_from_file_environment_or_flag_in_that_order() {
             "{}: the flag beats the environment",
             c.key
         );
-        let expected = match c.key {
-            "domains" => "[\"sales\"]".to_string(),
-            _ => printed(c.flag),
-        };
-        assert_eq!(value, expected, "{} from the flag", c.key);
+        assert_eq!(value, printed_as(c.key, c.flag), "{} from the flag", c.key);
     }
 }
 
@@ -491,4 +496,76 @@ fn errors_name_the_key_the_file_and_the_line() {
         assert!(err.contains(&expected), "'{err}' lacks '{expected}'");
         assert!(!lake.exists(), "{expected}: wrote {}", lake.display());
     }
+}
+
+/// Environment values are text as written; `[world]`/`[dirty]` variables set
+/// a whole key; mistakes are refused or warned about, never ignored.
+#[test]
+fn environment_edge_cases() {
+    let d = tmp();
+    let lake = d.path().join("lake");
+    let out = lake.to_str().unwrap();
+    let config = |env: &[(&str, &str)], flags: &[&str]| {
+        let mut all = vec!["--print-config"];
+        all.extend_from_slice(flags);
+        generate_with(None, env, &all)
+    };
+    // Text stays text: not 2025.1, not 42.
+    let o = config(
+        &[
+            ("MARKETPULSE_OUT", "2025.10"),
+            ("MARKETPULSE_START", "2024-03-01"),
+        ],
+        &[],
+    );
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(text.contains("out = \"2025.10\""), "{text}");
+    // A whole map from the environment replaces the default map.
+    let fx = "{USD=1.0, GBP=0.8, EUR=0.9, JPY=150.0, BRL=5.0, CAD=1.3, AUD=1.5, INR=80.0}";
+    let o = generate_with(
+        None,
+        &[("MARKETPULSE_WORLD__FX_PER_USD", fx)],
+        &["--out", out, "--scale", "0.001", "--domains", "stores"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = manifest(&lake);
+    assert_eq!(m["spec"]["world"]["fx_per_usd"]["GBP"], 0.8);
+    assert_eq!(m["spec"]["world"]["fx_per_usd"]["INR"], 80.0);
+    // A nested key would drop the rest of its map: refused.
+    let o = config(&[("MARKETPULSE_WORLD__FUNNEL__CART__CHECKOUT", "0.6")], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("MARKETPULSE_WORLD__FUNNEL={...}"),
+        "{}",
+        stderr(&o)
+    );
+    // One underscore is not a [dirty] key: a warning says so.
+    let o = config(&[("MARKETPULSE_DIRTY_LATE", "0.1")], &[]);
+    assert!(o.status.success());
+    assert!(
+        stderr(&o).contains("ignoring MARKETPULSE_DIRTY_LATE"),
+        "{}",
+        stderr(&o)
+    );
+    // Two names for one key: refused rather than picked by chance.
+    let o = config(
+        &[
+            ("MARKETPULSE_CLICKS_V2_FROM", "2025-01-01"),
+            ("MARKETPULSE_WORLD__CLICKS_V2_FROM", "2025-01-02"),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // Real-time settings in a backfill are refused, not ignored.
+    let o = generate_with(
+        None,
+        &[("MARKETPULSE_FLUSH_SECONDS", "30")],
+        &["--out", out],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("MARKETPULSE_FLUSH_SECONDS=30 needs --mode realtime"),
+        "{}",
+        stderr(&o)
+    );
 }
