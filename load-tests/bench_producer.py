@@ -43,7 +43,7 @@ def run_once(flags, binary=BIN):
         p = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO)
         wall = parse_wall(re.search(r"Elapsed \(wall clock\) time.*: (.+)", p.stderr).group(1))
         rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1))
-        (manifest,) = (out / "_manifests").glob("*.json")
+        (manifest,) = (out / "_manifests").glob("*-shard-*.json")
         # Truth sidecars list defects; they are not events.
         events = sum(f["rows"] for f in json.loads(manifest.read_text())["files"] if f["domain"] != "truth")
         return wall, rss_kb, events

@@ -21,10 +21,17 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Generate a dataset into a partitioned lake (a folder or S3), a stream or stdout.
     Generate(Box<GenerateArgs>),
-    /// Check a lake against its manifests: sizes, SHA-256, missing and extra files.
+    /// Check a lake against its manifests: sizes, SHA-256, missing, extra and
+    /// temporary files, incomplete or missing shards, interrupted runs.
     Verify {
-        /// Lake folder to check.
-        dir: PathBuf,
+        /// The lake: a folder or s3://BUCKET/PREFIX.
+        lake: String,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// AWS-compatible endpoint for an S3 lake (also AWS_ENDPOINT_URL)
+        #[arg(long)]
+        endpoint_url: Option<String>,
     },
     /// Print a Parquet lake's realised distributions next to its config:
     /// hourly curves, top pages and stores, funnel, baskets, defects.
@@ -115,6 +122,18 @@ pub(crate) struct GenerateArgs {
     #[arg(long, allow_hyphen_values = true, help_heading = "Output")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard_count: Option<i64>,
+    /// Continue a killed run of this shard: skip what it delivered, remove what it left half-written
+    #[arg(long, help_heading = "Output")]
+    #[serde(skip_serializing_if = "is_false")]
+    pub resume: bool,
+    /// Write into a lake that holds another dataset (another seed or spec)
+    #[arg(long, help_heading = "Output")]
+    #[serde(skip_serializing_if = "is_false")]
+    pub force: bool,
+    /// S3: a shard's lock is free this long after its holder last renewed it [default: 60]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Output")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_lease_seconds: Option<i64>,
 
     #[command(flatten)]
     #[serde(flatten)]

@@ -4,6 +4,7 @@
 mod cli;
 mod encode;
 mod error;
+mod lake;
 mod manifest;
 mod metrics;
 mod pipeline;
@@ -24,7 +25,63 @@ use cli::{Cli, Command, GenerateArgs};
 use error::Error;
 use metrics::Metrics;
 use pipeline::Outputs;
-use sinks::{Destination, SinkContext};
+use sinks::{Destination, SinkContext, SinkOptions};
+
+fn io_runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::runtime(format!("cannot start the I/O runtime: {e}")))
+}
+
+fn verify_lake(url: &str, json: bool, endpoint_url: Option<String>) -> Result<(), Error> {
+    if !url.contains("://") && !std::path::Path::new(url).is_dir() {
+        return Err(Error::usage(format!("cannot verify {url}: not a folder")));
+    }
+    let runtime = io_runtime()?;
+    let options = SinkOptions::reading(endpoint_url);
+    let ctx = SinkContext {
+        options: &options,
+        runtime: runtime.handle().clone(),
+        metrics: Arc::new(Metrics::default()),
+        owner: String::new(),
+    };
+    let lake = match Destination::open(url, &ctx)? {
+        Destination::Objects(o) => o,
+        Destination::Records(r) => {
+            return Err(Error::usage(format!(
+                "cannot verify {}: a stream is not a lake",
+                r.describe()
+            )));
+        }
+    };
+    let report = verify::verify(lake.as_ref())?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serialises")
+        );
+    } else {
+        for p in &report.problems {
+            eprintln!("{p}");
+        }
+    }
+    if report.ok {
+        if !json {
+            eprintln!(
+                "ok: {} files, {} bytes match {} manifest(s)",
+                report.files, report.bytes, report.manifests
+            );
+        }
+        Ok(())
+    } else {
+        Err(Error::runtime(format!(
+            "verify failed: {} problem(s) in {url}",
+            report.problems.len()
+        )))
+    }
+}
 
 fn generate(args: &GenerateArgs) -> Result<(), Error> {
     let loaded = settings::load(args)?;
@@ -34,11 +91,7 @@ fn generate(args: &GenerateArgs) -> Result<(), Error> {
         return settings::resolve(&loaded).map(|_| ());
     }
     let run = settings::resolve(&loaded)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::runtime(format!("cannot start the I/O runtime: {e}")))?;
+    let runtime = io_runtime()?;
     let stop = Arc::new(AtomicBool::new(false));
     let signal = signals::watch(&runtime, stop.clone());
     let metrics = Arc::new(Metrics::default());
@@ -46,6 +99,7 @@ fn generate(args: &GenerateArgs) -> Result<(), Error> {
         options: &run.sinks,
         runtime: runtime.handle().clone(),
         metrics: metrics.clone(),
+        owner: pipeline::shard_of(&run).name(),
     };
     // Both are built before either is checked: a bad URL fails before
     // anything is created.
@@ -129,25 +183,11 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             Ok(())
         }
-        Command::Verify { dir } => {
-            let report = verify::verify(&dir)?;
-            for p in &report.problems {
-                eprintln!("{p}");
-            }
-            if report.problems.is_empty() {
-                eprintln!(
-                    "ok: {} files, {} bytes match {} manifest(s)",
-                    report.files, report.bytes, report.manifests
-                );
-                Ok(())
-            } else {
-                Err(Error::runtime(format!(
-                    "verify failed: {} problem(s) in {}",
-                    report.problems.len(),
-                    dir.display()
-                )))
-            }
-        }
+        Command::Verify {
+            lake,
+            json,
+            endpoint_url,
+        } => verify_lake(&lake, json, endpoint_url),
     }
 }
 

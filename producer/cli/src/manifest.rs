@@ -24,6 +24,10 @@ pub(crate) struct FileEntry {
     /// Injected defects by kind (dirty data); absent when none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) defects: BTreeMap<String, u64>,
+    /// Where the unit's records went (`kinesis://name`, `stdout`) when a
+    /// record sink took them: `path` then names the unit, not a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) sink: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

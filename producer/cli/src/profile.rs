@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
+use arrow_array::types::ArrowPrimitiveType;
 use arrow_array::types::{Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, PrimitiveArray, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 
@@ -16,7 +17,7 @@ use marketpulse_gen::world::PageKind;
 use marketpulse_gen::{DatasetSpec, Format, World};
 
 use crate::error::Error;
-use crate::manifest::{MANIFEST_DIR, Manifest};
+use crate::manifest::{FileEntry, MANIFEST_DIR, Manifest, sha256_hex};
 
 const HOUR_US: i64 = 3_600_000_000;
 
@@ -60,25 +61,44 @@ pub(crate) struct Profile {
     pub(crate) defects: BTreeMap<String, u64>,
 }
 
-fn load_manifests(root: &Path) -> Result<Vec<Manifest>, Error> {
+/// The lake's manifests, each with its spec checked: it parses, it is
+/// valid, and it is the spec its run id was made from (an edited manifest
+/// is not).
+fn load_manifests(root: &Path) -> Result<Vec<(Manifest, DatasetSpec)>, Error> {
+    if !root.is_dir() {
+        return Err(Error::usage(format!(
+            "cannot profile {}: not a folder",
+            root.display()
+        )));
+    }
     let dir = root.join(MANIFEST_DIR);
-    let rd = std::fs::read_dir(&dir)
-        .map_err(|e| Error::usage(format!("cannot profile {}: {e}", dir.display())))?;
-    let mut paths: Vec<_> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    paths.retain(|p: &std::path::PathBuf| {
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        name.contains("-shard-") && name.ends_with(".json")
+    });
     paths.sort();
     let mut out = Vec::new();
     for p in paths {
-        let bytes = std::fs::read(&p)
-            .map_err(|e| Error::runtime(format!("cannot read {}: {e}", p.display())))?;
-        let m: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::runtime(format!("invalid manifest {}: {e}", p.display())))?;
-        out.push(m);
+        let bad = |why: String| Error::runtime(format!("invalid manifest {}: {why}", p.display()));
+        let bytes = std::fs::read(&p).map_err(|e| bad(e.to_string()))?;
+        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        let spec: DatasetSpec = serde_json::from_value(m.spec.clone())
+            .map_err(|e| bad(format!("its spec is unreadable: {e}")))?;
+        spec.validate()
+            .map_err(|e| bad(format!("its spec is invalid: {e}")))?;
+        if spec.id() != m.run {
+            return Err(bad(format!(
+                "its spec is not the one run {} was made from (was it edited?)",
+                m.run
+            )));
+        }
+        out.push((m, spec));
     }
     if out.is_empty() {
-        return Err(Error::usage(format!("no manifests in {}", dir.display())));
+        return Err(Error::runtime(format!("no manifests in {}", dir.display())));
     }
     Ok(out)
 }
@@ -145,11 +165,19 @@ impl LocalHours<'_> {
     }
 }
 
-fn read(root: &Path, path: &str) -> Result<Vec<RecordBatch>, Error> {
-    let full = root.join(path);
+/// The batches of one file, after checking its bytes against its manifest
+/// entry: a file changed or swapped since it was written is refused.
+fn read(root: &Path, entry: &FileEntry) -> Result<Vec<RecordBatch>, Error> {
+    let full = root.join(&entry.path);
     let fail = |e: String| Error::runtime(format!("cannot read {}: {e}", full.display()));
-    let file = std::fs::File::open(&full).map_err(|e| fail(e.to_string()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    let bytes = std::fs::read(&full).map_err(|e| fail(e.to_string()))?;
+    if bytes.len() as u64 != entry.bytes || sha256_hex(&bytes) != entry.sha256 {
+        return Err(fail(
+            "it does not match its manifest entry (changed since it was written; run verify)"
+                .into(),
+        ));
+    }
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
         .map_err(|e| fail(e.to_string()))?
         .with_batch_size(65_536)
         .build()
@@ -159,29 +187,50 @@ fn read(root: &Path, path: &str) -> Result<Vec<RecordBatch>, Error> {
         .map_err(|e| fail(e.to_string()))
 }
 
+/// A column of `batch` as type `T`, or an error naming it.
+fn column<'b, T: ArrowPrimitiveType>(
+    batch: &'b RecordBatch,
+    name: &str,
+) -> Result<&'b PrimitiveArray<T>, Error> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_primitive_opt::<T>())
+        .ok_or_else(|| {
+            Error::runtime(format!(
+                "a data file has no {name} column of the expected type"
+            ))
+        })
+}
+
 /// Dictionary-encoded string column as a lookup by row.
-fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
-    let col = batch.column_by_name(name).expect("column in schema");
-    let dict = col.as_dictionary::<Int32Type>();
-    let values = dict.values().as_string::<i32>();
-    dict.keys()
+fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>, Error> {
+    let dict = batch
+        .column_by_name(name)
+        .and_then(|c| c.as_dictionary_opt::<Int32Type>())
+        .ok_or_else(|| Error::runtime(format!("a data file has no {name} dictionary column")))?;
+    let values = dict
+        .values()
+        .as_string_opt::<i32>()
+        .ok_or_else(|| Error::runtime(format!("{name} holds no strings")))?;
+    Ok(dict
+        .keys()
         .iter()
         .map(|k| k.map(|k| values.value(k as usize).to_string()))
-        .collect()
+        .collect())
 }
 
 pub(crate) fn profile(root: &Path) -> Result<Profile, Error> {
-    let manifests = load_manifests(root)?;
-    let run = manifests[0].run.clone();
-    if let Some(other) = manifests.iter().find(|m| m.run != run) {
+    let loaded = load_manifests(root)?;
+    let run = loaded[0].0.run.clone();
+    if let Some((other, _)) = loaded.iter().find(|(m, _)| m.run != run) {
         return Err(Error::usage(format!(
             "{} holds runs {run} and {}: profile one run per folder",
             root.display(),
             other.run
         )));
     }
-    let spec: DatasetSpec = serde_json::from_value(manifests[0].spec.clone())
-        .map_err(|e| Error::runtime(format!("manifest spec of run {run} is unreadable: {e}")))?;
+    let spec = loaded[0].1.clone();
+    let manifests: Vec<Manifest> = loaded.into_iter().map(|(m, _)| m).collect();
     if spec.format != Format::Parquet {
         return Err(Error::usage(format!(
             "profile reads Parquet lakes; run {run} is {:?}",
@@ -202,37 +251,28 @@ pub(crate) fn profile(root: &Path) -> Result<Profile, Error> {
     let mut transitions = [[0u64; 7]; 6];
     let (mut lines, mut units, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
     let (mut n_clicks, mut n_sales) = (0u64, 0u64);
-    let mut files: Vec<(String, String)> = Vec::new();
+    let mut files: BTreeMap<String, FileEntry> = BTreeMap::new();
     for m in &manifests {
         for f in &m.files {
-            for (k, v) in &f.defects {
-                *defects.entry(k.clone()).or_insert(0) += v;
-            }
-            if f.domain == "clicks" || f.domain == "sales" {
-                files.push((f.domain.clone(), f.path.clone()));
+            if (f.domain == "clicks" || f.domain == "sales")
+                && files.insert(f.path.clone(), f.clone()).is_none()
+            {
+                for (k, v) in &f.defects {
+                    *defects.entry(k.clone()).or_insert(0) += v;
+                }
             }
         }
     }
-    files.sort();
-    files.dedup();
-    for (domain, path) in &files {
-        for batch in read(root, path)? {
+    for entry in files.values() {
+        let domain = entry.domain.as_str();
+        for batch in read(root, entry)? {
             if domain == "clicks" {
                 n_clicks += batch.num_rows() as u64;
-                let users = batch
-                    .column_by_name("user_id")
-                    .unwrap()
-                    .as_primitive::<Int64Type>();
-                let sessions = batch
-                    .column_by_name("session_id")
-                    .unwrap()
-                    .as_primitive::<Int64Type>();
-                let ts = batch
-                    .column_by_name("ts")
-                    .unwrap()
-                    .as_primitive::<TimestampMicrosecondType>();
-                let page = strings(&batch, "page");
-                let campaign = strings(&batch, "utm_campaign");
+                let users = column::<Int64Type>(&batch, "user_id")?;
+                let sessions = column::<Int64Type>(&batch, "session_id")?;
+                let ts = column::<TimestampMicrosecondType>(&batch, "ts")?;
+                let page = strings(&batch, "page")?;
+                let campaign = strings(&batch, "utm_campaign")?;
                 for i in 0..batch.num_rows() {
                     if users.is_valid(i) {
                         let c = world.user_country(users.value(i) as u64);
@@ -256,29 +296,24 @@ pub(crate) fn profile(root: &Path) -> Result<Profile, Error> {
                 }
             } else {
                 n_sales += batch.num_rows() as u64;
-                let store = batch
-                    .column_by_name("store_id")
-                    .unwrap()
-                    .as_primitive::<Int32Type>();
-                let ts = batch
-                    .column_by_name("ts")
-                    .unwrap()
-                    .as_primitive::<TimestampMicrosecondType>();
-                let amount = batch
-                    .column_by_name("amount")
-                    .unwrap()
-                    .as_primitive::<Decimal128Type>();
-                let channel = strings(&batch, "channel");
-                let currency = strings(&batch, "currency");
-                let items = batch.column_by_name("items").unwrap().as_list::<i32>();
-                let qty = items
-                    .values()
-                    .as_struct()
-                    .column_by_name("qty")
-                    .unwrap()
-                    .as_primitive::<Int32Type>()
-                    .clone();
-                let offsets = items.value_offsets();
+                let store = column::<Int32Type>(&batch, "store_id")?;
+                let ts = column::<TimestampMicrosecondType>(&batch, "ts")?;
+                let amount = column::<Decimal128Type>(&batch, "amount")?;
+                let channel = strings(&batch, "channel")?;
+                let currency = strings(&batch, "currency")?;
+                let qty_of = |batch: &RecordBatch| {
+                    let items = batch.column_by_name("items")?.as_list_opt::<i32>()?;
+                    let qty = items
+                        .values()
+                        .as_struct_opt()?
+                        .column_by_name("qty")?
+                        .as_primitive_opt::<Int32Type>()?
+                        .clone();
+                    Some((items.value_offsets().to_vec(), qty))
+                };
+                let (offsets, qty) = qty_of(&batch).ok_or_else(|| {
+                    Error::runtime("a sales file has no items.qty column".to_string())
+                })?;
                 for i in 0..batch.num_rows() {
                     if store.is_valid(i) {
                         let s = store.value(i) as usize;

@@ -1,174 +1,211 @@
-//! `verify`: re-reads every file the manifests of a lake list, and every
-//! file under it, and reports each difference.
+//! `verify`: checks a lake (a folder or `s3://bucket/prefix`) against its
+//! manifests. It re-reads every file they list (size and SHA-256), looks at
+//! every object in the lake, and reports each difference: missing, changed,
+//! unexpected and temporary files, incomplete or missing shards, and runs
+//! interrupted with a journal left behind.
+//!
+//! Exit codes (shared with `profile`): 0 the lake is whole; 1 a problem was
+//! found, or the lake could not be read; 2 the command itself is wrong (a
+//! bad URL, a file where a lake should be).
 
-use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet};
 
-use sha2::{Digest, Sha256};
+use serde::Serialize;
 
 use crate::error::Error;
-use crate::manifest::{FileEntry, MANIFEST_DIR, Manifest, hex};
+use crate::lake::{CLAIM, JOURNAL_DIR, LOCK_DIR, run_of};
+use crate::manifest::{FileEntry, MANIFEST_DIR, Manifest, sha256_hex};
+use crate::sinks::{ObjectSink, folder_temp_prefix};
 
 /// One problem `verify` found.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Problem {
-    Missing(String),
-    Mismatch(String, String),
-    Unexpected(String),
-    Conflict(String),
-    Unreadable(String, String),
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub(crate) struct Problem {
+    pub kind: &'static str,
+    pub path: String,
+    pub detail: String,
 }
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Problem::Missing(p) => write!(f, "missing: {p} is listed in a manifest but absent"),
-            Problem::Mismatch(p, why) => write!(f, "mismatch: {p}: {why}"),
-            Problem::Unexpected(p) => write!(f, "unexpected: {p} is in no manifest"),
-            Problem::Conflict(p) => write!(f, "conflict: manifests disagree about {p}"),
-            Problem::Unreadable(p, e) => write!(f, "unreadable: {p}: {e}"),
-        }
+        write!(f, "{}: {}: {}", self.kind, self.path, self.detail)
     }
 }
 
+fn problem(kind: &'static str, path: impl Into<String>, detail: impl Into<String>) -> Problem {
+    Problem {
+        kind,
+        path: path.into(),
+        detail: detail.into(),
+    }
+}
+
+#[derive(Serialize)]
 pub(crate) struct VerifyReport {
-    pub(crate) manifests: usize,
-    pub(crate) files: usize,
-    pub(crate) bytes: u64,
-    pub(crate) problems: Vec<Problem>,
+    pub lake: String,
+    pub ok: bool,
+    pub manifests: usize,
+    pub files: usize,
+    pub bytes: u64,
+    pub problems: Vec<Problem>,
 }
 
-/// Re-reads every file the manifests under `root` list, and every file under
-/// `root`, and reports each difference.
-pub(crate) fn verify(root: &Path) -> Result<VerifyReport, Error> {
-    if !root.is_dir() {
-        return Err(Error::usage(format!(
-            "cannot verify {}: not a folder",
-            root.display()
-        )));
-    }
-    let mdir = root.join(MANIFEST_DIR);
-    let mut manifest_paths: Vec<PathBuf> = match std::fs::read_dir(&mdir) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect(),
-        Err(e) => {
-            return Err(Error::runtime(format!(
-                "cannot read {}: {e}",
-                mdir.display()
-            )));
-        }
-    };
-    manifest_paths.sort();
-    if manifest_paths.is_empty() {
-        return Err(Error::runtime(format!(
-            "no manifests in {}",
-            mdir.display()
-        )));
-    }
+/// `_manifests/<run>-shard-<i>-of-<n>.json`, not the bookkeeping below it.
+fn is_manifest(key: &str) -> bool {
+    key.strip_prefix(&format!("{MANIFEST_DIR}/"))
+        .is_some_and(|rest| {
+            !rest.contains('/') && rest.ends_with(".json") && rest.contains("-shard-")
+        })
+}
+
+pub(crate) fn verify(lake: &dyn ObjectSink) -> Result<VerifyReport, Error> {
+    let listed = lake.list("")?;
+    let sizes: BTreeMap<&str, u64> = listed.iter().map(|l| (l.key.as_str(), l.size)).collect();
     let mut problems = Vec::new();
-    let mut expected: BTreeMap<String, FileEntry> = BTreeMap::new();
-    let mut manifest_names = Vec::new();
-    for mp in &manifest_paths {
-        let name = format!(
-            "{MANIFEST_DIR}/{}",
-            mp.file_name().unwrap().to_string_lossy()
-        );
-        manifest_names.push(name.clone());
-        let parsed = std::fs::read(mp)
-            .map_err(|e| e.to_string())
+    let mut manifests: Vec<(String, Manifest)> = Vec::new();
+    for l in listed.iter().filter(|l| is_manifest(&l.key)) {
+        let parsed = lake
+            .get(&l.key)?
+            .ok_or_else(|| "vanished while being read".to_string())
             .and_then(|b| serde_json::from_slice::<Manifest>(&b).map_err(|e| e.to_string()));
         match parsed {
-            Ok(m) => {
-                for f in m.files {
-                    match expected.get(&f.path) {
-                        Some(prev) if prev.sha256 != f.sha256 || prev.bytes != f.bytes => {
-                            problems.push(Problem::Conflict(f.path.clone()))
-                        }
-                        _ => {
-                            expected.insert(f.path.clone(), f);
-                        }
-                    }
+            Ok(m) => manifests.push((l.key.clone(), m)),
+            Err(e) => problems.push(problem("unreadable", &l.key, e)),
+        }
+    }
+    if manifests.is_empty() && problems.is_empty() {
+        problems.push(problem(
+            "missing",
+            MANIFEST_DIR,
+            "no manifests: nothing was generated here, or every run was killed before writing one",
+        ));
+    }
+
+    // Shards: each run with a shard count needs every index, complete.
+    let mut shards: BTreeMap<(String, u32), BTreeSet<u32>> = BTreeMap::new();
+    let mut complete: BTreeSet<String> = BTreeSet::new();
+    for (key, m) in &manifests {
+        shards
+            .entry((m.run.clone(), m.shard_count))
+            .or_default()
+            .insert(m.shard_index);
+        if m.complete {
+            complete.insert(key.clone());
+        } else {
+            problems.push(problem(
+                "incomplete",
+                key,
+                format!(
+                    "shard {} of {} stopped early and lists only what it delivered; run it again with --resume",
+                    m.shard_index, m.shard_count
+                ),
+            ));
+        }
+    }
+    for ((run, count), present) in &shards {
+        for i in (0..*count).filter(|i| !present.contains(i)) {
+            problems.push(problem(
+                "missing",
+                format!("{MANIFEST_DIR}/{}", Manifest::file_name(run, i, *count)),
+                format!("shard {i} of {count} of run {run} has no manifest"),
+            ));
+        }
+    }
+
+    let mut expected: BTreeMap<String, FileEntry> = BTreeMap::new();
+    for (key, m) in &manifests {
+        for f in &m.files {
+            // Records went to a stream; there is no file to check.
+            if f.sink.is_some() {
+                continue;
+            }
+            match expected.get(&f.path) {
+                Some(prev) if prev.sha256 != f.sha256 || prev.bytes != f.bytes => {
+                    problems.push(problem(
+                        "conflict",
+                        &f.path,
+                        format!("{key} and another manifest disagree"),
+                    ))
+                }
+                _ => {
+                    expected.insert(f.path.clone(), f.clone());
                 }
             }
-            Err(e) => problems.push(Problem::Unreadable(name, e)),
         }
     }
     let mut bytes_total = 0;
     for (path, entry) in &expected {
-        let full = root.join(path);
-        match hash_file(&full) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                problems.push(Problem::Missing(path.clone()))
-            }
-            Err(e) => problems.push(Problem::Unreadable(path.clone(), e.to_string())),
-            Ok((len, _)) if len != entry.bytes => problems.push(Problem::Mismatch(
-                path.clone(),
-                format!("{len} bytes, manifest says {}", entry.bytes),
+        match sizes.get(path.as_str()) {
+            None => problems.push(problem("missing", path, "listed in a manifest but absent")),
+            Some(&size) if size != entry.bytes => problems.push(problem(
+                "mismatch",
+                path,
+                format!("{size} bytes, manifest says {}", entry.bytes),
             )),
-            Ok((_, sha)) if sha != entry.sha256 => problems.push(Problem::Mismatch(
-                path.clone(),
-                "SHA-256 differs from the manifest".into(),
-            )),
-            Ok((len, _)) => bytes_total += len,
+            Some(_) => match lake.get(path)? {
+                None => problems.push(problem("missing", path, "vanished while being read")),
+                Some(b) if sha256_hex(&b) != entry.sha256 => problems.push(problem(
+                    "mismatch",
+                    path,
+                    "SHA-256 differs from the manifest",
+                )),
+                Some(b) => bytes_total += b.len() as u64,
+            },
         }
     }
-    for path in walk(root)? {
-        if !expected.contains_key(&path) && !manifest_names.contains(&path) {
-            problems.push(Problem::Unexpected(path));
+
+    let manifest_keys: BTreeSet<&str> = manifests.iter().map(|(k, _)| k.as_str()).collect();
+    let temp = folder_temp_prefix();
+    let mut journals: BTreeSet<String> = BTreeSet::new();
+    for l in &listed {
+        let key = l.key.as_str();
+        let name = key.rsplit('/').next().unwrap_or(key);
+        if expected.contains_key(key) || manifest_keys.contains(key) || key == CLAIM {
+            continue;
         }
+        if key.starts_with(&format!("{LOCK_DIR}/")) {
+            continue;
+        }
+        if key.starts_with(&format!("{JOURNAL_DIR}/")) && run_of(key).is_some() {
+            let shard = key.split('/').nth(2).unwrap_or("");
+            journals.insert(shard.to_string());
+            continue;
+        }
+        if name.starts_with(temp) || name.starts_with(".mp-probe-") {
+            problems.push(problem(
+                "temporary",
+                key,
+                "half-written by a killed run; --resume removes it",
+            ));
+            continue;
+        }
+        problems.push(problem("unexpected", key, "in no manifest"));
+    }
+    for shard in journals {
+        let dir = format!("{JOURNAL_DIR}/{shard}/");
+        problems.push(
+            if complete.contains(&format!("{MANIFEST_DIR}/{shard}.json")) {
+                problem(
+                    "leftover",
+                    dir,
+                    "journal of a shard whose manifest is complete; delete it",
+                )
+            } else {
+                problem(
+                    "interrupted",
+                    dir,
+                    "a run of this shard was killed or is running; run it again with --resume",
+                )
+            },
+        );
     }
     problems.sort();
+    problems.dedup();
     Ok(VerifyReport {
-        manifests: manifest_paths.len(),
+        lake: lake.describe(""),
+        ok: problems.is_empty(),
+        manifests: manifests.len(),
         files: expected.len(),
         bytes: bytes_total,
         problems,
     })
-}
-
-fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut len = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        len += n as u64;
-        h.update(&buf[..n]);
-    }
-    Ok((len, hex(&h.finalize())))
-}
-
-/// Every file below `root`, as `/`-separated relative paths, sorted.
-fn walk(root: &Path) -> Result<Vec<String>, Error> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let rd = std::fs::read_dir(&dir)
-            .map_err(|e| Error::runtime(format!("cannot read {}: {e}", dir.display())))?;
-        for entry in rd {
-            let entry =
-                entry.map_err(|e| Error::runtime(format!("cannot read {}: {e}", dir.display())))?;
-            let path = entry.path();
-            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(root).expect("below root");
-                out.push(
-                    rel.components()
-                        .map(|c| c.as_os_str().to_string_lossy())
-                        .collect::<Vec<_>>()
-                        .join("/"),
-                );
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
 }

@@ -36,7 +36,7 @@ def lake(binary, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def manifest(lake) -> dict:
-    (path,) = (lake / "_manifests").glob("*.json")
+    (path,) = (lake / "_manifests").glob("*-shard-*.json")
     return json.loads(path.read_text())
 
 
@@ -52,7 +52,7 @@ def generate(binary: Path, out: Path, *args: str, config: str | None = None) -> 
 
 
 def load_manifest(lake: Path) -> dict:
-    (path,) = (lake / "_manifests").glob("*.json")
+    (path,) = (lake / "_manifests").glob("*-shard-*.json")
     return json.loads(path.read_text())
 
 

@@ -148,14 +148,22 @@ def test_sigint_stops_realtime_with_an_exact_manifest(binary, tmp_path):
 
 def test_sigterm_stops_a_backfill_with_a_manifest_of_complete_files(binary, tmp_path):
     lake = tmp_path / "lake"
-    code, _, stderr = stopped_run(
-        binary, lake, signal.SIGTERM, ["--scale", "2", "--threads", "1"], ready=lambda proc: first_data_file(lake)
-    )
+    flags = ["--scale", "2", "--threads", "1"]
+    code, _, stderr = stopped_run(binary, lake, signal.SIGTERM, flags, ready=lambda proc: first_data_file(lake))
     assert code == 143, stderr
     assert "interrupted by SIGTERM" in stderr
-    manifest = load_manifest(tmp_path / "lake")
+    manifest = load_manifest(lake)
     assert manifest["complete"] is False and manifest["files"]
-    verify = subprocess.run([binary, "verify", tmp_path / "lake"], check=False, capture_output=True, text=True)
+    # verify says the run is incomplete, and finds nothing else wrong: every
+    # listed file is there and whole.
+    verify = subprocess.run([binary, "verify", "--json", lake], check=False, capture_output=True, text=True)
+    assert verify.returncode == 1, verify.stderr
+    kinds = {p["kind"] for p in json.loads(verify.stdout)["problems"]}
+    assert "incomplete" in kinds and kinds <= {"incomplete", "interrupted"}, verify.stdout
+    # --resume finishes it.
+    subprocess.run([binary, "generate", "--out", lake, *flags, "--resume"], check=True, capture_output=True)
+    assert load_manifest(lake)["complete"] is True
+    verify = subprocess.run([binary, "verify", lake], check=False, capture_output=True, text=True)
     assert verify.returncode == 0, verify.stderr
 
 

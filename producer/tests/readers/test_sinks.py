@@ -100,17 +100,23 @@ def test_no_overwrite_refuses_to_replace_objects(binary, moto):
     aws_run(binary, *flags, "--no-overwrite", endpoint=moto)
     s3 = client("s3", moto)
     before = s3_objects(s3, bucket)
-    again = aws_run(binary, *flags, "--seed", "9", "--no-overwrite", endpoint=moto, check=False)
+    # Another dataset into the same prefix: refused, unless forced.
+    refused = aws_run(binary, *flags, "--seed", "9", endpoint=moto, check=False)
+    assert refused.returncode == 2 and "holds dataset" in refused.stderr, refused.stderr
+    assert s3_objects(s3, bucket) == before
+    # Forced, the conditional writes still refuse to replace its files.
+    again = aws_run(binary, *flags, "--seed", "9", "--force", "--no-overwrite", endpoint=moto, check=False)
     assert again.returncode == 1
     assert again.stderr.count("\n") == 1 and "--no-overwrite" in again.stderr, again.stderr
     after = s3_objects(s3, bucket)
-    # The data object is untouched; only the failed run's own manifest is new.
-    assert {k: v for k, v in after.items() if k in before} == before
-    new = set(after) - set(before)
-    assert all(k.startswith("once/_manifests/") for k in new)
-    assert json.loads(after[new.pop()])["complete"] is False
-    # Without the flag, re-running the same spec replaces objects with identical bytes.
-    aws_run(binary, *flags, endpoint=moto)
+    data = lambda objects: {k: v for k, v in objects.items() if not k.startswith("once/_manifests/")}
+    # The data objects are untouched; only bookkeeping under _manifests/ is new.
+    assert data(after) == data(before)
+    new = {k for k in set(after) - set(before) if "-shard-" in k}
+    assert new and all(k.startswith("once/_manifests/") for k in new)
+    assert all(json.loads(after[k])["complete"] is False for k in new if k.endswith(".json") and "_journal" not in k)
+    # Without the flag, re-running the first spec replaces objects with identical bytes.
+    aws_run(binary, *flags, "--force", endpoint=moto)
 
 
 @pytest.mark.parametrize("layer", ["file", "env"])
@@ -249,7 +255,7 @@ def test_s3_faults_lose_and_duplicate_nothing(binary, moto, local_lake, tmp_path
         aws_run(binary, "generate", "--out", f"s3://{bucket}/f", *SMALL, "--metrics-json", metrics, endpoint=proxy.url)
     assert proxy.counts["errors"] > 5 and proxy.counts["drops"] > 0
     objects = s3_objects(client("s3", moto), bucket, "f")
-    manifest = json.loads(next(v for k, v in objects.items() if k.startswith("_manifests/")))
+    manifest = json.loads(next(v for k, v in objects.items() if k.startswith("_manifests/") and "-shard-" in k))
     listed = {f["path"] for f in manifest["files"]}
     assert set(objects) - {k for k in objects if k.startswith("_manifests/")} == listed
     assert objects == local_files(local_lake)

@@ -13,11 +13,16 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use marketpulse_gen::Generator;
 
+use std::collections::{BTreeMap, HashSet};
+
+use marketpulse_gen::Unit;
+
 use super::ledger::{Delivered, Ledger};
-use super::produce::{Needs, Produced, produce};
+use super::produce::{Needs, Produced, produce, truth_key};
 use super::{Outputs, Summary};
 use crate::error::Error;
-use crate::manifest::sha256_hex;
+use crate::lake::{self, Journal, Shard};
+use crate::manifest::{FileEntry, sha256_hex};
 use crate::settings::Run;
 
 /// A produced unit with its key and the SHA-256 of its bytes, computed on
@@ -42,12 +47,61 @@ fn deliver(out: &Outputs<'_>, r: &Ready) -> Result<(), Error> {
     Ok(())
 }
 
-pub(super) fn run(run: &Run, out: &Outputs<'_>) -> Result<Summary, Error> {
+/// The files a unit delivers: its data (or records) and its truth sidecar.
+fn unit_keys(run: &Run, unit: &Unit) -> (String, Option<String>) {
+    let spec = &run.spec;
+    let data = unit.path(spec.format.extension());
+    let dirty_table = unit.domain.events().is_some_and(|e| e.dirty.is_some());
+    let truth = (spec.dirty.any() && dirty_table).then(|| truth_key(unit));
+    (data, truth)
+}
+
+/// With `--resume`: what an earlier run of the shard delivered and left in
+/// place, by path. Its leftovers (temporary files, unfinished uploads) are
+/// removed first.
+fn recovered(
+    run: &Run,
+    out: &Outputs<'_>,
+    shard: &Shard,
+    generator: &Generator,
+) -> Result<BTreeMap<String, FileEntry>, Error> {
+    if !run.resume {
+        return Ok(BTreeMap::new());
+    }
+    let mut planned = HashSet::new();
+    for unit in generator.shard_units(run.shard_index, run.shard_count) {
+        let (data, truth) = unit_keys(run, &unit);
+        planned.insert(data);
+        planned.extend(truth);
+    }
+    out.lake
+        .clean_up(&shard.name(), &|key| planned.contains(key))?;
+    lake::recover(out.lake, shard)
+}
+
+pub(super) fn run(run: &Run, out: &Outputs<'_>, shard: &Shard) -> Result<Summary, Error> {
     let spec = &run.spec;
     let generator = Generator::new(spec).map_err(|e| Error::usage(e.to_string()))?;
-    let total_units = generator
-        .shard_units(run.shard_index, run.shard_count)
-        .count() as u64;
+    let done = recovered(run, out, shard, &generator)?;
+    let journal = Journal::open(out.lake, shard, run.resume)?;
+    let mut ledger = Ledger::new(run, Some(journal));
+    // A unit is done when every file it delivers is.
+    let is_done = |unit: &Unit| {
+        let (data, truth) = unit_keys(run, unit);
+        done.contains_key(&data) && truth.is_none_or(|t| done.contains_key(&t))
+    };
+    let mut total_units = 0u64;
+    for unit in generator.shard_units(run.shard_index, run.shard_count) {
+        if is_done(&unit) {
+            let (data, truth) = unit_keys(run, &unit);
+            ledger.resumed(done[&data].clone());
+            if let Some(t) = truth {
+                ledger.resumed(done[&t].clone());
+            }
+        } else {
+            total_units += 1;
+        }
+    }
     let bar = if out.progress {
         ProgressBar::new(total_units)
     } else {
@@ -71,14 +125,17 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>) -> Result<Summary, Error> {
         Some(r) => r.concurrency(),
         None => out.lake.concurrency(),
     };
-    let units = Mutex::new(generator.shard_units(run.shard_index, run.shard_count));
+    let units = Mutex::new(
+        generator
+            .shard_units(run.shard_index, run.shard_count)
+            .filter(|u| !is_done(u)),
+    );
     // `failed` stops the run on an error; `out.stop` on a signal.
     let failed = AtomicBool::new(false);
     let stopping = || failed.load(Ordering::Relaxed) || out.stop.load(Ordering::Relaxed);
     let (tx, rx) = sync_channel::<Result<Ready, Error>>(run.threads);
     let rx = Mutex::new(rx);
     let (done_tx, done_rx) = channel::<Result<Ready, Error>>();
-    let mut ledger = Ledger::new(run);
     let mut first_error: Option<Error> = None;
     std::thread::scope(|scope| {
         for _ in 0..run.threads {
@@ -134,18 +191,26 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>) -> Result<Summary, Error> {
                 }
             };
             let p = r.produced;
-            if let Some(t) = &p.truth {
-                ledger.truth(&p.unit, t);
-            }
-            ledger.data(Delivered {
-                domain: p.unit.domain,
-                path: r.key,
-                partition: p.unit.partition(),
-                rows: p.batch.num_rows() as u64,
-                bytes: p.bytes.len() as u64,
-                sha256: r.sha256,
-                defects: p.defects.counts(),
+            let mut entered = match &p.truth {
+                Some(t) => ledger.truth(&p.unit, t),
+                None => Ok(()),
+            };
+            entered = entered.and_then(|()| {
+                ledger.data(Delivered {
+                    domain: p.unit.domain,
+                    path: r.key,
+                    partition: p.unit.partition(),
+                    rows: p.batch.num_rows() as u64,
+                    bytes: p.bytes.len() as u64,
+                    sha256: r.sha256,
+                    defects: p.defects.counts(),
+                    sink: out.records.map(|s| s.describe()),
+                })
             });
+            if let Err(e) = entered {
+                failed.store(true, Ordering::Relaxed);
+                first_error.get_or_insert(e);
+            }
             bar.inc(1);
             bar.set_message(format!("{} events", ledger.rows()));
         }

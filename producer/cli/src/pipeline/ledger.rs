@@ -1,6 +1,8 @@
 //! The manifest builder: every delivered file (or unit of records) and truth
-//! sidecar is entered here, and `finish` writes the manifest, complete or
-//! not, listing exactly what was delivered.
+//! sidecar is entered here, journaled as it comes (`lake::Journal`), and
+//! `finish` writes the manifest, complete or not, listing exactly what was
+//! delivered. A complete manifest already in the lake is never replaced by
+//! a partial one.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -10,13 +12,17 @@ use marketpulse_gen::{Domain, Unit};
 use super::produce::Sidecar;
 use super::{DomainTotals, Outputs, Summary};
 use crate::error::Error;
+use crate::lake::{Journal, Shard, read_manifest};
 use crate::manifest::{FileEntry, Manifest, TRUTH_DOMAIN, sha256_hex};
 use crate::settings::Run;
 
-pub(super) struct Ledger {
+pub(super) struct Ledger<'a> {
     entries: Vec<FileEntry>,
     totals: BTreeMap<Domain, DomainTotals>,
     started: Instant,
+    journal: Option<Journal<'a>>,
+    /// Files listed as delivered by an earlier run and kept (resume).
+    resumed: u64,
 }
 
 /// A delivered data file, or the records of one unit.
@@ -28,10 +34,12 @@ pub(super) struct Delivered {
     pub bytes: u64,
     pub sha256: String,
     pub defects: BTreeMap<String, u64>,
+    /// The record sink that took the unit's records.
+    pub sink: Option<String>,
 }
 
-impl Ledger {
-    pub(super) fn new(run: &Run) -> Ledger {
+impl<'a> Ledger<'a> {
+    pub(super) fn new(run: &Run, journal: Option<Journal<'a>>) -> Ledger<'a> {
         Ledger {
             entries: Vec::new(),
             totals: run
@@ -41,6 +49,8 @@ impl Ledger {
                 .map(|d| (*d, DomainTotals::default()))
                 .collect(),
             started: Instant::now(),
+            journal,
+            resumed: 0,
         }
     }
 
@@ -49,12 +59,20 @@ impl Ledger {
         self.totals.values().map(|t| t.rows).sum()
     }
 
-    pub(super) fn data(&mut self, d: Delivered) {
+    fn enter(&mut self, entry: FileEntry) -> Result<(), Error> {
+        if let Some(j) = &mut self.journal {
+            j.record([entry.clone()])?;
+        }
+        self.entries.push(entry);
+        Ok(())
+    }
+
+    pub(super) fn data(&mut self, d: Delivered) -> Result<(), Error> {
         let t = self.totals.entry(d.domain).or_default();
         t.rows += d.rows;
         t.files += 1;
         t.bytes += d.bytes;
-        self.entries.push(FileEntry {
+        self.enter(FileEntry {
             path: d.path,
             domain: d.domain.name().into(),
             partition: d.partition,
@@ -62,7 +80,8 @@ impl Ledger {
             bytes: d.bytes,
             sha256: d.sha256,
             defects: d.defects,
-        });
+            sink: d.sink,
+        })
     }
 
     /// A whole file of `unit`'s table: `bytes` as written under `path`.
@@ -73,7 +92,7 @@ impl Ledger {
         rows: u64,
         bytes: &[u8],
         defects: BTreeMap<String, u64>,
-    ) {
+    ) -> Result<(), Error> {
         self.data(Delivered {
             domain: unit.domain,
             path,
@@ -82,19 +101,44 @@ impl Ledger {
             bytes: bytes.len() as u64,
             sha256: sha256_hex(bytes),
             defects,
-        });
+            sink: None,
+        })
     }
 
-    pub(super) fn truth(&mut self, unit: &Unit, sidecar: &Sidecar) {
-        self.entries.push(FileEntry {
-            path: sidecar.key.clone(),
+    pub(super) fn truth(&mut self, unit: &Unit, sidecar: &Sidecar) -> Result<(), Error> {
+        self.truth_named(&sidecar.key, unit.partition(), sidecar)
+    }
+
+    /// A truth sidecar under its own key (micro-batches name theirs).
+    pub(super) fn truth_named(
+        &mut self,
+        key: &str,
+        partition: String,
+        sidecar: &Sidecar,
+    ) -> Result<(), Error> {
+        self.enter(FileEntry {
+            path: key.to_string(),
             domain: TRUTH_DOMAIN.into(),
-            partition: unit.partition(),
+            partition,
             rows: sidecar.records,
             bytes: sidecar.bytes.len() as u64,
             sha256: sha256_hex(&sidecar.bytes),
             defects: BTreeMap::new(),
-        });
+            sink: None,
+        })
+    }
+
+    /// An entry an earlier run of this shard delivered, kept as it was.
+    pub(super) fn resumed(&mut self, entry: FileEntry) {
+        if let Some(d) = Domain::from_name(&entry.domain)
+            && let Some(t) = self.totals.get_mut(&d)
+        {
+            t.rows += entry.rows;
+            t.files += 1;
+            t.bytes += entry.bytes;
+        }
+        self.resumed += 1;
+        self.entries.push(entry);
     }
 
     /// Writes the manifest and builds the summary. `outcome` is how the run
@@ -108,10 +152,15 @@ impl Ledger {
         complete: bool,
     ) -> Result<Summary, Error> {
         self.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        let shard = Shard {
+            run: run.spec.id(),
+            index: run.shard_index,
+            count: run.shard_count,
+        };
         let manifest = Manifest {
             producer: "marketpulse".into(),
             producer_version: env!("CARGO_PKG_VERSION").into(),
-            run: run.spec.id(),
+            run: shard.run.clone(),
             shard_index: run.shard_index,
             shard_count: run.shard_count,
             complete: complete && outcome.is_ok(),
@@ -119,19 +168,46 @@ impl Ledger {
             files: self.entries,
         };
         out.lake.release();
-        let written = out.lake.put(&manifest.key(), &manifest.to_bytes());
+        let key = manifest.key();
+        let written = if manifest.complete {
+            out.lake.put(&key, &manifest.to_bytes())
+        } else {
+            match read_manifest(out.lake, &key) {
+                // The lake is complete from an earlier run and this one
+                // changed nothing in it: keep its manifest.
+                Ok(Some(earlier)) if earlier.complete => Ok(()),
+                _ => out.lake.put(&key, &manifest.to_bytes()),
+            }
+        };
+        if let Some(mut j) = self.journal {
+            if manifest.complete && written.is_ok() {
+                j.remove()?;
+            } else {
+                // Kept for --resume; the manifest above lists the same files,
+                // so a failure here loses nothing.
+                let _ = j.flush();
+            }
+        }
+        let listed = out.lake.describe(&key);
         match (outcome, written) {
-            (Err(e), Ok(())) => Err(e.with_detail(format!(
-                "{} delivered files are listed in {}",
-                manifest.files.len(),
-                out.lake.describe(&manifest.key())
-            ))),
+            (Err(e), Ok(())) => {
+                let resume = if run.realtime.is_none() {
+                    "; --resume continues"
+                } else {
+                    ""
+                };
+                Err(e.with_detail(format!(
+                    "{} delivered files are listed in {listed}{resume}",
+                    manifest.files.len()
+                )))
+            }
             (Err(e), Err(_)) => Err(e),
             (Ok(()), Err(e)) => Err(e),
             (Ok(()), Ok(())) => Ok(Summary {
                 domains: self.totals,
                 wall: self.started.elapsed(),
-                manifest: out.lake.describe(&manifest.key()),
+                manifest: listed,
+                resumed: self.resumed,
                 sink: out.metrics.snapshot(),
             }),
         }

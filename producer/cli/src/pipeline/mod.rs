@@ -18,6 +18,7 @@ use marketpulse_gen::Domain;
 pub(crate) use realtime::{Pace, RealtimeOptions};
 
 use crate::error::Error;
+use crate::lake::{self, Shard};
 use crate::metrics::{Metrics, Snapshot};
 use crate::settings::Run;
 use crate::sinks::{ObjectSink, RecordSink};
@@ -35,10 +36,23 @@ pub(crate) struct Outputs<'a> {
     pub progress: bool,
 }
 
-/// Runs `run` into `out`: backfill, or real time when it has pacing.
+/// The shard `run` writes.
+pub(crate) fn shard_of(run: &Run) -> Shard {
+    Shard {
+        run: run.spec.id(),
+        index: run.shard_index,
+        count: run.shard_count,
+    }
+}
+
+/// Runs `run` into `out`: claims the lake for the dataset, locks the shard,
+/// then backfills, or emits in real time when the run has pacing.
 pub(crate) fn run(run: &Run, out: &Outputs<'_>) -> Result<Summary, Error> {
+    let shard = shard_of(run);
+    lake::claim(out.lake, &run.spec, run.force)?;
+    let _lock = out.lake.lock(&shard.lock_key(), run.lock_lease)?;
     match &run.realtime {
-        None => backfill::run(run, out),
+        None => backfill::run(run, out, &shard),
         Some(opts) => realtime::run(run, out, opts),
     }
 }
@@ -54,6 +68,8 @@ pub(crate) struct Summary {
     pub domains: BTreeMap<Domain, DomainTotals>,
     pub wall: Duration,
     pub manifest: String,
+    /// Files an earlier run of the shard delivered, kept by `--resume`.
+    pub resumed: u64,
     pub sink: Snapshot,
 }
 
@@ -82,6 +98,12 @@ impl Summary {
             bytes as f64 / 1e6 / secs.max(1e-9),
             self.manifest
         );
+        if self.resumed > 0 {
+            s += &format!(
+                "resumed: {} files were already delivered by an earlier run\n",
+                self.resumed
+            );
+        }
         s += &self.sink.render();
         s
     }

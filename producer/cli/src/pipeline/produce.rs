@@ -67,11 +67,16 @@ pub(super) fn produce(generator: &Generator, unit: Unit, needs: Needs) -> Result
     })
 }
 
+/// Where the truth sidecar of `unit` goes.
+pub(super) fn truth_key(unit: &Unit) -> String {
+    format!("{TRUTH_DIR}/{}", unit.path("csv"))
+}
+
 /// The sidecar of a unit of a table that can be dirty, when dirty data is on.
 pub(super) fn truth_sidecar(spec: &DatasetSpec, unit: &Unit, defects: &Defects) -> Option<Sidecar> {
     let dirty_table = unit.domain.events().is_some_and(|e| e.dirty.is_some());
     (spec.dirty.any() && dirty_table).then(|| Sidecar {
-        key: format!("{TRUTH_DIR}/{}", unit.path("csv")),
+        key: truth_key(unit),
         bytes: defects.truth_csv(),
         records: defects.truth.len() as u64,
     })

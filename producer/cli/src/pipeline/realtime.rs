@@ -87,7 +87,7 @@ struct State<'a> {
     run: &'a Run,
     out: &'a Outputs<'a>,
     opts: &'a RealtimeOptions,
-    ledger: Ledger,
+    ledger: Ledger<'a>,
     emitted: u64,
 }
 
@@ -155,8 +155,7 @@ impl State<'_> {
             p.batch.num_rows() as u64,
             &p.bytes,
             BTreeMap::new(),
-        );
-        Ok(())
+        )
     }
 
     /// Writes one micro-batch file of `domain` from the window's rows.
@@ -200,7 +199,7 @@ impl State<'_> {
         );
         self.out.lake.put(&key, &bytes)?;
         self.ledger
-            .file(first, key, batch.num_rows() as u64, &bytes, BTreeMap::new());
+            .file(first, key, batch.num_rows() as u64, &bytes, BTreeMap::new())?;
         window.rows.clear();
         window.bytes = 0;
         window.seq += 1;
@@ -243,11 +242,12 @@ impl State<'_> {
                     bytes: hu.sent_bytes,
                     sha256: hex(&hu.sha.finalize()),
                     defects: hu.p.defects.counts(),
-                });
+                    sink: self.out.records.map(|s| s.describe()),
+                })?;
             }
             if let Some(t) = &hu.p.truth {
                 self.out.lake.put(&t.key, &t.bytes)?;
-                self.ledger.truth(&unit, t);
+                self.ledger.truth(&unit, t)?;
             }
         }
         Ok(())
@@ -260,7 +260,7 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, opts: &RealtimeOptions) -> Resul
         run,
         out,
         opts,
-        ledger: Ledger::new(run),
+        ledger: Ledger::new(run, None),
         emitted: 0,
     };
     // Reaching --duration is a normal end, with an incomplete manifest.

@@ -47,6 +47,12 @@ pub(crate) struct Settings {
     pub shard_index: i64,
     #[serde(deserialize_with = "lenient")]
     pub shard_count: i64,
+    #[serde(deserialize_with = "lenient")]
+    pub resume: bool,
+    #[serde(deserialize_with = "lenient")]
+    pub force: bool,
+    #[serde(deserialize_with = "lenient")]
+    pub lock_lease_seconds: i64,
     #[serde(default, deserialize_with = "opt_text")]
     pub sink: Option<String>,
     pub mode: Mode,

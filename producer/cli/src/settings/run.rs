@@ -34,6 +34,12 @@ pub(crate) struct Run {
     pub threads: usize,
     pub shard_index: u32,
     pub shard_count: u32,
+    /// Continue a killed run of this shard.
+    pub resume: bool,
+    /// Write even into a lake of another dataset.
+    pub force: bool,
+    /// How long a lock on S3 outlives its holder's last renewal.
+    pub lock_lease: Duration,
     /// Set in real-time mode.
     pub realtime: Option<RealtimeOptions>,
     pub sinks: SinkOptions,
@@ -197,6 +203,13 @@ pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
             .transpose()?,
         skip_check: s.skip_sink_check,
     };
+    if s.resume && s.mode == Mode::Realtime {
+        return Err(Error::usage(format!(
+            "{} needs --mode backfill: a real-time run is paced by the clock and starts anew",
+            l.describe("resume")
+        )));
+    }
+    let lock_lease = in_range(l, "lock_lease_seconds", s.lock_lease_seconds, 1, 3600)?;
     Ok(Run {
         spec,
         out: s.out.clone(),
@@ -204,6 +217,9 @@ pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
         threads,
         shard_index: s.shard_index as u32,
         shard_count: shard_count as u32,
+        resume: s.resume,
+        force: s.force,
+        lock_lease: Duration::from_secs(lock_lease as u64),
         realtime,
         sinks,
         metrics_json: s.metrics_json.as_ref().map(PathBuf::from),

@@ -1,16 +1,22 @@
 //! A local folder: each file is written to a hidden temporary file in its
-//! target folder, then renamed over its final name.
+//! target folder, then renamed over its final name. Files get the process
+//! umask's permissions (0644 under the usual 022), not a temporary file's
+//! 0600, so other users and containers can read the lake.
 
+use std::fs::File;
 use std::io::Write;
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use super::{ObjectSink, SinkContext};
+use super::{Listed, Lock, ObjectSink, SinkContext};
 use crate::error::Error;
 use crate::metrics::Metrics;
 
-/// A local folder. Files are written to a hidden temporary file in the target
-/// folder, flushed, then renamed over the final name.
+/// Prefix of every temporary file; `verify` reports leftovers by it.
+pub(crate) const TEMP_PREFIX: &str = ".tmp-";
+
 pub(super) struct FolderSink {
     root: PathBuf,
     /// A hidden file holding space for the manifest, so a full disk still
@@ -18,6 +24,9 @@ pub(super) struct FolderSink {
     reserve: Mutex<Option<tempfile::NamedTempFile>>,
     /// Each file written counts as one request.
     metrics: Arc<Metrics>,
+    options: super::SinkOptions,
+    /// `.tmp-<owner>-` names this writer's temporary files.
+    temp_prefix: String,
 }
 
 impl FolderSink {
@@ -32,13 +41,96 @@ impl FolderSink {
             root: PathBuf::from(root),
             reserve: Mutex::new(None),
             metrics: ctx.metrics.clone(),
+            options: ctx.options.clone(),
+            temp_prefix: format!("{TEMP_PREFIX}{}-", ctx.owner),
         })
+    }
+
+    fn temp_in(&self, dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+        tempfile::Builder::new()
+            .prefix(&self.temp_prefix)
+            // The umask decides, as for any file the user creates.
+            .permissions(std::fs::Permissions::from_mode(0o666))
+            .tempfile_in(dir)
+    }
+
+    /// Writes `bytes` to a temporary file next to `key`'s path.
+    fn write_temp(&self, key: &str) -> Result<(PathBuf, tempfile::NamedTempFile), Error> {
+        let path = self.root.join(key);
+        let fail =
+            |e: std::io::Error| Error::runtime(format!("cannot write {}: {e}", path.display()));
+        let dir = path.parent().expect("keys name a file below the root");
+        std::fs::create_dir_all(dir).map_err(fail)?;
+        let tmp = self.temp_in(dir).map_err(fail)?;
+        Ok((path, tmp))
+    }
+}
+
+/// Every file below `dir`, as `/`-separated paths relative to `root`.
+fn walk(root: &Path, dir: &Path, out: &mut Vec<Listed>) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            walk(root, &path, out)?;
+        } else {
+            let rel = path.strip_prefix(root).expect("below root");
+            out.push(Listed {
+                key: rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                size: entry.metadata()?.len(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A lock file held with `flock`: the kernel releases it when the process
+/// dies, so a killed run never leaves a held lock behind. A released lock
+/// removes its file, so finished lakes hold none.
+struct FileLock {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl Lock for FileLock {}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        // Unlink while still holding the lock: a run that opens the path
+        // afterwards creates a new file, and `lock` checks for that race.
+        let _ = std::fs::remove_file(&self.path);
+        self.file.take();
+    }
+}
+
+/// Whether `file` is still the file at `path` (not unlinked and replaced).
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 
 impl ObjectSink for FolderSink {
     /// Creates the folder if needed and checks that files can be created in it.
     fn check(&self) -> Result<(), Error> {
+        if self.root.exists() && !self.root.is_dir() {
+            return Err(Error::usage(format!(
+                "invalid --out {}: it is a file, not a folder",
+                self.root.display()
+            )));
+        }
         let fail = |e: std::io::Error| {
             Error::runtime(format!(
                 "output folder {} is not writable: {e}",
@@ -55,18 +147,25 @@ impl ObjectSink for FolderSink {
 
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), Error> {
         let started = std::time::Instant::now();
-        let path = self.root.join(key);
+        let (path, mut tmp) = self.write_temp(key)?;
         let fail =
             |e: std::io::Error| Error::runtime(format!("cannot write {}: {e}", path.display()));
-        let dir = path.parent().expect("keys name a file below the root");
-        std::fs::create_dir_all(dir).map_err(fail)?;
         // The temporary file is removed on any error before the rename.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(dir)
-            .map_err(fail)?;
         tmp.write_all(bytes).map_err(fail)?;
-        tmp.persist(&path).map_err(|e| fail(e.error))?;
+        if super::guarded(&self.options, key) {
+            tmp.persist_noclobber(&path).map_err(|e| {
+                if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                    Error::runtime(format!(
+                        "cannot write {}: it exists and --no-overwrite is set",
+                        path.display()
+                    ))
+                } else {
+                    fail(e.error)
+                }
+            })?;
+        } else {
+            tmp.persist(&path).map_err(|e| fail(e.error))?;
+        }
         self.metrics
             .request(started.elapsed(), bytes.len() as u64, 0);
         Ok(())
@@ -84,10 +183,7 @@ impl ObjectSink for FolderSink {
             ))
         };
         std::fs::create_dir_all(&self.root).map_err(fail)?;
-        let mut file = tempfile::Builder::new()
-            .prefix(".tmp-reserve-")
-            .tempfile_in(&self.root)
-            .map_err(fail)?;
+        let mut file = self.temp_in(&self.root).map_err(fail)?;
         // Written, not just sized: sparse files hold no space.
         let zeros = vec![0u8; 64 * 1024];
         let mut left = bytes;
@@ -103,5 +199,116 @@ impl ObjectSink for FolderSink {
 
     fn release(&self) {
         self.reserve.lock().expect("reserve lock").take();
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<Listed>, Error> {
+        // Walk from the deepest folder the prefix names.
+        let start = match prefix.rfind('/') {
+            Some(i) => self.root.join(&prefix[..i]),
+            None => self.root.clone(),
+        };
+        let mut out = Vec::new();
+        walk(&self.root, &start, &mut out)
+            .map_err(|e| Error::runtime(format!("cannot list {}: {e}", start.display())))?;
+        out.retain(|l| l.key.starts_with(prefix));
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        let path = self.root.join(key);
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::runtime(format!(
+                "cannot read {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    /// Removes the file, then its folders up to the root while they are empty.
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        let path = self.root.join(key);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::runtime(format!(
+                    "cannot remove {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+        let mut dir = path.parent();
+        while let Some(d) = dir {
+            if d == self.root || std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+        Ok(())
+    }
+
+    fn put_new(&self, key: &str, bytes: &[u8]) -> Result<bool, Error> {
+        let (path, mut tmp) = self.write_temp(key)?;
+        let fail =
+            |e: std::io::Error| Error::runtime(format!("cannot write {}: {e}", path.display()));
+        tmp.write_all(bytes).map_err(fail)?;
+        match tmp.persist_noclobber(&path) {
+            Ok(_) => Ok(true),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(fail(e.error)),
+        }
+    }
+
+    fn clean_up(&self, owner: &str, _mine: &dyn Fn(&str) -> bool) -> Result<u64, Error> {
+        let prefix = format!("{TEMP_PREFIX}{owner}-");
+        let mut removed = 0;
+        for l in self.list("")? {
+            let name = l.key.rsplit('/').next().unwrap_or("");
+            if name.starts_with(&prefix) {
+                self.delete(&l.key)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn lock(&self, key: &str, _lease: Duration) -> Result<Box<dyn Lock>, Error> {
+        let path = self.root.join(key);
+        let fail =
+            |e: std::io::Error| Error::runtime(format!("cannot lock {}: {e}", path.display()));
+        std::fs::create_dir_all(path.parent().expect("lock keys name a file")).map_err(fail)?;
+        // A few tries: the holder may unlink the file between our open and
+        // our lock, and then the lock we got is on a file no one sees.
+        for _ in 0..10 {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(fail)?;
+            match file.try_lock() {
+                Ok(()) if same_file(&file, &path) => {
+                    return Ok(Box::new(FileLock {
+                        path,
+                        file: Some(file),
+                    }));
+                }
+                Ok(()) => continue,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::usage(format!(
+                        "another run is writing this shard into {} now: wait for it, or use another --out",
+                        self.root.display()
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(fail(e)),
+            }
+        }
+        Err(Error::runtime(format!(
+            "cannot lock {}: it keeps changing",
+            path.display()
+        )))
     }
 }

@@ -4,7 +4,7 @@
 //! failure, so an object appears complete or not at all.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::SdkError;
@@ -14,7 +14,7 @@ use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 
 use super::aws::{CountRetries, sdk_message};
-use super::{ObjectSink, SinkContext, SinkOptions};
+use super::{Listed, Lock, ObjectSink, SinkContext, SinkOptions};
 use crate::error::Error;
 use crate::metrics::Metrics;
 
@@ -92,7 +92,7 @@ impl S3Sink {
         }
     }
 
-    async fn put_single(&self, key: &str, bytes: &[u8]) -> Result<(), String> {
+    async fn put_single(&self, key: &str, bytes: &[u8], guard: bool) -> Result<(), String> {
         let (sse, kms) = self.encryption();
         let mut req = self
             .client
@@ -102,13 +102,13 @@ impl S3Sink {
             .body(ByteStream::from(bytes.to_vec()))
             .server_side_encryption(sse)
             .set_ssekms_key_id(kms);
-        if self.opts.no_overwrite {
+        if guard {
             req = req.if_none_match("*");
         }
         req.send().await.map(|_| ()).map_err(|e| write_error(&e))
     }
 
-    async fn put_multipart(&self, key: &str, bytes: &[u8]) -> Result<(), String> {
+    async fn put_multipart(&self, key: &str, bytes: &[u8], guard: bool) -> Result<(), String> {
         let (sse, kms) = self.encryption();
         let created = self
             .client
@@ -124,7 +124,7 @@ impl S3Sink {
             .upload_id()
             .ok_or("CreateMultipartUpload returned no upload id")?
             .to_string();
-        let result = self.upload_parts(key, &upload_id, bytes).await;
+        let result = self.upload_parts(key, &upload_id, bytes, guard).await;
         if result.is_err() {
             // Nothing becomes visible; free the parts already stored.
             let _ = self
@@ -139,7 +139,13 @@ impl S3Sink {
         result
     }
 
-    async fn upload_parts(&self, key: &str, upload_id: &str, bytes: &[u8]) -> Result<(), String> {
+    async fn upload_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        bytes: &[u8],
+        guard: bool,
+    ) -> Result<(), String> {
         let permits = Arc::new(Semaphore::new(PART_CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
         for (i, chunk) in bytes.chunks(self.opts.part_size).enumerate() {
@@ -183,7 +189,7 @@ impl S3Sink {
                     .set_parts(Some(parts))
                     .build(),
             );
-        if self.opts.no_overwrite {
+        if guard {
             req = req.if_none_match("*");
         }
         req.send().await.map(|_| ()).map_err(|e| write_error(&e))
@@ -224,10 +230,11 @@ impl ObjectSink for S3Sink {
         let object = self.object_key(key);
         let started = Instant::now();
         let result = self.runtime.block_on(async {
+            let guard = super::guarded(&self.opts, key);
             if bytes.len() >= self.opts.multipart_threshold {
-                self.put_multipart(&object, bytes).await
+                self.put_multipart(&object, bytes, guard).await
             } else {
-                self.put_single(&object, bytes).await
+                self.put_single(&object, bytes, guard).await
             }
         });
         self.metrics
@@ -243,6 +250,278 @@ impl ObjectSink for S3Sink {
 
     fn concurrency(&self) -> usize {
         self.opts.concurrency.unwrap_or(FILE_CONCURRENCY)
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<Listed>, Error> {
+        let full = self.object_key(prefix);
+        let root = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let listed = self.runtime.block_on(async {
+            let mut out = Vec::new();
+            let mut pages = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&full)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| sdk_message(&e))?;
+                for o in page.contents() {
+                    let key = o.key().unwrap_or_default();
+                    if let Some(rel) = key.strip_prefix(&root) {
+                        out.push(Listed {
+                            key: rel.to_string(),
+                            size: o.size().unwrap_or(0).max(0) as u64,
+                        });
+                    }
+                }
+            }
+            Ok::<_, String>(out)
+        });
+        let mut listed = listed.map_err(|why| {
+            Error::runtime(format!("cannot list s3://{}/{full}: {why}", self.bucket))
+        })?;
+        listed.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(listed)
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        let object = self.object_key(key);
+        let got = self.runtime.block_on(async {
+            match self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&object)
+                .send()
+                .await
+            {
+                Ok(out) => out
+                    .body
+                    .collect()
+                    .await
+                    .map(|b| Some(b.into_bytes().to_vec()))
+                    .map_err(|e| e.to_string()),
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => Ok(None),
+                Err(e) => Err(sdk_message(&e)),
+            }
+        });
+        got.map_err(|why| {
+            Error::runtime(format!("cannot read s3://{}/{object}: {why}", self.bucket))
+        })
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        let object = self.object_key(key);
+        self.runtime
+            .block_on(
+                self.client
+                    .delete_object()
+                    .bucket(&self.bucket)
+                    .key(&object)
+                    .send(),
+            )
+            .map(|_| ())
+            .map_err(|e| {
+                Error::runtime(format!(
+                    "cannot delete s3://{}/{object}: {}",
+                    self.bucket,
+                    sdk_message(&e)
+                ))
+            })
+    }
+
+    fn put_new(&self, key: &str, bytes: &[u8]) -> Result<bool, Error> {
+        let object = self.object_key(key);
+        let (sse, kms) = self.encryption();
+        let sent = self.runtime.block_on(
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&object)
+                .body(ByteStream::from(bytes.to_vec()))
+                .server_side_encryption(sse)
+                .set_ssekms_key_id(kms)
+                .if_none_match("*")
+                .send(),
+        );
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(false),
+            Err(e) => Err(Error::runtime(format!(
+                "cannot write s3://{}/{object}: {}",
+                self.bucket,
+                sdk_message(&e)
+            ))),
+        }
+    }
+
+    /// Aborts the unfinished multipart uploads of keys `mine` claims.
+    fn clean_up(&self, _owner: &str, mine: &dyn Fn(&str) -> bool) -> Result<u64, Error> {
+        let root = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let uploads = self.runtime.block_on(async {
+            let mut out = Vec::new();
+            let mut marker: (Option<String>, Option<String>) = (None, None);
+            loop {
+                let page = self
+                    .client
+                    .list_multipart_uploads()
+                    .bucket(&self.bucket)
+                    .prefix(&root)
+                    .set_key_marker(marker.0.clone())
+                    .set_upload_id_marker(marker.1.clone())
+                    .send()
+                    .await
+                    .map_err(|e| sdk_message(&e))?;
+                for u in page.uploads() {
+                    if let (Some(k), Some(id)) = (u.key(), u.upload_id()) {
+                        out.push((k.to_string(), id.to_string()));
+                    }
+                }
+                if !page.is_truncated().unwrap_or(false) {
+                    break;
+                }
+                marker = (
+                    page.next_key_marker().map(str::to_string),
+                    page.next_upload_id_marker().map(str::to_string),
+                );
+            }
+            Ok::<_, String>(out)
+        });
+        let uploads = uploads.map_err(|why| {
+            Error::runtime(format!(
+                "cannot list uploads in s3://{}: {why}",
+                self.bucket
+            ))
+        })?;
+        let mut aborted = 0;
+        for (key, id) in uploads {
+            let Some(rel) = key.strip_prefix(&root) else {
+                continue;
+            };
+            if !mine(rel) {
+                continue;
+            }
+            self.runtime
+                .block_on(
+                    self.client
+                        .abort_multipart_upload()
+                        .bucket(&self.bucket)
+                        .key(&key)
+                        .upload_id(&id)
+                        .send(),
+                )
+                .map_err(|e| {
+                    Error::runtime(format!(
+                        "cannot abort an upload of s3://{}/{key}: {}",
+                        self.bucket,
+                        sdk_message(&e)
+                    ))
+                })?;
+            aborted += 1;
+        }
+        Ok(aborted)
+    }
+
+    /// A lease: the lock object holds its holder and the time it last
+    /// renewed, every third of `lease`. S3 cannot tell a dead holder, so a
+    /// lock not renewed for `lease` is taken over.
+    fn lock(&self, key: &str, lease: Duration) -> Result<Box<dyn Lock>, Error> {
+        let holder = format!("process {} ({:x})", std::process::id(), now_ms());
+        let body = |holder: &str| {
+            serde_json::json!({"holder": holder, "renewed_ms": now_ms()})
+                .to_string()
+                .into_bytes()
+        };
+        if !self.put_new(key, &body(&holder))? {
+            let current = self.get(key)?.unwrap_or_default();
+            let json: serde_json::Value = serde_json::from_slice(&current).unwrap_or_default();
+            let renewed = json["renewed_ms"].as_u64().unwrap_or(0);
+            let age = now_ms().saturating_sub(renewed);
+            if age < lease.as_millis() as u64 {
+                return Err(Error::usage(format!(
+                    "another run is writing this shard into s3://{}/{} ({}, renewed {:.1} s ago; a lock is free {} s after its last renewal)",
+                    self.bucket,
+                    self.prefix,
+                    json["holder"].as_str().unwrap_or("unknown"),
+                    age as f64 / 1000.0,
+                    lease.as_secs()
+                )));
+            }
+            // Stale: its holder died. One taker wins the re-creation.
+            self.delete(key)?;
+            if !self.put_new(key, &body(&holder))? {
+                return Err(Error::usage(format!(
+                    "another run took over the lock {} first",
+                    self.describe(key)
+                )));
+            }
+        }
+        let renew = {
+            let (client, bucket, object) = (
+                self.client.clone(),
+                self.bucket.clone(),
+                self.object_key(key),
+            );
+            let holder = holder.clone();
+            self.runtime.spawn(async move {
+                loop {
+                    tokio::time::sleep(lease / 3).await;
+                    let _ = client
+                        .put_object()
+                        .bucket(&bucket)
+                        .key(&object)
+                        .body(ByteStream::from(body(&holder)))
+                        .send()
+                        .await;
+                }
+            })
+        };
+        Ok(Box::new(LeaseLock {
+            renew,
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            object: self.object_key(key),
+            runtime: self.runtime.clone(),
+        }))
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Renews its lock object until dropped, then deletes it.
+struct LeaseLock {
+    renew: tokio::task::JoinHandle<()>,
+    client: Client,
+    bucket: String,
+    object: String,
+    runtime: Handle,
+}
+
+impl Lock for LeaseLock {}
+
+impl Drop for LeaseLock {
+    fn drop(&mut self) {
+        self.renew.abort();
+        let _ = self.runtime.block_on(
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(&self.object)
+                .send(),
+        );
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::{data_files, generate, run, stderr, tmp};
+use super::{data_files, generate, manifest_paths, run, stderr, tmp};
 
 #[test]
 fn threads_do_not_change_bytes() {
@@ -16,16 +16,7 @@ fn threads_do_not_change_bytes() {
     assert!(fa.len() > 50, "expected many files, got {}", fa.len());
     assert_eq!(fa, fb);
     // The manifest too: it lists the same files, hashes and spec.
-    let m = |d: &Path| {
-        let mdir = d.join("_manifests");
-        let name = std::fs::read_dir(&mdir)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
-        std::fs::read(name).unwrap()
-    };
+    let m = |d: &Path| std::fs::read(&manifest_paths(d)[0]).unwrap();
     assert_eq!(m(a.path()), m(b.path()));
 }
 

@@ -260,7 +260,7 @@ fn full_disk_exits_1_and_leaves_only_complete_files() {
         "2",
     ]);
     let files = all_files(&mnt);
-    let v = run(&["verify", mnt.to_str().unwrap()]);
+    let v = run(&["verify", "--json", mnt.to_str().unwrap()]);
     let _ = Command::new("umount").arg(&mnt).status();
 
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -275,6 +275,22 @@ fn full_disk_exits_1_and_leaves_only_complete_files() {
         .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))
         .collect();
     assert!(hidden.is_empty(), "temporary files left: {hidden:?}");
-    // What is there is complete: the partial manifest lists it and it verifies.
-    assert!(v.status.success(), "{}", stderr(&v));
+    // What is there is complete: the partial manifest lists it, and verify
+    // finds nothing wrong but the run's being incomplete.
+    assert_eq!(v.status.code(), Some(1), "{}", stderr(&v));
+    let report: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    let kinds: Vec<&str> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"incomplete"), "{report}");
+    assert!(
+        kinds
+            .iter()
+            .all(|k| ["incomplete", "interrupted"].contains(k)),
+        "{report}"
+    );
+    assert!(report["files"].as_u64().unwrap() > 0, "{report}");
 }

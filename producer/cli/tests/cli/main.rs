@@ -99,13 +99,23 @@ pub fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
-/// The manifest of a single-manifest lake, parsed.
-pub fn manifest(root: &Path) -> serde_json::Value {
-    let mdir = root.join("_manifests");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&mdir)
+/// The manifest files of a lake (`_manifests/<run>-shard-…json`), sorted.
+pub fn manifest_paths(root: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join("_manifests"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.contains("-shard-") && name.ends_with(".json")
+        })
         .collect();
+    paths.sort();
+    paths
+}
+
+/// The manifest of a single-manifest lake, parsed.
+pub fn manifest(root: &Path) -> serde_json::Value {
+    let mut paths = manifest_paths(root);
     assert_eq!(paths.len(), 1, "{paths:?}");
     serde_json::from_slice(&std::fs::read(paths.remove(0)).unwrap()).unwrap()
 }

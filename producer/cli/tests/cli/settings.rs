@@ -128,6 +128,9 @@ fn cases() -> Vec<Case> {
             ..case("shard_index", "1", "2", "3")
         },
         case("shard_count", "10", "11", "12"),
+        case("resume", "true", "false", "true"),
+        case("force", "true", "false", "true"),
+        case("lock_lease_seconds", "10", "20", "30"),
         case("mode", "realtime", "backfill", "realtime"),
         Case {
             context: REALTIME,
