@@ -180,23 +180,16 @@ pub(crate) fn verify(lake: &dyn ObjectSink) -> Result<VerifyReport, Error> {
         }
         problems.push(problem("unexpected", key, "in no manifest"));
     }
+    // A journal next to a complete manifest is from an interrupted re-run
+    // that changed nothing; only one without is an unfinished run.
     for shard in journals {
-        let dir = format!("{JOURNAL_DIR}/{shard}/");
-        problems.push(
-            if complete.contains(&format!("{MANIFEST_DIR}/{shard}.json")) {
-                problem(
-                    "leftover",
-                    dir,
-                    "journal of a shard whose manifest is complete; delete it",
-                )
-            } else {
-                problem(
-                    "interrupted",
-                    dir,
-                    "a run of this shard was killed or is running; run it again with --resume",
-                )
-            },
-        );
+        if !complete.contains(&format!("{MANIFEST_DIR}/{shard}.json")) {
+            problems.push(problem(
+                "interrupted",
+                format!("{JOURNAL_DIR}/{shard}/"),
+                "a run of this shard was killed or is running; run it again with --resume",
+            ));
+        }
     }
     problems.sort();
     problems.dedup();

@@ -202,8 +202,12 @@ def test_kinesis_receives_exactly_the_run_events(binary, moto, tmp_path):
     assert m["sink"] == f"kinesis://{name}" and m["metrics"]["records"] >= sum(want.values())
     assert m["metrics"]["request_latency"]["count"] == m["metrics"]["requests"] > 0
     assert "p99.9" in run.stderr
-    # The manifest went to --out and lists the delivered units.
-    assert sum(f["rows"] for f in load_manifest(tmp_path / "m")["files"]) == sum(want.values())
+    # The manifest went to --out and lists the delivered units, marked as
+    # sent to the stream, so verify does not look for them as files.
+    manifest = load_manifest(tmp_path / "m")
+    assert sum(f["rows"] for f in manifest["files"]) == sum(want.values())
+    assert {f["sink"] for f in manifest["files"]} == {f"kinesis://{name}"}
+    assert_verifies(binary, tmp_path / "m")
 
 
 def test_partial_kinesis_failures_are_retried_until_every_event_is_in(binary, moto, tmp_path):
@@ -235,6 +239,7 @@ def test_firehose_delivers_to_its_bucket(binary, moto, tmp_path):
     for body in s3_objects(client("s3", moto), bucket, "events/").values():
         lines += body.decode().splitlines()
     assert Counter(ids_of(lines)) == expected_ids(binary, tmp_path, STREAM)
+    assert_verifies(binary, tmp_path / "m")
 
 
 def test_stdout_sink_writes_json_lines(binary, tmp_path):
@@ -246,6 +251,39 @@ def test_stdout_sink_writes_json_lines(binary, tmp_path):
     metric_names = {m["Name"] for m in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert {"Requests", "Retries", "Throttles", "Bytes", "RequestLatencyP99"} <= metric_names
     assert emf["Sink"] == "stdout" and emf["Records"] == sum(got.values())
+    assert_verifies(binary, tmp_path / "m")
+
+
+def assert_verifies(binary, lake):
+    run = aws_run(binary, "verify", lake, check=False)
+    assert run.returncode == 0, run.stderr
+
+
+def test_verify_reads_an_s3_lake(binary, moto):
+    """verify s3://… finds a flipped byte, a deleted object and an extra one."""
+    bucket = new_bucket(moto)
+    url = f"s3://{bucket}/v"
+    aws_run(binary, "generate", "--out", url, *SMALL, "--domains", "stores,sales", endpoint=moto)
+    assert aws_run(binary, "verify", url, endpoint=moto, check=False).returncode == 0
+    s3 = client("s3", moto)
+    key = next(k for k in s3_objects(s3, bucket, "v") if k.startswith("sales/"))
+    original = s3.get_object(Bucket=bucket, Key=f"v/{key}")["Body"].read()
+    flipped = bytearray(original)
+    flipped[len(flipped) // 2] ^= 1
+    cases = [
+        (lambda: s3.put_object(Bucket=bucket, Key=f"v/{key}", Body=bytes(flipped)), "mismatch", key),
+        (lambda: s3.delete_object(Bucket=bucket, Key=f"v/{key}"), "missing", key),
+        (lambda: s3.put_object(Bucket=bucket, Key="v/sales/stray.parquet", Body=b"PAR1"), "unexpected", "sales/stray.parquet"),
+    ]
+    for damage, kind, path in cases:
+        damage()
+        run = aws_run(binary, "verify", "--json", url, endpoint=moto, check=False)
+        assert run.returncode == 1, run.stderr
+        problems = json.loads(run.stdout)["problems"]
+        assert [(p["kind"], p["path"]) for p in problems] == [(kind, path)], problems
+        s3.put_object(Bucket=bucket, Key=f"v/{key}", Body=original)
+        s3.delete_object(Bucket=bucket, Key="v/sales/stray.parquet")
+    assert aws_run(binary, "verify", url, endpoint=moto, check=False).returncode == 0
 
 
 def test_s3_faults_lose_and_duplicate_nothing(binary, moto, local_lake, tmp_path):

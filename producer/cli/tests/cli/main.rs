@@ -5,6 +5,7 @@
 mod architecture;
 mod determinism;
 mod failures;
+mod lake;
 mod settings;
 
 use std::collections::BTreeMap;
