@@ -89,7 +89,7 @@ pub(crate) struct GenerateArgs {
     #[arg(long, value_parser = names(&Format::ALL, Format::name), help_heading = "Dataset")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
-    /// Parquet compression codec [default: zstd]
+    /// Codec: of Parquet pages (zstd, snappy, gzip, none) or of whole jsonl and csv files (gzip, zstd, none) [default: zstd for parquet, none for text]
     #[arg(long, value_parser = names(&Compression::ALL, Compression::name), help_heading = "Dataset")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compression: Option<String>,

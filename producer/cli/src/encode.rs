@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression as PqCompression, Encoding, ZstdLevel};
+use parquet::basic::{Compression as PqCompression, Encoding, GzipLevel, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
 
@@ -27,21 +27,65 @@ fn err(what: &'static str) -> impl FnOnce(Box<dyn std::error::Error + Send + Syn
 }
 
 /// A batch as file bytes, with the rows `defects` marks unparseable broken
-/// (jsonl only).
+/// (jsonl only), then compressed as the spec says.
 pub(crate) fn encode_with_defects(
     batch: &RecordBatch,
     defects: &Defects,
     format: Format,
     compression: Compression,
 ) -> Result<Vec<u8>, EncodeError> {
-    let bytes = encode(batch, format, compression)?;
-    Ok(match format {
+    let bytes = encode_plain(batch, format, compression)?;
+    let bytes = match format {
         Format::Jsonl => break_lines(bytes, &defects.unparseable_rows),
         _ => bytes,
-    })
+    };
+    compress_text(bytes, format, compression)
 }
 
+/// A whole jsonl or csv file compressed: gzip (level 1, no name, mtime 0)
+/// or zstd (level 1, one frame). Fixed settings give fixed bytes.
+fn compress_text(
+    bytes: Vec<u8>,
+    format: Format,
+    compression: Compression,
+) -> Result<Vec<u8>, EncodeError> {
+    use std::io::Write;
+    if format == Format::Parquet {
+        return Ok(bytes);
+    }
+    match compression {
+        Compression::None => Ok(bytes),
+        Compression::Gzip => {
+            let mut gz = flate2::GzBuilder::new()
+                .mtime(0)
+                .operating_system(255)
+                .write(
+                    Vec::with_capacity(bytes.len() / 4),
+                    flate2::Compression::new(1),
+                );
+            gz.write_all(&bytes).map_err(|e| err("gzip")(e.into()))?;
+            gz.finish().map_err(|e| err("gzip")(e.into()))
+        }
+        Compression::Zstd => zstd::bulk::compress(&bytes, 1).map_err(|e| err("zstd")(e.into())),
+        Compression::Snappy => Err(err("snappy")("snappy is for Parquet pages only".into())),
+    }
+}
+
+/// A batch as file bytes, compressed as a whole for text formats.
 pub(crate) fn encode(
+    batch: &RecordBatch,
+    format: Format,
+    compression: Compression,
+) -> Result<Vec<u8>, EncodeError> {
+    compress_text(
+        encode_plain(batch, format, compression)?,
+        format,
+        compression,
+    )
+}
+
+/// A batch as file bytes; only Parquet pages are compressed here.
+fn encode_plain(
     batch: &RecordBatch,
     format: Format,
     compression: Compression,
@@ -77,6 +121,7 @@ fn writer_properties(schema: &Schema, compression: Compression) -> WriterPropert
     let codec = match compression {
         Compression::Zstd => PqCompression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")),
         Compression::Snappy => PqCompression::SNAPPY,
+        Compression::Gzip => PqCompression::GZIP(GzipLevel::try_new(1).expect("level 1 is valid")),
         Compression::None => PqCompression::UNCOMPRESSED,
     };
     let mut props = WriterProperties::builder()
@@ -277,7 +322,7 @@ mod tests {
             assert!(g.batch.num_rows() > 50, "{domain}");
             let expected = unify(&g.batch);
             let schema = expected.schema();
-            let jsonl = encode(&g.batch, Format::Jsonl, Compression::Zstd).unwrap();
+            let jsonl = encode(&g.batch, Format::Jsonl, Compression::None).unwrap();
             let back = read_jsonl(&jsonl, schema.clone());
             for (i, f) in schema.fields().iter().enumerate() {
                 assert_eq!(
@@ -287,7 +332,7 @@ mod tests {
                     f.name()
                 );
             }
-            let csv = encode(&g.batch, Format::Csv, Compression::Zstd).unwrap();
+            let csv = encode(&g.batch, Format::Csv, Compression::None).unwrap();
             let back = read_csv(&csv, schema.clone());
             for (i, f) in schema.fields().iter().enumerate() {
                 assert_eq!(

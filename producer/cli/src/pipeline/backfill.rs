@@ -50,7 +50,7 @@ fn deliver(out: &Outputs<'_>, r: &Ready) -> Result<(), Error> {
 /// The files a unit delivers: its data (or records) and its truth sidecar.
 fn unit_keys(run: &Run, unit: &Unit) -> (String, Option<String>) {
     let spec = &run.spec;
-    let data = unit.path(spec.format.extension());
+    let data = unit.path(&spec.file_extension());
     let dirty_table = unit.domain.events().is_some_and(|e| e.dirty.is_some());
     let truth = (spec.dirty.any() && dirty_table).then(|| truth_key(unit));
     (data, truth)
@@ -147,7 +147,7 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, shard: &Shard) -> Result<Summary
                     let Some(unit) = next else { break };
                     // Record sinks carry jsonl: the spec's format then is jsonl.
                     let mut item = produce(generator, unit, needs).map(|produced| Ready {
-                        key: unit.path(spec.format.extension()),
+                        key: unit.path(&spec.file_extension()),
                         sha256: sha256_hex(&produced.bytes),
                         produced,
                     });

@@ -147,7 +147,7 @@ impl State<'_> {
             partition_keys: false,
         };
         let p = produce(generator, unit, needs)?;
-        let key = unit.path(spec.format.extension());
+        let key = unit.path(&spec.file_extension());
         self.out.lake.put(&key, &p.bytes)?;
         self.ledger.file(
             &unit,
@@ -195,7 +195,7 @@ impl State<'_> {
             d.day(),
             first.hour,
             window.seq,
-            spec.format.extension()
+            spec.file_extension()
         );
         self.out.lake.put(&key, &bytes)?;
         self.ledger

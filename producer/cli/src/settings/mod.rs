@@ -38,7 +38,8 @@ pub(crate) struct Settings {
     #[serde(deserialize_with = "lenient")]
     pub seed: u64,
     pub format: marketpulse_gen::Format,
-    pub compression: marketpulse_gen::Compression,
+    #[serde(default)]
+    pub compression: Option<marketpulse_gen::Compression>,
     #[serde(deserialize_with = "list")]
     pub domains: Vec<String>,
     #[serde(default, deserialize_with = "opt_lenient")]

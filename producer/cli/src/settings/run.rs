@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use figment::value::{Dict, Value};
 use marketpulse_gen::spec::{DirtyConfig, MAX_DAYS, MAX_SCALE, WorldConfig, parse_date};
-use marketpulse_gen::{DatasetSpec, Domain, Format};
+use marketpulse_gen::{Compression, DatasetSpec, Domain, Format};
 use serde::{Deserialize, Serialize};
 
 use super::{Loaded, layers};
@@ -149,6 +149,18 @@ pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
         (false, _) => s.format,
     };
 
+    // Record sinks send plain JSON lines; files take the format's default.
+    let compression = match (events_only, s.compression) {
+        (true, Some(c)) if c != Compression::None => {
+            return Err(l.invalid(
+                "compression",
+                "record sinks send plain JSON lines: leave --compression out or set none",
+            ));
+        }
+        (true, _) => Compression::None,
+        (false, Some(c)) => c,
+        (false, None) => Compression::default_for(format),
+    };
     let defaults = layers::default_table();
     let world: WorldConfig = overlay(&defaults, "world", &s.world)
         .deserialize()
@@ -163,7 +175,7 @@ pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
         scale: s.scale,
         seed: s.seed,
         format,
-        compression: s.compression,
+        compression,
         domains,
         world,
         dirty,

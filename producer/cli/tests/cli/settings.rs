@@ -260,7 +260,7 @@ fn settings_from_a_file_or_the_environment_take_effect() {
         ("scale", "0.001"),
         ("seed", "9"),
         ("format", "jsonl"),
-        ("compression", "snappy"),
+        ("compression", "zstd"),
         ("domains", "clicks"),
         ("shard_count", "2"),
         ("shard_index", "1"),
@@ -305,7 +305,7 @@ fn settings_from_a_file_or_the_environment_take_effect() {
         assert_eq!(spec["scale"], 0.001, "{layer}");
         assert_eq!(spec["seed"], 9, "{layer}");
         assert_eq!(spec["format"], "jsonl", "{layer}");
-        assert_eq!(spec["compression"], "snappy", "{layer}");
+        assert_eq!(spec["compression"], "zstd", "{layer}");
         assert_eq!(spec["domains"], serde_json::json!(["clicks"]), "{layer}");
         assert_eq!(spec["world"]["clicks_v2_from"], "2024-03-02", "{layer}");
         assert_eq!(
@@ -318,10 +318,11 @@ fn settings_from_a_file_or_the_environment_take_effect() {
         for f in files {
             let path = f["path"].as_str().unwrap();
             assert!(
-                path.starts_with("clicks/") && path.ends_with(".jsonl"),
+                path.starts_with("clicks/") && path.ends_with(".jsonl.zst"),
                 "{path}"
             );
-            let first = std::fs::read_to_string(lake.join(path)).unwrap();
+            let packed = std::fs::read(lake.join(path)).unwrap();
+            let first = String::from_utf8(zstd::decode_all(&packed[..]).unwrap()).unwrap();
             let v2 = first.lines().next().unwrap().contains("\"device_type\"");
             assert_eq!(
                 v2,

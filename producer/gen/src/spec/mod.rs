@@ -6,6 +6,7 @@
 //! also the documented example of every key.
 
 mod dirty;
+mod limits;
 mod world;
 
 use std::fmt;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use dirty::DirtyConfig;
+pub use limits::{FIRST_DAY, LAST_DAY, MAX_CHUNKS_PER_HOUR, MAX_EVENTS_PER_HOUR, MAX_USERS};
 pub use world::{Campaign, PaymentMix, WorldConfig, campaign_referrer};
 
 use crate::tables::Domain;
@@ -56,23 +58,38 @@ impl Format {
     }
 }
 
-/// Codec of Parquet data pages.
+/// Codec of Parquet pages, or of a whole jsonl or csv file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     Zstd,
     Snappy,
+    Gzip,
     None,
 }
 
 impl Compression {
-    pub const ALL: [Compression; 3] = [Compression::Zstd, Compression::Snappy, Compression::None];
+    pub const ALL: [Compression; 4] = [
+        Compression::Zstd,
+        Compression::Snappy,
+        Compression::Gzip,
+        Compression::None,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Compression::Zstd => "zstd",
             Compression::Snappy => "snappy",
+            Compression::Gzip => "gzip",
             Compression::None => "none",
+        }
+    }
+
+    /// The default of a format: Parquet pages in zstd, text plain.
+    pub fn default_for(format: Format) -> Compression {
+        match format {
+            Format::Parquet => Compression::Zstd,
+            Format::Jsonl | Format::Csv => Compression::None,
         }
     }
 }
@@ -131,7 +148,7 @@ impl Default for DatasetSpec {
             scale: f64,
             seed: u64,
             format: Format,
-            compression: Compression,
+            compression: Option<Compression>,
             domains: Vec<Domain>,
             world: WorldConfig,
             dirty: DirtyConfig,
@@ -157,7 +174,9 @@ impl Default for DatasetSpec {
             scale: t.scale,
             seed: t.seed,
             format: t.format,
-            compression: t.compression,
+            compression: t
+                .compression
+                .unwrap_or_else(|| Compression::default_for(t.format)),
             domains: t.domains,
             world: t.world,
             dirty: t.dirty,
@@ -166,6 +185,16 @@ impl Default for DatasetSpec {
 }
 
 impl DatasetSpec {
+    /// The ending of data files: `parquet`, `jsonl`, `jsonl.gz`, `csv.zst`.
+    pub fn file_extension(&self) -> String {
+        match (self.format, self.compression) {
+            (Format::Parquet, _) | (_, Compression::None) => self.format.extension().to_string(),
+            (f, Compression::Gzip) => format!("{}.gz", f.extension()),
+            (f, Compression::Zstd) => format!("{}.zst", f.extension()),
+            (f, Compression::Snappy) => format!("{}.snappy", f.extension()),
+        }
+    }
+
     /// Short content hash of the spec; names the run's manifests.
     pub fn id(&self) -> String {
         let json = serde_json::to_vec(self).expect("spec serialises");
@@ -197,6 +226,15 @@ impl DatasetSpec {
                 format!("must be a number above 0 and at most {MAX_SCALE}"),
             ));
         }
+        if self.format != Format::Parquet && self.compression == Compression::Snappy {
+            return Err(SpecError::new(
+                "compression",
+                format!(
+                    "snappy is for Parquet pages; {} files take gzip, zstd or none",
+                    self.format.name()
+                ),
+            ));
+        }
         if self.domains.is_empty() {
             return Err(SpecError::new("domains", "name at least one table"));
         }
@@ -208,6 +246,7 @@ impl DatasetSpec {
         }
         self.world.validate()?;
         self.dirty.validate()?;
+        limits::check(self)?;
         if self.world.signup_to >= self.start {
             return Err(SpecError::new(
                 "start",

@@ -1,0 +1,111 @@
+//! Limits a plan must stay within, checked from the spec alone before
+//! anything is generated: the row-id layout (day 20 bits from 2000-01-01,
+//! hour 5, chunk 14, row 24) and sizes no machine would finish.
+
+use chrono::{Duration, NaiveDate};
+
+use super::{DatasetSpec, SpecError};
+use crate::calendar::day_multiplier;
+use crate::plan::{CHUNK_ROWS, EPOCH};
+
+/// First day a plan may cover: day 0 of row ids.
+pub const FIRST_DAY: NaiveDate = EPOCH;
+/// Last day a plan may cover.
+pub const LAST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2199, 12, 31).expect("valid date");
+/// Most users (users × scale) a world may have.
+pub const MAX_USERS: u64 = 1_000_000_000;
+/// Most files of one table in one hour: the 14-bit chunk field of row ids.
+pub const MAX_CHUNKS_PER_HOUR: u64 = (1 << 14) - 1;
+/// Most events of one table in one hour.
+pub const MAX_EVENTS_PER_HOUR: u64 = MAX_CHUNKS_PER_HOUR * CHUNK_ROWS;
+
+/// Largest share of a day's volume one UTC hour can get from a local-hour
+/// curve: its peak value over a 23-hour (DST) day's total.
+fn peak_hour_share(curve: &[f64]) -> f64 {
+    let sum: f64 = curve.iter().sum();
+    let peak = curve.iter().copied().fold(0.0, f64::max);
+    if sum - peak > 0.0 {
+        peak / (sum - peak)
+    } else {
+        1.0
+    }
+}
+
+pub(super) fn check(spec: &DatasetSpec) -> Result<(), SpecError> {
+    let last = spec.start + Duration::days(spec.days as i64 - 1);
+    if spec.start < FIRST_DAY {
+        return Err(SpecError::new(
+            "start",
+            format!("must be {FIRST_DAY} or later: row ids count days from it"),
+        ));
+    }
+    if last > LAST_DAY {
+        let key = if spec.start > LAST_DAY {
+            "start"
+        } else {
+            "days"
+        };
+        return Err(SpecError::new(
+            key,
+            format!("the run would end on {last}, after {LAST_DAY}, the last day a plan may cover"),
+        ));
+    }
+    let users = (spec.world.users as f64 * spec.scale).round();
+    if users > MAX_USERS as f64 {
+        return Err(SpecError::new(
+            "scale",
+            format!("gives {users:.0} users (world.users x scale); at most {MAX_USERS}"),
+        ));
+    }
+    // The busiest hour's volume, bounded from above: a day's largest
+    // multiplier over the plan (local days reach one day beyond it) with
+    // campaign uplift, times the largest share one hour can take.
+    let w = &spec.world;
+    let mut worst_day = 1.0f64;
+    let mut worst_date = spec.start;
+    let mut date = spec.start - Duration::days(1);
+    while date <= last + Duration::days(1) {
+        let uplift: f64 = w
+            .campaigns
+            .iter()
+            .filter(|c| c.start <= date && c.end.is_none_or(|e| date <= e))
+            .map(|c| c.uplift)
+            .sum();
+        let m = day_multiplier(w, w.growth_from, date) * (1.0 + uplift);
+        if !(m <= worst_day) {
+            worst_day = m;
+            worst_date = date;
+        }
+        date += Duration::days(1);
+    }
+    for (table, per_day, curve) in [
+        ("clicks", w.clicks_per_day, &w.hourly_weights),
+        ("sales", w.pos_sales_per_day, &w.pos_hourly_weights),
+    ] {
+        let hour = per_day as f64 * spec.scale * worst_day * peak_hour_share(curve);
+        if !(hour <= MAX_EVENTS_PER_HOUR as f64) {
+            let grown =
+                (1.0 + w.daily_growth).powf((last - w.growth_from).num_days().max(0) as f64);
+            let limit = format!(
+                "at most {MAX_EVENTS_PER_HOUR}: the {MAX_CHUNKS_PER_HOUR} files of {CHUNK_ROWS} rows that row ids allow"
+            );
+            return Err(if !(grown <= 1000.0) {
+                SpecError::new(
+                    "days",
+                    format!(
+                        "world.daily_growth = {} compounds to x{grown:.3e} by {last}, so {table} could reach {hour:.3e} events in an hour ({limit}): shorten the run or lower the growth",
+                        w.daily_growth
+                    ),
+                )
+            } else {
+                SpecError::new(
+                    "scale",
+                    format!(
+                        "{table} could reach {hour:.3e} events in an hour around {worst_date}; {limit}"
+                    ),
+                )
+            });
+        }
+    }
+    Ok(())
+}
