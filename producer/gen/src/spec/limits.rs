@@ -72,7 +72,8 @@ pub(super) fn check(spec: &DatasetSpec) -> Result<(), SpecError> {
             .map(|c| c.uplift)
             .sum();
         let m = day_multiplier(w, w.growth_from, date) * (1.0 + uplift);
-        if !(m <= worst_day) {
+        // NaN and infinity (a growth that overflows) count as the worst.
+        if m.is_nan() || m > worst_day {
             worst_day = m;
             worst_date = date;
         }
@@ -83,13 +84,13 @@ pub(super) fn check(spec: &DatasetSpec) -> Result<(), SpecError> {
         ("sales", w.pos_sales_per_day, &w.pos_hourly_weights),
     ] {
         let hour = per_day as f64 * spec.scale * worst_day * peak_hour_share(curve);
-        if !(hour <= MAX_EVENTS_PER_HOUR as f64) {
+        if hour.is_nan() || hour > MAX_EVENTS_PER_HOUR as f64 {
             let grown =
                 (1.0 + w.daily_growth).powf((last - w.growth_from).num_days().max(0) as f64);
             let limit = format!(
                 "at most {MAX_EVENTS_PER_HOUR}: the {MAX_CHUNKS_PER_HOUR} files of {CHUNK_ROWS} rows that row ids allow"
             );
-            return Err(if !(grown <= 1000.0) {
+            return Err(if grown.is_nan() || grown > 1000.0 {
                 SpecError::new(
                     "days",
                     format!(
