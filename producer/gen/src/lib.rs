@@ -13,6 +13,7 @@ pub mod plan;
 pub mod schema;
 mod seed;
 pub mod spec;
+mod summary;
 pub mod tables;
 pub mod world;
 
@@ -20,6 +21,7 @@ use arrow_array::RecordBatch;
 
 pub use plan::Unit;
 pub use spec::{Compression, DatasetSpec, Format, SpecError};
+pub use summary::{PlanSummary, TablePlan};
 pub use tables::Domain;
 pub use world::World;
 
@@ -57,6 +59,11 @@ impl Generator {
     /// The units of shard `index` of `count`, lazily, in plan order.
     pub fn shard_units(&self, index: u32, count: u32) -> impl Iterator<Item = Unit> + '_ {
         plan::shard_units(&self.world, index, count)
+    }
+
+    /// What the plan of shard `index` of `count` holds, without generating it.
+    pub fn summarize(&self, index: u32, count: u32) -> PlanSummary {
+        summary::summarize(&self.world, index, count)
     }
 
     /// The rows of `unit`, with `[dirty]` defects injected.

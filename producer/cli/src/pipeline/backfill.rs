@@ -20,13 +20,14 @@ use marketpulse_gen::Unit;
 use super::ledger::{Delivered, Ledger};
 use super::produce::{Needs, Produced, produce, truth_key};
 use super::{Outputs, Summary};
+use crate::encode::Buffers;
 use crate::error::Error;
 use crate::lake::{self, Journal, Shard};
 use crate::manifest::{FileEntry, sha256_hex};
 use crate::settings::Run;
 
-/// A produced unit with its key and the SHA-256 of its bytes, computed on
-/// the worker.
+/// A produced unit with its key, and once delivered the SHA-256 of its
+/// bytes, computed by the deliverer so that hashing overlaps generation.
 struct Ready {
     produced: Produced,
     key: String,
@@ -125,6 +126,8 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, shard: &Shard) -> Result<Summary
         Some(r) => r.concurrency(),
         None => out.lake.concurrency(),
     };
+    // In flight at most: a unit per worker, the channel's, the uploads'.
+    let buffers = Buffers::new(2 * run.threads + concurrency);
     let units = Mutex::new(
         generator
             .shard_units(run.shard_index, run.shard_count)
@@ -140,15 +143,15 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, shard: &Shard) -> Result<Summary
     std::thread::scope(|scope| {
         for _ in 0..run.threads {
             let tx = tx.clone();
-            let (units, generator, stopping) = (&units, &generator, &stopping);
+            let (units, generator, stopping, buffers) = (&units, &generator, &stopping, &buffers);
             scope.spawn(move || {
                 while !stopping() {
                     let next = units.lock().expect("plan lock").next();
                     let Some(unit) = next else { break };
                     // Record sinks carry jsonl: the spec's format then is jsonl.
-                    let mut item = produce(generator, unit, needs).map(|produced| Ready {
+                    let mut item = produce(generator, unit, needs, buffers).map(|produced| Ready {
                         key: unit.path(&spec.file_extension()),
-                        sha256: sha256_hex(&produced.bytes),
+                        sha256: String::new(),
                         produced,
                     });
                     // Never block for good on a full channel: deliveries may stop.
@@ -173,7 +176,10 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, shard: &Shard) -> Result<Summary
                 while !stopping() {
                     let next = rx.lock().expect("channel lock").recv();
                     let Ok(item) = next else { break };
-                    let delivered = item.and_then(|r| deliver(out, &r).map(|()| r));
+                    let delivered = item.and_then(|mut r| {
+                        r.sha256 = sha256_hex(&r.produced.bytes);
+                        deliver(out, &r).map(|()| r)
+                    });
                     if done_tx.send(delivered).is_err() {
                         break;
                     }
@@ -207,6 +213,7 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, shard: &Shard) -> Result<Summary
                     sink: out.records.map(|s| s.describe()),
                 })
             });
+            buffers.give(p.bytes);
             if let Err(e) = entered {
                 failed.store(true, Ordering::Relaxed);
                 first_error.get_or_insert(e);

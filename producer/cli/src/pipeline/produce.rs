@@ -8,7 +8,7 @@ use arrow_array::{Array, RecordBatch};
 use marketpulse_gen::dirty::Defects;
 use marketpulse_gen::{DatasetSpec, Domain, Format, Generator, Unit};
 
-use crate::encode::encode_with_defects;
+use crate::encode::{Buffers, encode_with_defects};
 use crate::error::Error;
 use crate::manifest::TRUTH_DIR;
 
@@ -41,14 +41,20 @@ pub(super) struct Needs {
     pub partition_keys: bool,
 }
 
-pub(super) fn produce(generator: &Generator, unit: Unit, needs: Needs) -> Result<Produced, Error> {
+pub(super) fn produce(
+    generator: &Generator,
+    unit: Unit,
+    needs: Needs,
+    buffers: &Buffers,
+) -> Result<Produced, Error> {
     let spec = generator.spec();
     let g = generator.generate(unit);
     let bytes = match needs.encode {
-        Some(format) => encode_with_defects(&g.batch, &g.defects, format, spec.compression)
-            .map_err(|e| {
-                Error::runtime(format!("unit {} {}: {e}", unit.domain.name(), unit.name()))
-            })?,
+        Some(format) => {
+            encode_with_defects(&g.batch, &g.defects, format, spec.compression, buffers).map_err(
+                |e| Error::runtime(format!("unit {} {}: {e}", unit.domain.name(), unit.name())),
+            )?
+        }
         None => Vec::new(),
     };
     let partition_keys = if needs.partition_keys {

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use super::ledger::{Delivered, Ledger};
 use super::produce::{Needs, Produced, produce};
 use super::{Outputs, Summary};
-use crate::encode::encode;
+use crate::encode::{Buffers, encode};
 use crate::error::Error;
 use crate::manifest::hex;
 use crate::settings::Run;
@@ -115,7 +115,7 @@ fn prepare(generator: &Generator, records: bool, unit: Unit) -> Result<HourUnit,
         encode: records.then_some(Format::Jsonl),
         partition_keys: records,
     };
-    let p = produce(generator, unit, needs)?;
+    let p = produce(generator, unit, needs, &Buffers::new(0))?;
     let line_ends = p
         .bytes
         .iter()
@@ -146,7 +146,7 @@ impl State<'_> {
             encode: Some(spec.format),
             partition_keys: false,
         };
-        let p = produce(generator, unit, needs)?;
+        let p = produce(generator, unit, needs, &Buffers::new(0))?;
         let key = unit.path(&spec.file_extension());
         self.out.lake.put(&key, &p.bytes)?;
         self.ledger.file(

@@ -8,7 +8,7 @@
 mod clicks;
 mod columns;
 mod sales;
-mod session;
+pub(crate) mod session;
 mod stores;
 mod users;
 
