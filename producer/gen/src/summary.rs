@@ -147,7 +147,6 @@ pub(crate) fn summarize(world: &World, shard_index: u32, shard_count: u32) -> Pl
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::spec::DatasetSpec;
 
     #[test]

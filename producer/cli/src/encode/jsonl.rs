@@ -170,7 +170,7 @@ impl Timestamps {
             // Zero-padded to six digits, then cut to three when whole ms.
             let mut six = [b'0'; 6];
             six[6 - s.len()..].copy_from_slice(s.as_bytes());
-            let n = if frac % 1000 == 0 { 3 } else { 6 };
+            let n = if frac.is_multiple_of(1000) { 3 } else { 6 };
             out.extend_from_slice(&six[..n]);
         }
         out.extend_from_slice(b"Z\"");
