@@ -9,6 +9,13 @@ use clap::{Parser, Subcommand};
 use marketpulse_gen::{Compression, Domain, Format};
 use serde::Serialize;
 
+/// A seed, with a message about the value (`-1`, `1.5`) rather than the
+/// parser's "invalid digit".
+fn seed(text: &str) -> Result<u64, String> {
+    text.parse()
+        .map_err(|_| format!("a seed is a whole number from 0 to {}", u64::MAX))
+}
+
 /// Deterministic synthetic retail world: users, stores, sales and clicks.
 #[derive(Parser)]
 #[command(name = "marketpulse", version, about, args_override_self = true)]
@@ -82,7 +89,7 @@ pub(crate) struct GenerateArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Seed of every random stream [default: 42]
-    #[arg(long, help_heading = "Dataset")]
+    #[arg(long, allow_hyphen_values = true, value_parser = seed, help_heading = "Dataset")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     /// File format [default: parquet]
@@ -122,6 +129,10 @@ pub(crate) struct GenerateArgs {
     #[arg(long, allow_hyphen_values = true, help_heading = "Output")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard_count: Option<i64>,
+    /// Print the plan (files, rows, estimated bytes per table) and exit without writing
+    #[arg(long, help_heading = "Output")]
+    #[serde(skip_serializing_if = "is_false")]
+    pub dry_run: bool,
     /// Continue a killed run of this shard: skip what it delivered, remove what it left half-written
     #[arg(long, help_heading = "Output")]
     #[serde(skip_serializing_if = "is_false")]
@@ -164,6 +175,14 @@ pub(crate) struct GenerateArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flush_mb: Option<i64>,
 
+    /// No progress on stderr (the summary still ends the run)
+    #[arg(long, short, help_heading = "Metrics")]
+    #[serde(skip_serializing_if = "is_false")]
+    pub quiet: bool,
+    /// Without a terminal, a progress line this often, in seconds [default: 5]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Metrics")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress_seconds: Option<i64>,
     /// Write the sink metrics (latency percentiles, counters) as JSON to FILE
     #[arg(long, help_heading = "Metrics")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -9,12 +9,16 @@ pub(crate) enum Error {
     /// I/O and sink failures while running.
     #[error("{0}")]
     Runtime(String),
-    /// Stopped by SIGINT or SIGTERM after finishing deliveries in flight.
+    /// Stopped by SIGINT, SIGTERM or SIGHUP after finishing deliveries in
+    /// flight.
     #[error("interrupted by {signal}: {detail}")]
     Interrupted {
         signal: &'static str,
         detail: String,
     },
+    /// The reader of stdout went away (`--sink stdout | head`).
+    #[error("{0}")]
+    Closed(String),
 }
 
 impl Error {
@@ -39,6 +43,7 @@ impl Error {
                 signal,
                 detail: format!("{d} ({detail})"),
             },
+            Error::Closed(m) => Error::Closed(format!("{m} ({detail})")),
         }
     }
 
@@ -46,8 +51,12 @@ impl Error {
         match self {
             Error::Usage(_) => 2,
             Error::Runtime(_) => 1,
-            Error::Interrupted { signal, .. } if *signal == "SIGTERM" => 143,
-            Error::Interrupted { .. } => 130,
+            Error::Interrupted { signal, .. } => match *signal {
+                "SIGHUP" => 129,
+                "SIGTERM" => 143,
+                _ => 130,
+            },
+            Error::Closed(_) => i32::from(crate::console::CLOSED_STDOUT),
         }
     }
 }

@@ -2,12 +2,14 @@
 //! the encoders, the sinks and the pipeline. See ARCHITECTURE.md.
 
 mod cli;
+mod console;
 mod encode;
 mod error;
 mod lake;
 mod manifest;
 mod metrics;
 mod pipeline;
+mod plan;
 mod profile;
 mod settings;
 mod signals;
@@ -22,6 +24,7 @@ use std::sync::atomic::AtomicBool;
 use clap::Parser;
 
 use cli::{Cli, Command, GenerateArgs};
+use console::say;
 use error::Error;
 use metrics::Metrics;
 use pipeline::Outputs;
@@ -58,20 +61,22 @@ fn verify_lake(url: &str, json: bool, endpoint_url: Option<String>) -> Result<()
     };
     let report = verify::verify(lake.as_ref())?;
     if json {
-        println!(
-            "{}",
+        console::out(&format!(
+            "{}\n",
             serde_json::to_string_pretty(&report).expect("report serialises")
-        );
+        ));
     } else {
         for p in &report.problems {
-            eprintln!("{p}");
+            say!("{p}");
         }
     }
     if report.ok {
         if !json {
-            eprintln!(
+            say!(
                 "ok: {} files, {} bytes match {} manifest(s)",
-                report.files, report.bytes, report.manifests
+                report.files,
+                report.bytes,
+                report.manifests
             );
         }
         Ok(())
@@ -87,10 +92,15 @@ fn generate(args: &GenerateArgs) -> Result<(), Error> {
     let loaded = settings::load(args)?;
     if args.print_config {
         // The settings first, so a run that fails its checks still shows them.
-        print!("{}", settings::report(&loaded));
+        console::out(&settings::report(&loaded));
         return settings::resolve(&loaded).map(|_| ());
     }
     let run = settings::resolve(&loaded)?;
+    let summary = plan::check(&run)?;
+    if run.dry_run {
+        console::out(&plan::render(&run, &summary));
+        return Ok(());
+    }
     let runtime = io_runtime()?;
     let stop = Arc::new(AtomicBool::new(false));
     let signal = signals::watch(&runtime, stop.clone());
@@ -139,7 +149,13 @@ fn generate(args: &GenerateArgs) -> Result<(), Error> {
         records: records.as_deref(),
         metrics: metrics.clone(),
         stop: &stop,
-        progress: std::io::stderr().is_terminal(),
+        progress: if run.quiet {
+            pipeline::Progress::Off
+        } else if std::io::stderr().is_terminal() {
+            pipeline::Progress::Bar
+        } else {
+            pipeline::Progress::Lines(run.progress_every)
+        },
     };
     let result = pipeline::run(&run, &outputs);
     let snapshot = metrics.snapshot();
@@ -156,11 +172,11 @@ fn generate(args: &GenerateArgs) -> Result<(), Error> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        eprintln!("{}", snapshot.emf(now, &sink_name));
+        say!("{}", snapshot.emf(now, &sink_name));
     }
     match (result, signal.received()) {
         (Ok(summary), _) => {
-            eprint!("{}", summary.render());
+            console::err(&summary.render());
             Ok(())
         }
         (Err(e), Some(sig)) => Err(Error::interrupted(sig, e.to_string())),
@@ -174,12 +190,12 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Profile { dir, json } => {
             let p = profile::profile(&dir)?;
             if json {
-                println!(
-                    "{}",
+                console::out(&format!(
+                    "{}\n",
                     serde_json::to_string_pretty(&p).expect("profile serialises")
-                );
+                ));
             } else {
-                print!("{}", p.render());
+                console::out(&p.render());
             }
             Ok(())
         }
@@ -188,6 +204,32 @@ fn run(cli: Cli) -> Result<(), Error> {
             json,
             endpoint_url,
         } => verify_lake(&lake, json, endpoint_url),
+    }
+}
+
+/// clap's message on one line: the problem, then its hints (valid values,
+/// "did you mean", the missing arguments), without the usage block.
+fn one_line(clap_text: &str) -> String {
+    let mut lines = clap_text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .take_while(|l| !l.starts_with("Usage:"));
+    let first = lines
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_string();
+    // clap brackets some hints: "[possible values: a, b]".
+    let hints: Vec<&str> = lines
+        .map(|l| l.trim_start_matches('[').trim_end_matches(']'))
+        .collect();
+    if hints.is_empty() {
+        first
+    } else if first.ends_with(':') {
+        format!("{first} {}", hints.join(", "))
+    } else {
+        format!("{first} ({})", hints.join("; "))
     }
 }
 
@@ -200,20 +242,16 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            // One line: clap's own first line names the problem.
-            let text = e.render().to_string();
-            let first = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments");
-            eprintln!("marketpulse: {}", first.trim_start_matches("error: "));
+            say!("marketpulse: {}", one_line(&e.render().to_string()));
             return ExitCode::from(2);
         }
     };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // `| head` closed stdout on purpose: end quietly, as `yes | head` does.
+        Err(e @ Error::Closed(_)) => ExitCode::from(e.exit_code() as u8),
         Err(e) => {
-            eprintln!("marketpulse: {e}");
+            say!("marketpulse: {e}");
             ExitCode::from(e.exit_code() as u8)
         }
     }

@@ -134,20 +134,24 @@ impl Snapshot {
     pub(crate) fn render(&self) -> String {
         let row = |name: &str, p: &Percentiles| {
             format!(
-                "{name:<16} p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms  (n={})\n",
+                "{name:<9} p50 {:.2}, p90 {:.2}, p99 {:.2}, p99.9 {:.2}, max {:.2} ms (n={})\n",
                 p.p50_ms, p.p90_ms, p.p99_ms, p.p999_ms, p.max_ms, p.count
             )
         };
         let mut s = format!(
-            "sink: {} requests, {} retries, {} throttles, {} bytes, {} records\n",
-            self.requests, self.retries, self.throttles, self.bytes, self.records
+            "sink: {} requests, {} retries, {} throttles, {}, {} records\n",
+            self.requests,
+            self.retries,
+            self.throttles,
+            crate::plan::human_bytes(self.bytes as f64),
+            self.records
         );
-        s += &row("request latency", &self.request_latency);
+        s += &row("latency", &self.request_latency);
         if let Some(lag) = &self.event_lag {
             s += &row("event lag", lag);
         }
         if let Some(rate) = self.achieved_rate {
-            s += &format!("achieved rate    {rate:.1} events/s\n");
+            s += &format!("achieved {rate:.1} events/s\n");
         }
         s
     }

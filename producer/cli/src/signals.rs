@@ -1,6 +1,8 @@
-//! SIGINT and SIGTERM stop a run gracefully: the pipeline finishes what is
-//! in flight and writes its manifest. A second signal exits at once.
+//! SIGINT, SIGTERM and SIGHUP (a closed terminal) stop a run gracefully:
+//! the pipeline finishes what is in flight and writes its manifest. A
+//! second signal exits at once.
 
+use crate::console::say;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -23,26 +25,26 @@ pub(crate) fn watch(runtime: &Runtime, stop: Arc<AtomicBool>) -> Received {
     let which = Arc::new(Mutex::new(None));
     let seen = which.clone();
     let _in_runtime = runtime.enter();
-    let (Ok(mut int), Ok(mut term)) = (
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
     ) else {
         return Received(which);
     };
     runtime.spawn(async move {
         for _ in 0..2 {
-            let name = tokio::select! {
-                _ = int.recv() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
+            let (name, code) = tokio::select! {
+                _ = int.recv() => ("SIGINT", 130),
+                _ = term.recv() => ("SIGTERM", 143),
+                _ = hup.recv() => ("SIGHUP", 129),
             };
             if stop.swap(true, Ordering::SeqCst) {
-                eprintln!("marketpulse: {name} again, exiting without a manifest");
-                std::process::exit(if name == "SIGINT" { 130 } else { 143 });
+                say!("marketpulse: {name} again, exiting without a manifest");
+                std::process::exit(code);
             }
             *seen.lock().expect("signal lock") = Some(name);
-            eprintln!(
-                "marketpulse: {name}: finishing deliveries in flight, then writing the manifest"
-            );
+            say!("marketpulse: {name}: finishing deliveries in flight, then writing the manifest");
         }
     });
     Received(which)

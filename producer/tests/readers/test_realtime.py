@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from conftest import generate, load_manifest
 
 DIRTY = "[dirty]\nlate = 0.02\nduplicates = 0.01\nmalformed = 0.01\n"
@@ -127,17 +128,19 @@ def stopped_run(binary, out, sig, extra, ready):
     return proc.returncode, (first if isinstance(first, str) else "") + stdout, stderr
 
 
-def test_sigint_stops_realtime_with_an_exact_manifest(binary, tmp_path):
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGHUP, 129)])
+def test_a_signal_stops_realtime_with_an_exact_manifest(binary, tmp_path, sig, code):
+    # SIGHUP (the terminal closed) is handled like SIGINT and SIGTERM.
     # Ready once the first event is out: readline blocks until it is.
-    code, stdout, stderr = stopped_run(
+    got, stdout, stderr = stopped_run(
         binary,
         tmp_path / "m",
-        signal.SIGINT,
+        sig,
         [*FLAGS, "--sink", "stdout", "--mode", "realtime", "--rate", "500"],
         ready=lambda proc: proc.stdout.readline() or None,
     )
-    assert code == 130, stderr
-    assert stderr.strip().splitlines()[-1].startswith("marketpulse: interrupted by SIGINT")
+    assert got == code, stderr
+    assert stderr.strip().splitlines()[-1].startswith(f"marketpulse: interrupted by {sig.name}")
     manifest = load_manifest(tmp_path / "m")
     assert manifest["complete"] is False
     sent = [json.loads(line) for line in stdout.splitlines()]

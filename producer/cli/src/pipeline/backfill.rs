@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{TrySendError, channel, sync_channel};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use marketpulse_gen::Generator;
 
 use std::collections::{BTreeMap, HashSet};
@@ -19,6 +18,7 @@ use marketpulse_gen::Unit;
 
 use super::ledger::{Delivered, Ledger};
 use super::produce::{Needs, Produced, produce, truth_key};
+use super::progress::Reporter;
 use super::{Outputs, Summary};
 use crate::encode::Buffers;
 use crate::error::Error;
@@ -103,21 +103,18 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, shard: &Shard) -> Result<Summary
             total_units += 1;
         }
     }
-    let bar = if out.progress {
-        ProgressBar::new(total_units)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} files, {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
+    let mut progress = Reporter::start(
+        out.progress,
+        total_units,
+        &format!("shard {} of {}", run.shard_index, run.shard_count),
     );
+    let (mut done_units, mut bytes) = (0u64, 0u64);
 
-    // Room for the manifest: about 400 bytes per file entry, twice over.
+    // Room for the manifest: about 400 bytes per file entry, twice over,
+    // and never more than 64 MiB (a shard has at most a million files).
     let files_per_unit = if spec.dirty.any() { 2 } else { 1 };
     out.lake
-        .reserve(8192 + 800 * files_per_unit * total_units)?;
+        .reserve((8192 + 800 * files_per_unit * total_units).min(64 << 20))?;
     let needs = Needs {
         encode: Some(spec.format),
         partition_keys: out.records.is_some(),
@@ -197,6 +194,7 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, shard: &Shard) -> Result<Summary
                 }
             };
             let p = r.produced;
+            bytes += p.bytes.len() as u64;
             let mut entered = match &p.truth {
                 Some(t) => ledger.truth(&p.unit, t),
                 None => Ok(()),
@@ -218,11 +216,11 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, shard: &Shard) -> Result<Summary
                 failed.store(true, Ordering::Relaxed);
                 first_error.get_or_insert(e);
             }
-            bar.inc(1);
-            bar.set_message(format!("{} events", ledger.rows()));
+            done_units += 1;
+            progress.update(done_units, ledger.events(), bytes);
         }
     });
-    bar.finish_and_clear();
+    progress.finish();
     let outcome = match first_error {
         Some(e) => Err(e),
         None if out.stop.load(Ordering::Relaxed) => Err(Error::runtime("stopped by a signal")),

@@ -54,9 +54,13 @@ impl<'a> Ledger<'a> {
         }
     }
 
-    /// Rows so far, for progress.
-    pub(super) fn rows(&self) -> u64 {
-        self.totals.values().map(|t| t.rows).sum()
+    /// Rows of event tables so far, for progress.
+    pub(super) fn events(&self) -> u64 {
+        self.totals
+            .iter()
+            .filter(|(d, _)| d.events().is_some())
+            .map(|(_, t)| t.rows)
+            .sum()
     }
 
     fn enter(&mut self, entry: FileEntry) -> Result<(), Error> {

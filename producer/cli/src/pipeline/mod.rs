@@ -6,6 +6,7 @@
 mod backfill;
 mod ledger;
 mod produce;
+mod progress;
 mod realtime;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use marketpulse_gen::Domain;
 
+pub(crate) use progress::Progress;
 pub(crate) use realtime::{Pace, RealtimeOptions};
 
 use crate::error::Error;
@@ -33,7 +35,7 @@ pub(crate) struct Outputs<'a> {
     pub metrics: Arc<Metrics>,
     /// Set from outside (a signal handler) to stop the run early.
     pub stop: &'a AtomicBool,
-    pub progress: bool,
+    pub progress: Progress,
 }
 
 /// The shard `run` writes.
@@ -75,27 +77,42 @@ pub(crate) struct Summary {
 
 impl Summary {
     pub(crate) fn render(&self) -> String {
-        let mut s = String::from("domain        events        files          bytes\n");
-        let (mut rows, mut files, mut bytes) = (0, 0, 0);
+        use crate::plan::human_bytes;
+        // "rows" because snapshot tables (users, stores) hold rows, not events.
+        let mut s = format!(
+            "{:<8} {:>13} {:>9} {:>10}\n",
+            "table", "rows", "files", "size"
+        );
+        let (mut rows, mut events, mut files, mut bytes) = (0, 0, 0, 0);
         for (d, t) in &self.domains {
             s += &format!(
-                "{:<8} {:>11} {:>12} {:>14}\n",
+                "{:<8} {:>13} {:>9} {:>10}\n",
                 d.name(),
                 t.rows,
                 t.files,
-                t.bytes
+                human_bytes(t.bytes as f64)
             );
             rows += t.rows;
             files += t.files;
             bytes += t.bytes;
+            if d.events().is_some() {
+                events += t.rows;
+            }
         }
-        s += &format!("{:<8} {:>11} {:>12} {:>14}\n", "total", rows, files, bytes);
-        let secs = self.wall.as_secs_f64();
         s += &format!(
-            "wall time {:.2} s, {:.0} events/s, {:.1} MB/s\nmanifest {}\n",
-            secs,
-            rows as f64 / secs.max(1e-9),
-            bytes as f64 / 1e6 / secs.max(1e-9),
+            "{:<8} {:>13} {:>9} {:>10}\n",
+            "total",
+            rows,
+            files,
+            human_bytes(bytes as f64)
+        );
+        let secs = self.wall.as_secs_f64().max(1e-9);
+        s += &format!(
+            "wall time {:.2} s, {:.0} events/s, {:.1} MB/s ({} bytes)\nmanifest {}\n",
+            self.wall.as_secs_f64(),
+            events as f64 / secs,
+            bytes as f64 / 1e6 / secs,
+            bytes,
             self.manifest
         );
         if self.resumed > 0 {

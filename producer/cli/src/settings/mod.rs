@@ -10,6 +10,7 @@ mod layers;
 mod origin;
 mod run;
 
+use crate::console::say;
 use std::path::PathBuf;
 
 use figment::Figment;
@@ -49,6 +50,8 @@ pub(crate) struct Settings {
     #[serde(deserialize_with = "lenient")]
     pub shard_count: i64,
     #[serde(deserialize_with = "lenient")]
+    pub dry_run: bool,
+    #[serde(deserialize_with = "lenient")]
     pub resume: bool,
     #[serde(deserialize_with = "lenient")]
     pub force: bool,
@@ -85,6 +88,10 @@ pub(crate) struct Settings {
     pub metrics_json: Option<String>,
     #[serde(deserialize_with = "lenient")]
     pub emf: bool,
+    #[serde(deserialize_with = "lenient")]
+    pub quiet: bool,
+    #[serde(deserialize_with = "lenient")]
+    pub progress_seconds: i64,
     /// `[world]` and `[dirty]` keys given by a layer; the rest default.
     #[serde(default)]
     pub world: Dict,
@@ -205,7 +212,7 @@ pub(crate) fn load(args: &GenerateArgs) -> Result<Loaded, Error> {
         .or_else(|| std::env::var_os("MARKETPULSE_CONFIG").map(PathBuf::from));
     let file = config.map(|p| layers::read_file(&p)).transpose()?;
     for warning in layers::unknown_env_warnings() {
-        eprintln!("marketpulse: warning: {warning}");
+        say!("marketpulse: warning: {warning}");
     }
     let mut figment = Figment::new().merge(layers::defaults());
     if let Some(f) = &file {

@@ -10,6 +10,7 @@ use marketpulse_gen::{Compression, DatasetSpec, Domain, Format};
 use serde::{Deserialize, Serialize};
 
 use super::{Loaded, layers};
+use crate::console::say;
 use crate::error::Error;
 use crate::pipeline::{Pace, RealtimeOptions};
 use crate::sinks::SinkOptions;
@@ -34,6 +35,8 @@ pub(crate) struct Run {
     pub threads: usize,
     pub shard_index: u32,
     pub shard_count: u32,
+    /// Print the plan and write nothing.
+    pub dry_run: bool,
     /// Continue a killed run of this shard.
     pub resume: bool,
     /// Write even into a lake of another dataset.
@@ -45,6 +48,10 @@ pub(crate) struct Run {
     pub sinks: SinkOptions,
     pub metrics_json: Option<PathBuf>,
     pub emf: bool,
+    /// No progress on stderr.
+    pub quiet: bool,
+    /// Without a terminal, a progress line this often.
+    pub progress_every: Duration,
 }
 
 /// `defaults` with each key of `given` replacing the default's whole value.
@@ -67,17 +74,18 @@ fn in_range(l: &Loaded, key: &str, v: i64, lo: i64, hi: i64) -> Result<i64, Erro
     }
 }
 
-/// A positive, finite number within `max`.
-fn positive(
+/// A number between `min` and `max`: what a `Duration` of it holds.
+fn within(
     l: &Loaded,
     key: &str,
     v: Option<f64>,
+    min: f64,
     max: f64,
     unit: &str,
 ) -> Result<Option<f64>, Error> {
     match v {
-        Some(x) if !(x.is_finite() && x > 0.0 && x <= max) => {
-            Err(l.invalid(key, format!("must be above 0 and at most {max}{unit}")))
+        Some(x) if !(x.is_finite() && (min..=max).contains(&x)) => {
+            Err(l.invalid(key, format!("must be between {min} and {max}{unit}")))
         }
         v => Ok(v),
     }
@@ -222,6 +230,10 @@ pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
         )));
     }
     let lock_lease = in_range(l, "lock_lease_seconds", s.lock_lease_seconds, 1, 3600)?;
+    check_applies(l)?;
+    if let Some(path) = &s.metrics_json {
+        check_writable(l, "metrics_json", std::path::Path::new(path))?;
+    }
     Ok(Run {
         spec,
         out: s.out.clone(),
@@ -229,6 +241,7 @@ pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
         threads,
         shard_index: s.shard_index as u32,
         shard_count: shard_count as u32,
+        dry_run: s.dry_run,
         resume: s.resume,
         force: s.force,
         lock_lease: Duration::from_secs(lock_lease as u64),
@@ -236,7 +249,77 @@ pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
         sinks,
         metrics_json: s.metrics_json.as_ref().map(PathBuf::from),
         emf: s.emf,
+        quiet: s.quiet,
+        progress_every: Duration::from_secs(in_range(
+            l,
+            "progress_seconds",
+            s.progress_seconds,
+            1,
+            3600,
+        )? as u64),
     })
+}
+
+/// Options that do not apply to the chosen destinations: an error where the
+/// user surely meant something else, a warning where it is harmless.
+fn check_applies(l: &Loaded) -> Result<(), Error> {
+    let s = &l.settings;
+    let s3 = s.out.starts_with("s3://");
+    let streams = s
+        .sink
+        .as_deref()
+        .is_some_and(|k| k.starts_with("kinesis://") || k.starts_with("firehose://"));
+    let given = |key: &str| l.origin(key) != super::Origin::Default;
+    if s.sse_kms_key.is_some() && !s3 {
+        return Err(l.invalid(
+            "sse_kms_key",
+            format!(
+                "applies to S3 lakes (--out s3://...); {} is a folder",
+                s.out
+            ),
+        ));
+    }
+    let mut idle: Vec<String> = Vec::new();
+    if given("endpoint_url") && !s3 && !streams {
+        idle.push(l.describe("endpoint_url"));
+    }
+    for key in [
+        "multipart_threshold_mib",
+        "part_size_mib",
+        "lock_lease_seconds",
+    ] {
+        if given(key) && !s3 {
+            idle.push(l.describe(key));
+        }
+    }
+    if !idle.is_empty() {
+        say!(
+            "marketpulse: warning: {} apply only to S3 or AWS streams, not to {}",
+            idle.join(", "),
+            s.out
+        );
+    }
+    Ok(())
+}
+
+/// A file the run will write once it ends: its folder must exist and take
+/// files now, so the run does not fail at its end.
+fn check_writable(l: &Loaded, key: &str, path: &std::path::Path) -> Result<(), Error> {
+    if path.is_dir() {
+        return Err(l.invalid(key, "is a folder, not a file"));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(l.invalid(key, format!("folder {} does not exist", parent.display())));
+    }
+    tempfile::Builder::new()
+        .prefix(".mp-probe-")
+        .tempfile_in(parent)
+        .map(|_| ())
+        .map_err(|e| l.invalid(key, format!("cannot write in {}: {e}", parent.display())))
 }
 
 fn realtime(l: &Loaded) -> Result<Option<RealtimeOptions>, Error> {
@@ -261,9 +344,9 @@ fn realtime(l: &Loaded) -> Result<Option<RealtimeOptions>, Error> {
             l.describe("speedup")
         )));
     }
-    let rate = positive(l, "rate", s.rate, 10_000_000.0, " events/s")?;
-    let speedup = positive(l, "speedup", s.speedup, 10_000_000.0, "")?;
-    let duration = positive(l, "duration", s.duration, 1e9, " seconds")?;
+    let rate = within(l, "rate", s.rate, 0.001, 10_000_000.0, " events/s")?;
+    let speedup = within(l, "speedup", s.speedup, 0.001, 10_000_000.0, "")?;
+    let duration = within(l, "duration", s.duration, 0.001, 1e9, " seconds")?;
     let pace = match (rate, speedup) {
         (Some(r), _) => Pace::Rate(r),
         (None, Some(x)) => Pace::Speedup(x),

@@ -31,7 +31,12 @@ impl RecordSink for StdoutSink {
         let mut out = std::io::stdout().lock();
         out.write_all(jsonl)
             .and_then(|_| out.flush())
-            .map_err(|e| Error::runtime(format!("cannot write to stdout: {e}")))?;
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::BrokenPipe => {
+                    Error::Closed("stdout was closed by its reader".into())
+                }
+                _ => Error::runtime(format!("cannot write to stdout: {e}")),
+            })?;
         self.metrics.request(
             started.elapsed(),
             jsonl.len() as u64,

@@ -173,6 +173,44 @@ fn bad_input_exits_2_with_one_line() {
         2,
         "must be after world.signup_to",
     );
+    // Plans beyond the limits, and numbers no Duration holds.
+    let rt = ["--mode", "realtime", "--sink", "stdout"];
+    rejects(
+        &[&rt[..], &["--duration", "1e20"]].concat(),
+        &[],
+        2,
+        "--duration",
+    );
+    rejects(&[&rt[..], &["--rate", "1e-20"]].concat(), &[], 2, "--rate");
+    rejects(
+        &[&rt[..], &["--speedup", "1e-20"]].concat(),
+        &[],
+        2,
+        "--speedup",
+    );
+    rejects(&["--scale", "1e9"], &[], 2, "--scale");
+    rejects(
+        &["--scale", "0.001", "--days", "36600"],
+        &[],
+        2,
+        "--days 36600",
+    );
+    rejects(&["--start", "2200-01-01"], &[], 2, "after 2199-12-31");
+    rejects(&["--start", "1999-12-31"], &[], 2, "2000-01-01 or later");
+    let growth = config("growth.toml", "[world]\ndaily_growth = 0.1\n");
+    rejects(
+        &["--config", &growth, "--days", "400"],
+        &[],
+        2,
+        "daily_growth = 0.1 compounds",
+    );
+    let flat = config("flat.toml", "[world]\ndaily_growth = 0.0\n");
+    rejects(
+        &["--config", &flat, "--scale", "0.001", "--days", "36000"],
+        &[],
+        2,
+        "at most 1000000 a shard",
+    );
     // Destinations: an unknown scheme, a URL without //, a folder as --sink.
     rejects(&["--sink", "kafka://t"], &[], 2, "unknown scheme 'kafka'");
     let folder_sink = d.path().join("sink-folder");
@@ -183,6 +221,52 @@ fn bad_input_exits_2_with_one_line() {
         "invalid --sink",
     );
     assert!(!folder_sink.exists(), "a refused --sink created its folder");
+}
+
+/// `--dry-run` prints the plan, with the counts a real run then writes,
+/// and writes nothing.
+#[test]
+fn dry_run_prints_the_plan_and_writes_nothing() {
+    let d = tmp();
+    let out = d.path().join("lake");
+    let flags = [
+        "--scale",
+        "0.004",
+        "--days",
+        "2",
+        "--domains",
+        "stores,clicks",
+    ];
+    let o = bin()
+        .args(["generate", "--out", out.to_str().unwrap(), "--dry-run"])
+        .args(flags)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!out.exists(), "a dry run wrote {}", out.display());
+    let report = String::from_utf8(o.stdout).unwrap();
+    let row = |table: &str| -> (u64, u64) {
+        let line = report.lines().find(|l| l.starts_with(table)).unwrap();
+        let cells: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .take(2)
+            .map(|c| c.trim_end_matches('~').replace(',', "").parse().unwrap())
+            .collect();
+        (cells[0], cells[1])
+    };
+    generate(&out, &flags);
+    let m = super::manifest(&out);
+    for table in ["stores", "clicks"] {
+        let files: Vec<_> = m["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["domain"] == table)
+            .collect();
+        let rows: u64 = files.iter().map(|f| f["rows"].as_u64().unwrap()).sum();
+        assert_eq!(row(table), (files.len() as u64, rows), "{table}: {report}");
+    }
 }
 
 /// `--out` values that look like URLs are refused, not taken as folder names.
@@ -229,9 +313,17 @@ fn unwritable_output_exits_1() {
     assert_eq!(std::fs::read(&file).unwrap(), b"x");
 }
 
-/// A real full disk: a small tmpfs (needs root, as CI runs).
+/// A real full disk: a small tmpfs. Mounting one needs root (CI runs as
+/// root); as another user the test says so and skips.
 #[test]
 fn full_disk_exits_1_and_leaves_only_complete_files() {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        eprintln!(
+            "skipped full_disk_exits_1_and_leaves_only_complete_files: mounting a tmpfs needs root"
+        );
+        return;
+    }
     let d = tmp();
     let mnt = d.path().join("small");
     std::fs::create_dir(&mnt).unwrap();
@@ -258,6 +350,7 @@ fn full_disk_exits_1_and_leaves_only_complete_files() {
         "0.01",
         "--threads",
         "2",
+        "--quiet",
     ]);
     let files = all_files(&mnt);
     let v = run(&["verify", "--json", mnt.to_str().unwrap()]);

@@ -6,6 +6,7 @@ mod architecture;
 mod determinism;
 mod failures;
 mod lake;
+mod new_user;
 mod settings;
 
 use std::collections::BTreeMap;

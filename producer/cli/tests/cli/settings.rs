@@ -128,6 +128,7 @@ fn cases() -> Vec<Case> {
             ..case("shard_index", "1", "2", "3")
         },
         case("shard_count", "10", "11", "12"),
+        case("dry_run", "true", "false", "true"),
         case("resume", "true", "false", "true"),
         case("force", "true", "false", "true"),
         case("lock_lease_seconds", "10", "20", "30"),
@@ -158,7 +159,10 @@ fn cases() -> Vec<Case> {
             "http://127.0.0.1:2",
             "http://127.0.0.1:3",
         ),
-        case("sse_kms_key", "alias/file", "alias/env", "alias/flag"),
+        Case {
+            context: &["--out", "s3://bucket/lake"],
+            ..case("sse_kms_key", "alias/file", "alias/env", "alias/flag")
+        },
         case("no_overwrite", "true", "false", "true"),
         case("multipart_threshold_mib", "20", "30", "40"),
         case("part_size_mib", "6", "7", "9"),
@@ -166,6 +170,8 @@ fn cases() -> Vec<Case> {
         case("skip_sink_check", "true", "false", "true"),
         case("metrics_json", "m-file.json", "m-env.json", "m-flag.json"),
         case("emf", "true", "false", "true"),
+        case("quiet", "true", "false", "true"),
+        case("progress_seconds", "10", "20", "30"),
     ]
 }
 
@@ -385,7 +391,7 @@ fn realtime_settings_from_a_file_or_the_environment_take_effect() {
         );
         let m = manifest(&out);
         assert_eq!(m["complete"], false, "{layer}");
-        assert!(stderr(&o).contains("event lag"), "{layer}");
+        assert!(stderr(&o).contains("event lag p50"), "{layer}");
         // Micro-batch files every 900 s of event time: four per hour.
         let out = d.path().join("flush");
         let o = run(&[

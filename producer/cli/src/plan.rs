@@ -1,0 +1,155 @@
+//! The plan of a shard before it runs: the limit on its size, the warning
+//! for a plan without events, and the `--dry-run` report. Nothing here
+//! writes anywhere.
+
+use crate::console::say;
+use marketpulse_gen::{Compression, Format, Generator, PlanSummary};
+
+use crate::error::Error;
+use crate::settings::Run;
+
+/// Most files one shard may write: its manifest lists each (about 400
+/// bytes apiece), and a resumed run re-reads them.
+pub(crate) const MAX_FILES_PER_SHARD: u64 = 1_000_000;
+
+/// The shard's plan, checked against the limits.
+pub(crate) fn check(run: &Run) -> Result<PlanSummary, Error> {
+    let generator = Generator::new(&run.spec).map_err(|e| Error::usage(e.to_string()))?;
+    let summary = generator.summarize(run.shard_index, run.shard_count);
+    let files = summary.files();
+    if files > MAX_FILES_PER_SHARD {
+        return Err(Error::usage(format!(
+            "the plan gives shard {} of {} {files} files; at most {MAX_FILES_PER_SHARD} a shard: add shards (--shard-count), fewer days, or a smaller --scale",
+            run.shard_index, run.shard_count
+        )));
+    }
+    let wants_events = run.spec.domains.iter().any(|d| d.events().is_some());
+    if wants_events && summary.events() == 0 {
+        let written = if run.spec.domains.iter().any(|d| d.events().is_none()) {
+            "only snapshot tables will have rows"
+        } else {
+            "only the manifest will be written"
+        };
+        say!(
+            "marketpulse: warning: the plan has no events (world clicks_per_day and pos_sales_per_day times --scale {} round to none); {written}",
+            run.spec.scale
+        );
+    }
+    Ok(summary)
+}
+
+/// Encoded bytes per row, measured on the default world at scale 0.2 (see
+/// `load-tests/results/producer-core.md`): for estimates only.
+fn typical_row_bytes(table: &str, format: Format, compression: Compression) -> f64 {
+    use Compression::*;
+    use Format::*;
+    let [clicks, sales, stores, users] = match (format, compression) {
+        (Parquet, Zstd) => [8.5, 22.5, 29.6, 14.5],
+        (Parquet, Snappy) => [9.4, 29.1, 36.1, 21.6],
+        (Parquet, Gzip) => [8.4, 23.9, 30.8, 16.0],
+        (Parquet, None) => [11.0, 44.3, 49.0, 49.5],
+        (Jsonl, Gzip) => [27.4, 55.6, 31.3, 35.1],
+        (Jsonl, Zstd) => [19.3, 39.5, 25.2, 27.5],
+        (Jsonl, _) => [259.2, 321.3, 194.5, 289.7],
+        (Csv, Gzip) => [22.0, 45.2, 22.7, 27.3],
+        (Csv, Zstd) => [16.7, 35.5, 18.4, 22.9],
+        (Csv, _) => [109.2, 218.7, 75.0, 113.7],
+    };
+    match table {
+        "clicks" => clicks,
+        "sales" => sales,
+        "stores" => stores,
+        _ => users,
+    }
+}
+
+/// `1.2 GB`, `340 kB`, `17 B`: decimal units, three significant digits.
+pub(crate) fn human_bytes(bytes: f64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = bytes;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < units.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 || v >= 100.0 {
+        format!("{v:.0} {}", units[u])
+    } else if v >= 10.0 {
+        format!("{v:.1} {}", units[u])
+    } else {
+        format!("{v:.2} {}", units[u])
+    }
+}
+
+/// `12,345,678`.
+pub(crate) fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The `--dry-run` report.
+pub(crate) fn render(run: &Run, summary: &PlanSummary) -> String {
+    let spec = &run.spec;
+    let destination = run.records.as_deref().unwrap_or(&run.out);
+    let mut s = format!(
+        "plan of shard {} of {}: {} day(s) from {}, {} ({}), to {destination}\n",
+        run.shard_index,
+        run.shard_count,
+        spec.days,
+        spec.start,
+        spec.format.name(),
+        spec.compression.name(),
+    );
+    s += &format!(
+        "{:<8} {:>10} {:>16} {:>14}\n",
+        "table", "files", "rows", "bytes"
+    );
+    let (mut files, mut rows, mut bytes, mut estimated) = (0, 0, 0.0, false);
+    for t in &summary.tables {
+        let b = t.rows as f64 * typical_row_bytes(t.domain.name(), spec.format, spec.compression);
+        let mark = if t.exact { " " } else { "~" };
+        s += &format!(
+            "{:<8} {:>10} {:>15}{mark} {:>13}~\n",
+            t.domain.name(),
+            grouped(t.files),
+            grouped(t.rows),
+            human_bytes(b)
+        );
+        files += t.files;
+        rows += t.rows;
+        bytes += b;
+        estimated |= !t.exact;
+    }
+    let mark = if estimated { "~" } else { " " };
+    s += &format!(
+        "{:<8} {:>10} {:>15}{mark} {:>13}~\n",
+        "total",
+        grouped(files),
+        grouped(rows),
+        human_bytes(bytes)
+    );
+    s += "~ estimated (online sales from a sample hour, users' SCD2 versions from their rates, bytes from typical row sizes); nothing was written\n";
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(human_bytes(17.0), "17 B");
+        assert_eq!(human_bytes(1234.0), "1.23 kB");
+        assert_eq!(human_bytes(45_600_000.0), "45.6 MB");
+        assert_eq!(human_bytes(1.2e12), "1.20 TB");
+        assert_eq!(grouped(1234567), "1,234,567");
+        assert_eq!(grouped(12), "12");
+    }
+}
