@@ -66,8 +66,13 @@ pub(crate) struct Profile {
 /// is not).
 fn load_manifests(root: &Path) -> Result<Vec<(Manifest, DatasetSpec)>, Error> {
     if !root.is_dir() {
+        let hint = if root.to_string_lossy().contains("://") {
+            " (profile reads a local copy of a lake; verify also reads s3://)"
+        } else {
+            ""
+        };
         return Err(Error::usage(format!(
-            "cannot profile {}: not a folder",
+            "cannot profile {}: not a folder{hint}",
             root.display()
         )));
     }

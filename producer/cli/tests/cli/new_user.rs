@@ -252,3 +252,35 @@ fn progress_lines_and_summary() {
     assert!(!err.contains("(100%)"), "{err}");
     assert!(err.contains("events/s"), "{err}");
 }
+
+/// `verify` and `profile` share one rule: 0 the lake is whole, 1 the lake
+/// has a problem, 2 the command is wrong (a flag, a path that is no folder).
+#[test]
+fn verify_and_profile_share_the_exit_codes() {
+    let d = tmp();
+    let lake = d.path().join("lake");
+    generate(&lake, &["--days", "1"]);
+    let path = lake.to_str().unwrap();
+    let missing = d.path().join("nothing-here");
+    for command in ["verify", "profile"] {
+        assert_eq!(run(&[command, path]).status.code(), Some(0), "{command}");
+        let wrong = [
+            vec![command, missing.to_str().unwrap()],
+            vec![command, "--bogus", path],
+            vec![command],
+        ];
+        for args in wrong {
+            let o = run(&args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        }
+    }
+    let victim = all_files(&lake)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("/clicks/"))
+        .unwrap();
+    std::fs::remove_file(&victim).unwrap();
+    for command in ["verify", "profile"] {
+        let o = run(&[command, path]);
+        assert_eq!(o.status.code(), Some(1), "{command}: {}", stderr(&o));
+    }
+}
