@@ -97,6 +97,54 @@ def test_realtime_object_sink_writes_deterministic_micro_batches(binary, tmp_pat
         assert ts == sorted(ts)
 
 
+def truth_of(path):
+    lines = path.read_text().splitlines()
+    assert lines[0] == "id,kind"
+    return [tuple(line.split(",")) for line in lines[1:]]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_realtime_micro_batches_carry_their_own_truth(binary, tmp_path, fmt):
+    flags = [*FLAGS, "--format", fmt, "--domains", "sales,clicks"]
+    rt = generate(binary, tmp_path / "rt", *flags, "--mode", "realtime", "--speedup", "50000", "--flush-seconds", "900", config=DIRTY)
+    backfill = generate(binary, tmp_path / "bf", *flags, config=DIRTY)
+    files = [f for f in load_manifest(rt)["files"] if f["domain"] in ("sales", "clicks")]
+    truth_paths = {f["path"] for f in load_manifest(rt)["files"] if f["domain"] == "truth"}
+    assert any("-m0001." in f["path"] for f in files)
+    seen = Counter()
+    for f in files:
+        stem = f["path"].rsplit(".", 1)[0]
+        truth_path = f"_truth/{stem}.csv"
+        assert truth_path in truth_paths, f["path"]
+        truth_paths.remove(truth_path)
+        truth = truth_of(rt / truth_path)
+        # The manifest's counts are the sidecar's.
+        assert f.get("defects", {}) == dict(Counter(kind for _, kind in truth)), f["path"]
+        key = "event_id" if f["domain"] == "clicks" else "transaction_id"
+        if fmt == "jsonl":
+            rows, broken = [], 0
+            for line in (rt / f["path"]).read_text().splitlines():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    broken += 1
+            assert broken == sum(1 for _, kind in truth if kind == "unparseable"), f["path"]
+        else:
+            rows = pq.read_table(rt / f["path"]).to_pylist()
+        ids_here = {str(r[key]) for r in rows}
+        assert {rid for rid, kind in truth if kind != "unparseable"} <= ids_here, f["path"]
+        seen.update((f["domain"], rid, kind) for rid, kind in truth)
+    assert not truth_paths, f"sidecars without a data file: {sorted(truth_paths)[:3]}"
+    # Together, the micro-batches carry exactly the backfill's defects.
+    expected = Counter()
+    for f in load_manifest(backfill)["files"]:
+        if f["domain"] == "truth":
+            domain = f["path"].split("/")[1]
+            expected.update((domain, rid, kind) for rid, kind in truth_of(backfill / f["path"]))
+    assert seen == expected
+    assert any(kind == "unparseable" for _, _, kind in seen) == (fmt == "jsonl")
+
+
 def first_data_file(out):
     """A data file of the lake once one is complete under its final name."""
     for path in Path(out).rglob("part-*"):
@@ -171,8 +219,10 @@ def test_sigterm_stops_a_backfill_with_a_manifest_of_complete_files(binary, tmp_
 
 
 def test_duration_ends_a_realtime_run_normally_with_an_incomplete_manifest(binary, tmp_path):
+    cfg = tmp_path / "dirty.toml"
+    cfg.write_text(DIRTY)
     run = subprocess.run(
-        [binary, "generate", "--out", tmp_path / "m", *FLAGS, "--sink", "stdout", "--mode", "realtime", "--rate", "1000", "--duration", "1"],
+        [binary, "generate", "--out", tmp_path / "m", *FLAGS, "--sink", "stdout", "--mode", "realtime", "--rate", "1000", "--duration", "1", "--config", cfg],
         check=False,
         capture_output=True,
         text=True,
@@ -182,4 +232,23 @@ def test_duration_ends_a_realtime_run_normally_with_an_incomplete_manifest(binar
     assert manifest["complete"] is False
     sent = run.stdout.splitlines()
     assert 500 < len(sent) < 2000
-    assert sum(f["rows"] for f in manifest["files"]) == len(sent)
+    data = [f for f in manifest["files"] if f["domain"] != "truth"]
+    assert sum(f["rows"] for f in data) == len(sent)
+    # The truth covers exactly the rows sent before the stop.
+    sent_ids = set()
+    for line in sent:
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        sent_ids.add(str(r.get("event_id", r.get("transaction_id"))))
+    injected = 0
+    for f in data:
+        stem = f["path"].rsplit(".", 1)[0]
+        truth = truth_of(tmp_path / "m" / "_truth" / f"{stem}.csv")
+        assert f.get("defects", {}) == dict(Counter(kind for _, kind in truth))
+        assert {rid for rid, kind in truth if kind != "unparseable"} <= sent_ids
+        injected += len(truth)
+    assert injected > 0
+    sidecars = [f for f in manifest["files"] if f["domain"] == "truth"]
+    assert len(sidecars) == len(data)

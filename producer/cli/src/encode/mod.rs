@@ -119,7 +119,8 @@ fn compress_text(
     }
 }
 
-/// A batch as file bytes, compressed as a whole for text formats.
+/// A clean batch as file bytes, compressed as a whole for text formats.
+#[cfg(test)]
 pub(crate) fn encode(
     batch: &RecordBatch,
     format: Format,

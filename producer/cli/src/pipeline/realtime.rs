@@ -19,15 +19,16 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
 use chrono::Datelike;
 use governor::{Quota, RateLimiter};
+use marketpulse_gen::dirty::{DefectKind, Defects};
 use marketpulse_gen::{Domain, Format, Generator, Unit};
 use sha2::{Digest, Sha256};
 
 use super::ledger::{Delivered, Ledger};
-use super::produce::{Needs, Produced, produce};
+use super::produce::{Needs, Produced, Sidecar, produce};
 use super::{Outputs, Summary};
-use crate::encode::{Buffers, encode};
+use crate::encode::{Buffers, encode_with_defects};
 use crate::error::Error;
-use crate::manifest::hex;
+use crate::manifest::{TRUTH_DIR, hex};
 use crate::settings::Run;
 
 const HOUR_US: i64 = 3_600_000_000;
@@ -58,17 +59,44 @@ struct HourUnit {
     line_ends: Vec<usize>,
     /// Estimated encoded bytes per row (object sinks).
     row_bytes: usize,
+    /// Row → index of its record in `p.defects.truth` (`NO_DEFECT` when
+    /// clean); empty for a clean unit.
+    defect_at: Vec<u32>,
     // What was delivered of it (record sinks).
     sent_rows: u64,
     sent_bytes: u64,
     sha: Sha256,
+    /// `p.defects.truth` indices of the rows sent.
+    sent_defects: Vec<u32>,
 }
+
+const NO_DEFECT: u32 = u32::MAX;
 
 impl HourUnit {
     /// Where row `r`'s JSON line (newline included) lies in `p.bytes`.
     fn line(&self, r: usize) -> std::ops::Range<usize> {
         let start = if r == 0 { 0 } else { self.line_ends[r - 1] };
         start..self.line_ends[r]
+    }
+
+    /// The injected record of row `r`, if it is one.
+    fn defect(&self, r: usize) -> Option<usize> {
+        match self.defect_at.get(r) {
+            Some(&i) if i != NO_DEFECT => Some(i as usize),
+            _ => None,
+        }
+    }
+
+    /// The truth of the rows sent to a record sink, in the unit's order.
+    fn sent_truth(&self) -> Defects {
+        let mut picked: Vec<usize> = self.sent_defects.iter().map(|&i| i as usize).collect();
+        picked.sort_unstable();
+        let mut d = Defects::default();
+        for i in picked {
+            d.truth.push(self.p.defects.truth[i]);
+            d.rows.push(self.p.defects.rows[i]);
+        }
+        d
     }
 }
 
@@ -124,13 +152,22 @@ fn prepare(generator: &Generator, records: bool, unit: Unit) -> Result<HourUnit,
         .map(|(i, _)| i + 1)
         .collect();
     let row_bytes = p.batch.get_array_memory_size() / p.batch.num_rows().max(1);
+    let mut defect_at = Vec::new();
+    if !p.defects.rows.is_empty() {
+        defect_at = vec![NO_DEFECT; p.batch.num_rows()];
+        for (i, &r) in p.defects.rows.iter().enumerate() {
+            defect_at[r] = i as u32;
+        }
+    }
     Ok(HourUnit {
         p,
         line_ends,
         row_bytes,
+        defect_at,
         sent_rows: 0,
         sent_bytes: 0,
         sha: Sha256::new(),
+        sent_defects: Vec::new(),
     })
 }
 
@@ -158,7 +195,9 @@ impl State<'_> {
         )
     }
 
-    /// Writes one micro-batch file of `domain` from the window's rows.
+    /// Writes one micro-batch file of `domain` from the window's rows, and
+    /// its truth sidecar (`_truth/<file path>.csv`) when the table is dirty:
+    /// the injected records of exactly these rows, unparseable lines broken.
     fn flush(
         &mut self,
         units: &[HourUnit],
@@ -182,12 +221,30 @@ impl State<'_> {
             window.rows.iter().map(|&(u, r)| (position[u], r)).collect();
         let batch = arrow_select::interleave::interleave_record_batch(&batches, &rows)
             .map_err(|e| Error::runtime(format!("cannot assemble a micro-batch: {e}")))?;
-        let bytes = encode(&batch, spec.format, spec.compression)
-            .map_err(|e| Error::runtime(e.to_string()))?;
-        let first = &units[window.rows[0].0].p.unit;
+        let mut defects = Defects::default();
+        for (j, &(u, r)) in window.rows.iter().enumerate() {
+            if let Some(i) = units[u].defect(r) {
+                let (id, kind) = units[u].p.defects.truth[i];
+                defects.truth.push((id, kind));
+                defects.rows.push(j);
+                if kind == DefectKind::Unparseable {
+                    defects.unparseable_rows.push(j);
+                }
+            }
+        }
+        let bytes = encode_with_defects(
+            &batch,
+            &defects,
+            spec.format,
+            spec.compression,
+            &Buffers::new(0),
+        )
+        .map_err(|e| Error::runtime(e.to_string()))?;
+        let first_unit = &units[window.rows[0].0];
+        let first = &first_unit.p.unit;
         let d = first.date;
-        let key = format!(
-            "{}/{}/part-{:04}{:02}{:02}-{:02}-m{:04}.{}",
+        let stem = format!(
+            "{}/{}/part-{:04}{:02}{:02}-{:02}-m{:04}",
             domain.name(),
             first.partition(),
             d.year(),
@@ -195,11 +252,27 @@ impl State<'_> {
             d.day(),
             first.hour,
             window.seq,
-            spec.file_extension()
         );
+        let key = format!("{stem}.{}", spec.file_extension());
         self.out.lake.put(&key, &bytes)?;
-        self.ledger
-            .file(first, key, batch.num_rows() as u64, &bytes, BTreeMap::new())?;
+        self.ledger.file(
+            first,
+            key,
+            batch.num_rows() as u64,
+            &bytes,
+            defects.counts(),
+        )?;
+        // The unit's own sidecar says whether this table is dirty.
+        if first_unit.p.truth.is_some() {
+            let sidecar = Sidecar {
+                key: format!("{TRUTH_DIR}/{stem}.csv"),
+                bytes: defects.truth_csv(),
+                records: defects.truth.len() as u64,
+            };
+            self.out.lake.put(&sidecar.key, &sidecar.bytes)?;
+            self.ledger
+                .truth_named(&sidecar.key, first.partition(), &sidecar)?;
+        }
         window.rows.clear();
         window.bytes = 0;
         window.seq += 1;
@@ -224,16 +297,24 @@ impl State<'_> {
             let line = hu.line(r);
             hu.sent_bytes += line.len() as u64;
             hu.sha.update(&hu.p.bytes[line]);
+            if let Some(i) = hu.defect(r) {
+                hu.sent_defects.push(i as u32);
+            }
         }
         Ok(())
     }
 
-    /// Ledger entries of the hour's units: what each delivered to a record
-    /// sink, and its truth sidecar, written to the lake.
+    /// Record sinks: ledger entries of the hour's units, what each
+    /// delivered, and the truth sidecar of the rows it sent, written to the
+    /// lake. (Micro-batch files carry their own truth.)
     fn close_hour(&mut self, units: Vec<HourUnit>) -> Result<(), Error> {
+        if !self.records() {
+            return Ok(());
+        }
         for hu in units {
             let unit = hu.p.unit;
-            if self.records() && hu.sent_rows > 0 {
+            let sent = hu.sent_truth();
+            if hu.sent_rows > 0 {
                 self.ledger.data(Delivered {
                     domain: unit.domain,
                     path: unit.path("jsonl"),
@@ -241,13 +322,21 @@ impl State<'_> {
                     rows: hu.sent_rows,
                     bytes: hu.sent_bytes,
                     sha256: hex(&hu.sha.finalize()),
-                    defects: hu.p.defects.counts(),
+                    defects: sent.counts(),
                     sink: self.out.records.map(|s| s.describe()),
                 })?;
             }
-            if let Some(t) = &hu.p.truth {
-                self.out.lake.put(&t.key, &t.bytes)?;
-                self.ledger.truth(&unit, t)?;
+            // A sidecar goes with each unit that sent rows.
+            if let Some(t) = &hu.p.truth
+                && hu.sent_rows > 0
+            {
+                let sidecar = Sidecar {
+                    key: t.key.clone(),
+                    bytes: sent.truth_csv(),
+                    records: sent.truth.len() as u64,
+                };
+                self.out.lake.put(&sidecar.key, &sidecar.bytes)?;
+                self.ledger.truth(&unit, &sidecar)?;
             }
         }
         Ok(())

@@ -196,6 +196,7 @@ pub(crate) fn inject(
             }
         };
         defects.truth.push((ids.value(pos), kind));
+        defects.rows.push(pos);
     }
 
     if touched_ts {

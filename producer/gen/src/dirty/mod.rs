@@ -179,6 +179,10 @@ fn malformed_kinds(shape: &DirtyShape, format: Format) -> Vec<DefectKind> {
 pub struct Defects {
     /// Id and kind of each injected record, in file order.
     pub truth: Vec<(i64, DefectKind)>,
+    /// The row of each `truth` record in the unit's batch (same order), so
+    /// a file cut from several units (a real-time micro-batch) carries its
+    /// own truth.
+    pub rows: Vec<usize>,
     /// Rows to write as unparseable lines (jsonl).
     pub unparseable_rows: Vec<usize>,
 }
