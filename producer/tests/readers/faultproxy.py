@@ -2,9 +2,11 @@
 
 It forwards requests to an upstream server (moto) on 127.0.0.1 and, for a
 seeded share of them, answers 500, answers 503 SlowDown, or drops the
-connection without answering. For Kinesis PutRecords it can also fail part
-of a batch: those records are not forwarded and come back with
-ProvisionedThroughputExceededException, as Kinesis reports them.
+connection without answering. It can also lose a response: forward a write
+(PUT, POST, DELETE), let the server store it, then drop the connection, as
+when a network path fails on the way back. For Kinesis PutRecords it can
+also fail part of a batch: those records are not forwarded and come back
+with ProvisionedThroughputExceededException, as Kinesis reports them.
 """
 
 import http.client
@@ -25,14 +27,17 @@ INTERNAL = (
 
 
 class FaultProxy:
-    def __init__(self, upstream_port, error_share=0.0, drop_share=0.0, record_failure_share=0.0, seed=1):
+    def __init__(self, upstream_port, error_share=0.0, drop_share=0.0, record_failure_share=0.0, lost_share=0.0, seed=1):
         self.upstream_port = upstream_port
         self.error_share = error_share
         self.drop_share = drop_share
+        self.lost_share = lost_share
         self.record_failure_share = record_failure_share
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
-        self.counts = {"requests": 0, "errors": 0, "drops": 0, "failed_records": 0}
+        # lost: writes stored upstream whose response was dropped;
+        # lost_records: the records those carried (PutRecords, PutRecordBatch).
+        self.counts = {"requests": 0, "errors": 0, "drops": 0, "failed_records": 0, "lost": 0, "lost_records": 0}
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -83,6 +88,18 @@ class FaultProxy:
                         self._reply(503, SLOW_DOWN)
                     return
                 target = self.headers.get("X-Amz-Target", "")
+                lost_at = proxy.drop_share + proxy.error_share + proxy.lost_share
+                if roll < lost_at and self.command in ("PUT", "POST", "DELETE"):
+                    status, _, data = proxy.forward(self.command, self.path, self.headers, body)
+                    with proxy.lock:
+                        proxy.counts["lost"] += 1
+                        if status == 200 and target.endswith((".PutRecords", ".PutRecordBatch")):
+                            reply = json.loads(data)
+                            results = reply.get("Records", reply.get("RequestResponses", []))
+                            proxy.counts["lost_records"] += sum(1 for r in results if "ErrorCode" not in r)
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
                 if target.endswith(".PutRecords") and proxy.record_failure_share > 0 and fail_records < 0.5:
                     return self._partial_put_records(body)
                 status, headers, data = proxy.forward(self.command, self.path, self.headers, body)

@@ -55,23 +55,31 @@ def test_s3_lake_equals_the_local_lake(binary, moto, local_lake):
     assert head["ServerSideEncryption"] == "AES256"
 
 
-def test_large_files_go_up_in_parts(binary, moto, tmp_path):
+@pytest.mark.parametrize("lost_share", [0.0, 0.3])
+def test_large_files_go_up_in_parts(binary, moto, tmp_path, lost_share):
+    # With lost responses too: a retried CompleteMultipartUpload finds its
+    # upload gone and the object in place, a retried CreateMultipartUpload
+    # leaves an upload behind that must not linger.
     bucket = new_bucket(moto)
     flags = ["--scale", "0.1", "--domains", "clicks", "--format", "jsonl", "--start", "2025-03-08"]
     local = generate(binary, tmp_path / "local", *flags)
-    aws_run(
-        binary,
-        "generate",
-        "--out",
-        f"s3://{bucket}/mp",
-        *flags,
-        "--multipart-threshold-mib",
-        "5",
-        "--part-size-mib",
-        "5",
-        endpoint=moto,
-    )
+    with FaultProxy(int(moto.rsplit(":", 1)[1]), lost_share=lost_share, seed=5) as proxy:
+        aws_run(
+            binary,
+            "generate",
+            "--out",
+            f"s3://{bucket}/mp",
+            *flags,
+            "--multipart-threshold-mib",
+            "5",
+            "--part-size-mib",
+            "5",
+            "--no-overwrite",
+            endpoint=proxy.url,
+        )
+    assert (proxy.counts["lost"] > 5) == (lost_share > 0), proxy.counts
     s3 = client("s3", moto)
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     objects = s3_objects(s3, bucket, "mp")
     assert objects == local_files(local)
     big = [k for k, v in objects.items() if len(v) >= 5 << 20]
@@ -222,6 +230,20 @@ def test_partial_kinesis_failures_are_retried_until_every_event_is_in(binary, mo
     assert m["retries"] > 0 and m["throttles"] > 0
 
 
+def test_lost_kinesis_responses_duplicate_exactly_the_lost_batches(binary, moto, tmp_path):
+    # As the README says: a batch whose response is lost after Kinesis stored
+    # it is sent again whole, so its records arrive twice; nothing is lost.
+    name = new_stream(moto)
+    with FaultProxy(int(moto.rsplit(":", 1)[1]), lost_share=0.3, seed=4) as proxy:
+        aws_run(binary, "generate", "--out", tmp_path / "m", "--sink", f"kinesis://{name}", *STREAM, endpoint=proxy.url)
+    assert proxy.counts["lost_records"] > 0, proxy.counts
+    got = Counter(ids_of(read_stream(client("kinesis", moto), name)))
+    want = expected_ids(binary, tmp_path, STREAM)
+    assert set(got) == set(want)
+    assert sum((got - want).values()) == proxy.counts["lost_records"]
+    assert_verifies(binary, tmp_path / "m")
+
+
 def test_firehose_delivers_to_its_bucket(binary, moto, tmp_path):
     bucket = new_bucket(moto)
     name = f"delivery-{uuid.uuid4().hex[:8]}"
@@ -286,12 +308,16 @@ def test_verify_reads_an_s3_lake(binary, moto):
     assert aws_run(binary, "verify", url, endpoint=moto, check=False).returncode == 0
 
 
-def test_s3_faults_lose_and_duplicate_nothing(binary, moto, local_lake, tmp_path):
+@pytest.mark.parametrize("guarded", [[], ["--no-overwrite"]])
+def test_s3_faults_lose_and_duplicate_nothing(binary, moto, local_lake, tmp_path, guarded):
+    # Errors, dropped requests, and responses lost after S3 stored the
+    # object: a conditional write retried after a lost response finds its
+    # own object, and the run's lock its own lock.
     bucket = new_bucket(moto)
     metrics = tmp_path / "metrics.json"
-    with FaultProxy(int(moto.rsplit(":", 1)[1]), error_share=0.15, drop_share=0.05, seed=7) as proxy:
-        aws_run(binary, "generate", "--out", f"s3://{bucket}/f", *SMALL, "--metrics-json", metrics, endpoint=proxy.url)
-    assert proxy.counts["errors"] > 5 and proxy.counts["drops"] > 0
+    with FaultProxy(int(moto.rsplit(":", 1)[1]), error_share=0.15, drop_share=0.05, lost_share=0.15, seed=7) as proxy:
+        aws_run(binary, "generate", "--out", f"s3://{bucket}/f", *SMALL, *guarded, "--metrics-json", metrics, endpoint=proxy.url)
+    assert proxy.counts["errors"] > 5 and proxy.counts["drops"] > 0 and proxy.counts["lost"] > 2
     objects = s3_objects(client("s3", moto), bucket, "f")
     manifest = json.loads(next(v for k, v in objects.items() if k.startswith("_manifests/") and "-shard-" in k))
     listed = {f["path"] for f in manifest["files"]}

@@ -2,6 +2,13 @@
 //! lake's paths under the prefix. Small files go up in one PutObject; large
 //! ones as multipart uploads with bounded part concurrency, aborted on
 //! failure, so an object appears complete or not at all.
+//!
+//! A response can be lost after S3 stored the object; the SDK then sends
+//! the request again. A plain PUT just stores the same bytes again, but a
+//! conditional PUT (`--no-overwrite`) gets 412 and completing a multipart
+//! upload gets NoSuchUpload. Each object therefore carries this process's
+//! writer token in its metadata: when the object in place has our token and
+//! our length, the earlier attempt stored it and the write is done.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -27,6 +34,8 @@ pub(super) struct S3Sink {
     client: Client,
     bucket: String,
     prefix: String,
+    /// Unique to this process: `x-amz-meta-writer` of every object it puts.
+    writer: String,
     opts: SinkOptions,
     runtime: Handle,
     metrics: Arc<Metrics>,
@@ -71,6 +80,7 @@ impl S3Sink {
             client: Client::from_conf(builder.build()),
             bucket,
             prefix,
+            writer: format!("{:x}-{:x}", std::process::id(), now_ms()),
             opts: ctx.options.clone(),
             runtime: ctx.runtime.clone(),
             metrics: ctx.metrics.clone(),
@@ -92,6 +102,24 @@ impl S3Sink {
         }
     }
 
+    /// Whether the object at `key` is the one this process wrote with
+    /// `len` bytes: an earlier attempt whose response was lost.
+    async fn written_by_us(&self, key: &str, len: usize) -> bool {
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        head.is_ok_and(|h| {
+            h.content_length() == Some(len as i64)
+                && h.metadata()
+                    .and_then(|m| m.get(WRITER_KEY))
+                    .is_some_and(|w| *w == self.writer)
+        })
+    }
+
     async fn put_single(&self, key: &str, bytes: &[u8], guard: bool) -> Result<(), String> {
         let (sse, kms) = self.encryption();
         let mut req = self
@@ -100,12 +128,17 @@ impl S3Sink {
             .bucket(&self.bucket)
             .key(key)
             .body(ByteStream::from(bytes.to_vec()))
+            .metadata(WRITER_KEY, &self.writer)
             .server_side_encryption(sse)
             .set_ssekms_key_id(kms);
         if guard {
             req = req.if_none_match("*");
         }
-        req.send().await.map(|_| ()).map_err(|e| write_error(&e))
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_412(&e) && self.written_by_us(key, bytes.len()).await => Ok(()),
+            Err(e) => Err(write_error(&e)),
+        }
     }
 
     async fn put_multipart(&self, key: &str, bytes: &[u8], guard: bool) -> Result<(), String> {
@@ -115,6 +148,7 @@ impl S3Sink {
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
+            .metadata(WRITER_KEY, &self.writer)
             .server_side_encryption(sse)
             .set_ssekms_key_id(kms)
             .send()
@@ -192,8 +226,57 @@ impl S3Sink {
         if guard {
             req = req.if_none_match("*");
         }
-        req.send().await.map(|_| ()).map_err(|e| write_error(&e))
+        match req.send().await {
+            Ok(_) => {}
+            // A retry after a lost response: the upload is already complete.
+            Err(e)
+                if (is_412(&e)
+                    || e.as_service_error().and_then(|se| se.meta().code())
+                        == Some("NoSuchUpload"))
+                    && self.written_by_us(key, bytes.len()).await => {}
+            Err(e) => return Err(write_error(&e)),
+        }
+        self.abort_orphans(key, upload_id).await;
+        Ok(())
     }
+
+    /// Aborts other unfinished uploads of `key`: a lost response to
+    /// CreateMultipartUpload leaves one behind when the SDK retries. The
+    /// shard's lock makes this process the only writer of its keys.
+    async fn abort_orphans(&self, key: &str, done: &str) {
+        let Ok(page) = self
+            .client
+            .list_multipart_uploads()
+            .bucket(&self.bucket)
+            .prefix(key)
+            .send()
+            .await
+        else {
+            return;
+        };
+        for u in page.uploads() {
+            if let (Some(k), Some(id)) = (u.key(), u.upload_id())
+                && k == key
+                && id != done
+            {
+                let _ = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(id)
+                    .send()
+                    .await;
+            }
+        }
+    }
+}
+
+/// Object metadata naming the process that wrote an object.
+const WRITER_KEY: &str = "writer";
+
+fn is_412<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {
+    e.raw_response().is_some_and(|r| r.status().as_u16() == 412)
 }
 
 impl ObjectSink for S3Sink {
@@ -441,28 +524,39 @@ impl ObjectSink for S3Sink {
                 .to_string()
                 .into_bytes()
         };
-        if !self.put_new(key, &body(&holder))? {
+        // The holder in the lock object now, with its last renewal.
+        let read = || -> Result<(Option<String>, u64), Error> {
             let current = self.get(key)?.unwrap_or_default();
             let json: serde_json::Value = serde_json::from_slice(&current).unwrap_or_default();
-            let renewed = json["renewed_ms"].as_u64().unwrap_or(0);
-            let age = now_ms().saturating_sub(renewed);
-            if age < lease.as_millis() as u64 {
-                return Err(Error::usage(format!(
-                    "another run is writing this shard into s3://{}/{} ({}, renewed {:.1} s ago; a lock is free {} s after its last renewal)",
-                    self.bucket,
-                    self.prefix,
-                    json["holder"].as_str().unwrap_or("unknown"),
-                    age as f64 / 1000.0,
-                    lease.as_secs()
-                )));
-            }
-            // Stale: its holder died. One taker wins the re-creation.
-            self.delete(key)?;
-            if !self.put_new(key, &body(&holder))? {
-                return Err(Error::usage(format!(
-                    "another run took over the lock {} first",
-                    self.describe(key)
-                )));
+            let holder = json["holder"].as_str().map(str::to_string);
+            Ok((holder, json["renewed_ms"].as_u64().unwrap_or(0)))
+        };
+        // A create refused with our own holder inside: its first attempt
+        // stored the lock and the response was lost.
+        if !self.put_new(key, &body(&holder))? {
+            let (current, renewed) = read()?;
+            if current.as_deref() != Some(holder.as_str()) {
+                let age = now_ms().saturating_sub(renewed);
+                if age < lease.as_millis() as u64 {
+                    return Err(Error::usage(format!(
+                        "another run is writing this shard into s3://{}/{} ({}, renewed {:.1} s ago; a lock is free {} s after its last renewal)",
+                        self.bucket,
+                        self.prefix,
+                        current.as_deref().unwrap_or("unknown"),
+                        age as f64 / 1000.0,
+                        lease.as_secs()
+                    )));
+                }
+                // Stale: its holder died. One taker wins the re-creation.
+                self.delete(key)?;
+                if !self.put_new(key, &body(&holder))?
+                    && read()?.0.as_deref() != Some(holder.as_str())
+                {
+                    return Err(Error::usage(format!(
+                        "another run took over the lock {} first",
+                        self.describe(key)
+                    )));
+                }
             }
         }
         let renew = {
