@@ -22,6 +22,7 @@ bench: $(VENV)/.installed
 	cargo build --release --locked
 	python3 load-tests/bench_producer.py --runs 5
 	python3 load-tests/bench_sinks.py --runs 3
+	python3 load-tests/bench_reliability.py --runs 5
 
 $(VENV)/.installed: $(READERS)/requirements.txt
 	python3 -m venv $(VENV)
