@@ -204,7 +204,7 @@ pub(crate) struct SinkArgs {
     #[arg(long, help_heading = "Sinks")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sse_kms_key: Option<String>,
-    /// S3: refuse to replace existing objects (conditional writes)
+    /// Refuse to replace existing data files (S3: conditional writes)
     #[arg(long, help_heading = "Sinks")]
     #[serde(skip_serializing_if = "is_false")]
     pub no_overwrite: bool,
