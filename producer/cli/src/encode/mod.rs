@@ -360,11 +360,8 @@ mod tests {
         RecordBatch::try_new(plain, columns).unwrap()
     }
 
-    /// The fast JSON lines writer gives arrow-json's bytes, for every table
-    /// with dirty rows (nulls, ZZZ currencies, negative amounts, copies) and
-    /// timestamps with and without fractions.
-    #[test]
-    fn jsonl_writer_matches_arrow_json() {
+    /// A small world with clicks in v2 and every kind of dirty row.
+    fn dirty_spec() -> DatasetSpec {
         let mut spec = DatasetSpec {
             scale: 0.01,
             ..DatasetSpec::default()
@@ -374,6 +371,15 @@ mod tests {
         spec.dirty.duplicates = 0.02;
         spec.dirty.near_duplicates = 0.02;
         spec.dirty.malformed = 0.05;
+        spec
+    }
+
+    /// The fast JSON lines writer gives arrow-json's bytes, for every table
+    /// with dirty rows (nulls, ZZZ currencies, negative amounts, copies) and
+    /// timestamps with and without fractions.
+    #[test]
+    fn jsonl_writer_matches_arrow_json() {
+        let spec = dirty_spec();
         let generator = Generator::new(&spec).unwrap();
         for domain in Domain::all() {
             for hour in [0, 12] {
@@ -411,15 +417,7 @@ mod tests {
     /// csv reads back to the same values, column by column.
     #[test]
     fn text_formats_read_back_to_the_same_values() {
-        let mut spec = DatasetSpec {
-            scale: 0.01,
-            ..DatasetSpec::default()
-        };
-        spec.world.clicks_v2_from = NaiveDate::from_ymd_opt(2025, 1, 1);
-        spec.dirty.late = 0.02;
-        spec.dirty.duplicates = 0.02;
-        spec.dirty.near_duplicates = 0.02;
-        spec.dirty.malformed = 0.05;
+        let spec = dirty_spec();
         let generator = Generator::new(&spec).unwrap();
         for domain in Domain::all() {
             let unit = Unit {
