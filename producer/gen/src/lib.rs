@@ -37,6 +37,7 @@ pub struct Generated {
 /// The world of one spec, ready to generate any unit.
 pub struct Generator {
     world: World,
+    late: dirty::LateCache,
 }
 
 impl Generator {
@@ -45,6 +46,7 @@ impl Generator {
         spec.validate()?;
         Ok(Generator {
             world: World::new(spec),
+            late: dirty::LateCache::default(),
         })
     }
 
@@ -68,9 +70,8 @@ impl Generator {
 
     /// The rows of `unit`, with `[dirty]` defects injected.
     pub fn generate(&self, unit: Unit) -> Generated {
-        let spec = &self.world.spec;
         let clean = tables::unit_batch(&self.world, &unit);
-        let (batch, defects) = dirty::inject(&spec.dirty, spec.seed, &unit, spec.format, clean);
+        let (batch, defects) = dirty::inject(&self.world, &self.late, &unit, clean);
         Generated {
             unit,
             batch,

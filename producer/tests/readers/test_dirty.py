@@ -133,3 +133,46 @@ def test_dirty_data_is_deterministic(dirty_lake, binary, tmp_path):
     lake, fmt = dirty_lake
     again = generate(binary, tmp_path / "again", "--scale", "0.01", "--format", fmt, "--domains", "stores,sales,clicks", "--threads", "1", config=DIRTY)
     assert load_manifest(again)["files"] == load_manifest(lake)["files"]
+
+
+def test_late_rows_move_unchanged_and_the_rest_is_the_clean_lake(dirty_lake, binary, tmp_path):
+    """Dropping copies and malformed rows from the dirty lake leaves the clean
+    lake, row for row: late rows keep their values and only land later,
+    within `late_max_hours` and within the run."""
+    lake, fmt = dirty_lake
+    clean = generate(binary, tmp_path / "clean", "--scale", "0.01", "--format", fmt, "--domains", "stores,sales,clicks")
+    manifest = load_manifest(lake)
+    late_max = manifest["spec"]["dirty"]["late_max_hours"]
+    last_hour = datetime.fromisoformat(manifest["spec"]["start"]).replace(tzinfo=UTC) + timedelta(days=manifest["spec"]["days"])
+    for domain, id_col in (("sales", "transaction_id"), ("clicks", "event_id")):
+        malformed, late = set(), set()
+        for t in (lake / "_truth" / domain).rglob("*.csv"):
+            for r in csv.DictReader(t.open(newline="")):
+                if r["kind"] in MALFORMED:
+                    malformed.add(int(r["id"]))
+                elif r["kind"] == "late":
+                    late.add(int(r["id"]))
+        kept, moved = [], 0
+        for f in sorted((lake / domain).rglob(f"*.{fmt}")):
+            rows, _ = read_rows(f, fmt)
+            parts = dict(p.split("=") for p in f.parent.relative_to(lake / domain).parts)
+            landed = datetime.fromisoformat(parts["ingest_date"]).replace(tzinfo=UTC) + timedelta(hours=int(parts["hour"]))
+            for prev, row in zip([None] + rows, rows):
+                if prev is not None and prev[id_col] == row[id_col]:
+                    continue  # a copy, right after its original
+                if row[id_col] in late:
+                    delay = landed - row["ts"].replace(minute=0, second=0, microsecond=0)
+                    assert timedelta(hours=1) <= delay <= timedelta(hours=late_max) and landed < last_hour
+                    moved += 1
+                if row[id_col] not in malformed:
+                    kept.append(row)
+        expected = []
+        for f in sorted((clean / domain).rglob(f"*.{fmt}")):
+            expected += [r for r in read_rows(f, fmt)[0] if r[id_col] not in malformed]
+        assert moved == len(late) > 0
+        assert by_id(kept, id_col) == by_id(expected, id_col), domain
+
+
+def by_id(rows, id_col):
+    """Rows sorted by id, without the partition values pyarrow adds from a file's path."""
+    return sorted(({k: v for k, v in r.items() if k not in ("ingest_date", "hour")} for r in rows), key=lambda r: r[id_col])

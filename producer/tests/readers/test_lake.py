@@ -34,7 +34,7 @@ def test_pyarrow_reads_every_file_with_manifest_row_counts(lake, manifest):
         table = pq.read_table(lake / f["path"])
         assert table.num_rows == f["rows"], f["path"]
         meta = pq.ParquetFile(lake / f["path"]).metadata
-        assert meta.created_by == "marketpulse contract v2"
+        assert meta.created_by == "marketpulse contract v3"
         assert meta.num_row_groups == 1
 
 

@@ -110,7 +110,7 @@ fn golden(extra: &[&str]) -> String {
 fn golden_fingerprint() {
     assert_eq!(
         golden(&["--threads", "2"]),
-        "15404fc93639a062b64d6f13e9f90943736caf6ecf99cda408f45419a8560dea"
+        "dd2958e767054d27497c0a5794ee18383692555f4372401c6068040b4538737e"
     );
     assert_eq!(
         golden(&["--format", "jsonl"]),
@@ -127,12 +127,12 @@ fn golden_fingerprint() {
     let config = config.to_str().unwrap();
     assert_eq!(
         golden(&["--format", "jsonl", "--config", config]),
-        "b145899753448b57c290c30406b4df04e158426215b443b90e0b418ea3bb2afd"
+        "e8f5f5b37d054f002e40903ccaedc2e49bc243d59e207b217e5d9e2e7e43eb89"
     );
     // Clicks v2 (device columns from their own stream) and CSV, clean and dirty.
     assert_eq!(
         golden(&["--clicks-v2-from", "2025-01-06"]),
-        "845a57d4764c96281086239577e5184a8fd74a95ca8126e82bff208b1768df5d"
+        "63921990811d10c4f1573dea81eeb09abb73c9af1a45a40e645edc6cac00f27e"
     );
     assert_eq!(
         golden(&["--format", "csv"]),
@@ -140,7 +140,7 @@ fn golden_fingerprint() {
     );
     assert_eq!(
         golden(&["--format", "csv", "--config", config]),
-        "165816a0910d2aa7ce7b6976ee677f513ff1a992e4c85955a7d444137160953d"
+        "bc0ff62940e91c9056dfa68e76018ac184591f7f7fa463c89ae0907d4de7c3d0"
     );
 }
 

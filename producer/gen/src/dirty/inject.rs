@@ -12,42 +12,40 @@ use arrow_buffer::NullBuffer;
 use rand::RngExt;
 use rand_distr::{Distribution, Exp};
 
+use super::late::{self, LateCache};
 use super::{DefectKind, Defects, UNKNOWN_CURRENCY, malformed_kinds};
+use crate::World;
 use crate::plan::Unit;
 use crate::seed::{StreamRng, stream, tag};
-use crate::spec::{DirtyConfig, Format};
 
 const HOUR_US: i64 = 3_600_000_000;
 const DAY_US: i64 = 24 * HOUR_US;
 
 /// Per-row edit before the batch is rebuilt.
-enum Edit {
-    ShiftTs(i64),
+pub(super) enum Edit {
+    /// Leaves this unit to land this many hours later (see `late`).
+    Late(i64),
     Copy,
     NearCopy,
     Malformed(DefectKind),
 }
 
-/// Injects the configured defects into a sales or clicks batch.
-pub(crate) fn inject(
-    cfg: &DirtyConfig,
-    seed: u64,
+/// The rows of a unit's clean batch of `n` rows that get a defect, in row
+/// order, and the unit's dirty stream positioned after those draws.
+pub(super) fn pick(
+    world: &World,
     unit: &Unit,
-    format: Format,
-    batch: RecordBatch,
-) -> (RecordBatch, Defects) {
-    let Some((events, shape)) = unit
-        .domain
-        .events()
-        .and_then(|e| e.dirty.map(|shape| (e, shape)))
-    else {
-        return (batch, Defects::default());
-    };
+    n: usize,
+) -> Option<(StreamRng, Vec<(usize, Edit)>)> {
+    let spec = &world.spec;
+    let cfg = &spec.dirty;
+    let shape = unit.domain.events().and_then(|e| e.dirty)?;
     if !cfg.any() {
-        return (batch, Defects::default());
+        return None;
     }
-    let mut rng: StreamRng = stream(&unit.seed_words(seed, tag(unit.domain.name()), tag("dirty")));
-    let kinds = malformed_kinds(&shape, format);
+    let mut rng: StreamRng =
+        stream(&unit.seed_words(spec.seed, tag(unit.domain.name()), tag("dirty")));
+    let kinds = malformed_kinds(&shape, spec.format);
     let delay = (cfg.late_mean_hours > 0.0).then(|| Exp::new(1.0 / cfg.late_mean_hours).unwrap());
     let cuts = [
         cfg.late,
@@ -55,7 +53,6 @@ pub(crate) fn inject(
         cfg.late + cfg.duplicates + cfg.near_duplicates,
         cfg.late + cfg.duplicates + cfg.near_duplicates + cfg.malformed,
     ];
-    let n = batch.num_rows();
     let mut edits: Vec<(usize, Edit)> = Vec::new();
     for row in 0..n {
         let u = rng.random::<f64>();
@@ -65,7 +62,7 @@ pub(crate) fn inject(
         let edit = if u < cuts[0] {
             let extra = delay.map_or(0.0, |d| d.sample(&mut rng)).floor();
             let hours = (1.0 + extra).min(cfg.late_max_hours as f64) as i64;
-            Edit::ShiftTs(-hours * HOUR_US)
+            Edit::Late(hours)
         } else if u < cuts[1] {
             Edit::Copy
         } else if u < cuts[2] {
@@ -75,9 +72,29 @@ pub(crate) fn inject(
         };
         edits.push((row, edit));
     }
-    if edits.is_empty() {
+    Some((rng, edits))
+}
+
+/// Injects the configured defects into a sales or clicks batch, and appends
+/// the late rows of earlier units that land in this one.
+pub(crate) fn inject(
+    world: &World,
+    cache: &LateCache,
+    unit: &Unit,
+    batch: RecordBatch,
+) -> (RecordBatch, Defects) {
+    let Some((mut rng, mut edits)) = pick(world, unit, batch.num_rows()) else {
         return (batch, Defects::default());
-    }
+    };
+    let events = unit.domain.events().expect("dirty tables are event tables");
+    let shape = events.dirty.expect("dirty tables have a shape");
+    // A late row whose landing hour falls outside the run stays on time.
+    edits.retain(|(_, e)| match e {
+        Edit::Late(hours) => late::target(world, cache, unit, *hours).is_some(),
+        _ => true,
+    });
+    cache.keep_outgoing(world, unit, &batch, &edits);
+    let n = batch.num_rows();
 
     // Copies follow their original; `at` maps edits to final row positions.
     let copies = edits
@@ -87,22 +104,26 @@ pub(crate) fn inject(
     let mut indices: Vec<u32> = Vec::with_capacity(n + copies);
     let mut placed: Vec<(usize, &Edit)> = Vec::with_capacity(edits.len());
     let mut next_edit = edits.iter().peekable();
+    let late_out = edits
+        .iter()
+        .filter(|(_, e)| matches!(e, Edit::Late(_)))
+        .count();
     for row in 0..n {
+        let edit = next_edit.next_if(|(r, _)| *r == row).map(|(_, e)| e);
+        if matches!(edit, Some(Edit::Late(_))) {
+            continue;
+        }
         indices.push(row as u32);
-        if let Some((r, e)) = next_edit.peek()
-            && *r == row
-        {
-            match e {
-                Edit::Copy | Edit::NearCopy => {
-                    indices.push(row as u32);
-                    placed.push((indices.len() - 1, e));
-                }
-                _ => placed.push((indices.len() - 1, e)),
+        match edit {
+            Some(e @ (Edit::Copy | Edit::NearCopy)) => {
+                indices.push(row as u32);
+                placed.push((indices.len() - 1, e));
             }
-            next_edit.next();
+            Some(e) => placed.push((indices.len() - 1, e)),
+            None => {}
         }
     }
-    let batch = if copies > 0 {
+    let batch = if copies > 0 || late_out > 0 {
         let idx = UInt32Array::from(indices);
         let columns = batch
             .columns()
@@ -155,11 +176,7 @@ pub(crate) fn inject(
         (false, false, false, false, false);
     for (pos, edit) in placed {
         let kind = match edit {
-            Edit::ShiftTs(by) => {
-                ts[pos] += by;
-                touched_ts = true;
-                DefectKind::Late
-            }
+            Edit::Late(_) => unreachable!("late rows left the batch"),
             Edit::Copy => DefectKind::Duplicate,
             Edit::NearCopy => {
                 let step = rng.random_range(1..changed_len.max(2));
@@ -241,7 +258,7 @@ pub(crate) fn inject(
         );
     }
     let batch = RecordBatch::try_new(schema, columns).expect("same schema");
-    (batch, defects)
+    late::land(world, cache, unit, batch, defects)
 }
 
 fn dict_keys(col: &ArrayRef) -> Vec<i32> {

@@ -7,11 +7,13 @@
 //! it. Adding a kind is a variant, a registry entry and its edit in `inject`.
 
 mod inject;
+mod late;
 
 use std::collections::BTreeMap;
 
 pub use inject::break_lines;
 pub(crate) use inject::inject;
+pub use late::LateCache;
 
 use crate::spec::Format;
 
@@ -71,7 +73,7 @@ pub const DEFECTS: [Defect; 9] = [
     Defect {
         kind: DefectKind::Late,
         name: "late",
-        description: "event time earlier than the hour the record lands in",
+        description: "lands in a later hour than its event time (values unchanged)",
         rate: Rate::Late,
         applies: always,
     },

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch};
+use chrono::NaiveDate;
 use rand::RngExt;
 use rand_distr::Distribution;
 
@@ -49,6 +50,10 @@ impl Table for Clicks {
 
     fn generate(&self, world: &World, unit: &Unit) -> RecordBatch {
         clicks(world, unit)
+    }
+
+    fn schema_switch(&self, world: &World) -> Option<NaiveDate> {
+        world.config.clicks_v2_from
     }
 }
 

@@ -15,6 +15,7 @@ mod users;
 use std::fmt;
 
 use arrow_array::RecordBatch;
+use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::dirty::DirtyShape;
@@ -80,6 +81,11 @@ pub trait Table: Sync {
     fn plan_day(&self, world: &World, day: &DayVolumes) -> Vec<(u32, u32)>;
     /// The rows of one unit.
     fn generate(&self, world: &World, unit: &Unit) -> RecordBatch;
+    /// The first day of the table's newest schema version, when the run
+    /// switches versions: late rows do not cross it.
+    fn schema_switch(&self, _world: &World) -> Option<NaiveDate> {
+        None
+    }
 }
 
 /// A table, by its place in the registry. Serialised as its name.

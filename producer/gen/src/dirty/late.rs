@@ -1,0 +1,262 @@
+//! Late arrivals. A row picked late leaves its own unit's file and lands,
+//! with its values unchanged, in a file of a later hour: the hour
+//! `1 + Exp(late_mean_hours)` (at most `late_max_hours`) after its own, in
+//! chunk `chunk % chunks` of that hour. The record then says when it
+//! happened and the partition says when it arrived, as in a real lake, and a
+//! pipeline that places records by event time rebuilds the clean lake.
+//!
+//! Landing stays inside the run and inside the row's schema version: a row
+//! whose landing hour would fall after the last day (or after the day its
+//! table changes schema) lands in the last hour that has a file; when there
+//! is none after its own, it stays on time.
+//!
+//! A unit's incoming rows are the late rows of the units of the
+//! `late_max_hours` before it. Those are recomputed from their clean batches
+//! (units stay pure functions of the spec) and kept in a bounded cache, so a
+//! run that goes hour by hour generates each unit about once.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{RecordBatch, UInt32Array};
+use chrono::{Days, NaiveDate};
+
+use super::inject::{Edit, pick};
+use super::{DefectKind, Defects};
+use crate::World;
+use crate::plan::{DayVolumes, EPOCH, Unit};
+use crate::tables::{self, Domain};
+
+/// Bytes of late rows the cache keeps before it forgets the oldest units.
+const CACHE_BYTES: usize = 256 << 20;
+
+/// A file a late row can land in: one unit's place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Slot {
+    domain: Domain,
+    date: NaiveDate,
+    hour: u32,
+    chunk: u32,
+}
+
+impl Slot {
+    fn of(unit: &Unit) -> Slot {
+        Slot {
+            domain: unit.domain,
+            date: unit.date,
+            hour: unit.hour,
+            chunk: unit.chunk,
+        }
+    }
+}
+
+/// A unit's late rows (taken from its clean batch) and where each lands.
+struct Outgoing {
+    batch: RecordBatch,
+    targets: Vec<Slot>,
+}
+
+/// What late landing needs to remember across units; one per generator.
+#[derive(Default)]
+pub struct LateCache {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    outgoing: HashMap<Slot, Arc<Outgoing>>,
+    order: VecDeque<(Slot, usize)>,
+    bytes: usize,
+    /// Chunks per hour of a table's day (0: no file that hour).
+    hours: HashMap<(Domain, NaiveDate), Arc<[u32; 24]>>,
+}
+
+impl LateCache {
+    fn hours(&self, world: &World, domain: Domain, date: NaiveDate) -> Arc<[u32; 24]> {
+        if let Some(h) = self.inner.lock().unwrap().hours.get(&(domain, date)) {
+            return h.clone();
+        }
+        let vol = DayVolumes::new(world, date);
+        let mut chunks = [0u32; 24];
+        for (hour, n) in domain.table().plan_day(world, &vol) {
+            chunks[hour as usize] = n;
+        }
+        let chunks = Arc::new(chunks);
+        let mut inner = self.inner.lock().unwrap();
+        inner.hours.insert((domain, date), chunks.clone());
+        chunks
+    }
+
+    fn outgoing(&self, world: &World, unit: &Unit) -> Arc<Outgoing> {
+        if let Some(o) = self.inner.lock().unwrap().outgoing.get(&Slot::of(unit)) {
+            return o.clone();
+        }
+        let clean = tables::unit_batch(world, unit);
+        let edits = pick(world, unit, clean.num_rows()).map_or(Vec::new(), |(_, e)| e);
+        self.insert(unit, outgoing(world, self, unit, &clean, &edits))
+    }
+
+    /// Remembers the late rows of a unit generated for its own file.
+    pub(super) fn keep_outgoing(
+        &self,
+        world: &World,
+        unit: &Unit,
+        clean: &RecordBatch,
+        edits: &[(usize, Edit)],
+    ) {
+        if world.spec.dirty.late > 0.0 {
+            self.insert(unit, outgoing(world, self, unit, clean, edits));
+        }
+    }
+
+    fn insert(&self, unit: &Unit, out: Outgoing) -> Arc<Outgoing> {
+        let out = Arc::new(out);
+        let size = out.batch.get_array_memory_size();
+        let mut inner = self.inner.lock().unwrap();
+        if inner.outgoing.insert(Slot::of(unit), out.clone()).is_none() {
+            inner.order.push_back((Slot::of(unit), size));
+            inner.bytes += size;
+        }
+        while inner.bytes > CACHE_BYTES
+            && let Some((slot, size)) = inner.order.pop_front()
+        {
+            inner.outgoing.remove(&slot);
+            inner.bytes -= size;
+        }
+        out
+    }
+}
+
+fn outgoing(
+    world: &World,
+    cache: &LateCache,
+    unit: &Unit,
+    clean: &RecordBatch,
+    edits: &[(usize, Edit)],
+) -> Outgoing {
+    let mut rows = Vec::new();
+    let mut targets = Vec::new();
+    for (row, edit) in edits {
+        if let Edit::Late(hours) = edit
+            && let Some(slot) = target(world, cache, unit, *hours)
+        {
+            rows.push(*row as u32);
+            targets.push(slot);
+        }
+    }
+    Outgoing {
+        batch: take(clean, rows),
+        targets,
+    }
+}
+
+fn take(batch: &RecordBatch, rows: Vec<u32>) -> RecordBatch {
+    let idx = UInt32Array::from(rows);
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| arrow_select::take::take(c.as_ref(), &idx, None).expect("rows in range"))
+        .collect();
+    RecordBatch::try_new(batch.schema(), columns).expect("same schema")
+}
+
+/// Hours since `EPOCH`.
+fn abs_hour(date: NaiveDate, hour: u32) -> i64 {
+    (date - EPOCH).num_days() * 24 + hour as i64
+}
+
+fn from_abs(h: i64) -> (NaiveDate, u32) {
+    (EPOCH + Days::new((h / 24) as u64), (h % 24) as u32)
+}
+
+/// Where a row of `source` that is `hours` late lands, if anywhere.
+pub(super) fn target(world: &World, cache: &LateCache, source: &Unit, hours: i64) -> Option<Slot> {
+    let spec = &world.spec;
+    let domain = source.domain;
+    let last_day = spec.start + Days::new(spec.days.saturating_sub(1) as u64);
+    let mut last = abs_hour(last_day, 23);
+    if let Some(switch) = domain.table().schema_switch(world)
+        && source.date < switch
+    {
+        last = last.min(abs_hour(switch, 0) - 1);
+    }
+    let own = abs_hour(source.date, source.hour);
+    if last <= own {
+        return None;
+    }
+    let chunks = |h: i64| {
+        let (date, hour) = from_abs(h);
+        cache.hours(world, domain, date)[hour as usize]
+    };
+    let want = (own + hours).min(last);
+    let h = (want..=last)
+        .find(|&h| chunks(h) > 0)
+        .or_else(|| (own + 1..want).rev().find(|&h| chunks(h) > 0))?;
+    let (date, hour) = from_abs(h);
+    Some(Slot {
+        domain,
+        date,
+        hour,
+        chunk: source.chunk % chunks(h),
+    })
+}
+
+/// Appends the late rows of earlier units that land in `unit`, after its
+/// own rows (they arrived last), with their truth.
+pub(super) fn land(
+    world: &World,
+    cache: &LateCache,
+    unit: &Unit,
+    batch: RecordBatch,
+    mut defects: Defects,
+) -> (RecordBatch, Defects) {
+    let spec = &world.spec;
+    if spec.dirty.late <= 0.0 {
+        return (batch, defects);
+    }
+    let me = Slot::of(unit);
+    let own = abs_hour(unit.date, unit.hour);
+    let first = abs_hour(spec.start, 0).max(own - spec.dirty.late_max_hours as i64);
+    let mut parts = vec![batch];
+    for h in first..own {
+        let (date, hour) = from_abs(h);
+        let chunks = cache.hours(world, unit.domain, date)[hour as usize];
+        for chunk in 0..chunks {
+            let source = Unit {
+                domain: unit.domain,
+                date,
+                hour,
+                chunk,
+                chunks,
+            };
+            let out = cache.outgoing(world, &source);
+            let rows: Vec<u32> = (0..out.targets.len() as u32)
+                .filter(|&i| out.targets[i as usize] == me)
+                .collect();
+            if !rows.is_empty() {
+                parts.push(take(&out.batch, rows));
+            }
+        }
+    }
+    if parts.len() == 1 {
+        return (parts.pop().unwrap(), defects);
+    }
+    let events = unit.domain.events().expect("late rows are events");
+    let mut at = parts[0].num_rows();
+    for part in &parts[1..] {
+        let ids = part
+            .column_by_name(events.id)
+            .expect("id column")
+            .as_primitive::<Int64Type>();
+        for i in 0..part.num_rows() {
+            defects.truth.push((ids.value(i), DefectKind::Late));
+            defects.rows.push(at + i);
+        }
+        at += part.num_rows();
+    }
+    let batch = arrow_select::concat::concat_batches(&parts[0].schema(), &parts)
+        .expect("late rows share their target's schema");
+    (batch, defects)
+}
