@@ -1,22 +1,34 @@
 # `make run`: one day at scale 1 into ./lake. `make test`: every test; it
-# installs what it needs (a Python venv for the reader tests) itself.
+# installs what it needs (a Python venv for the reader and Spark tests, the
+# jobs wheel) itself.
 
 VENV := .venv
 READERS := producer/tests/readers
+REQUIREMENTS := $(READERS)/requirements.txt jobs/requirements.txt
+# Spark 3.5 runs on Java 17, not on newer defaults.
+JAVA17 := /usr/lib/jvm/java-17-openjdk-amd64
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench wheel
 
 run:
 	cargo run --release --locked -- generate
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed wheel
 	cargo test --locked --workspace
 	MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q $(READERS)
+	JAVA_HOME=$(JAVA17) MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q jobs/tests
+
+# The jobs package as EMR steps and Glue jobs take it: one wheel, installed
+# into the venv so the tests import what ships.
+wheel: $(VENV)/.installed
+	rm -rf jobs/dist
+	$(VENV)/bin/pip wheel --quiet --disable-pip-version-check --no-deps -w jobs/dist ./jobs
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --force-reinstall jobs/dist/*.whl
 
 lint: $(VENV)/.installed
 	cargo fmt --all --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
-	$(VENV)/bin/ruff check producer/tests load-tests
+	$(VENV)/bin/ruff check producer/tests load-tests jobs
 
 bench: $(VENV)/.installed
 	cargo build --release --locked
@@ -24,7 +36,8 @@ bench: $(VENV)/.installed
 	python3 load-tests/bench_sinks.py --runs 3
 	python3 load-tests/bench_reliability.py --runs 5
 
-$(VENV)/.installed: $(READERS)/requirements.txt
+$(VENV)/.installed: $(REQUIREMENTS)
+	@test -x $(JAVA17)/bin/java || (apt-get install -y -q openjdk-17-jre-headless >/dev/null)
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(READERS)/requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(addprefix -r ,$(REQUIREMENTS))
 	touch $@

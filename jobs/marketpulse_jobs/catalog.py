@@ -1,0 +1,93 @@
+"""Glue Data Catalog registration of silver and quarantine tables, with the
+partitions a run wrote. Columns come from `schemas/` (silver) and
+`schemas/jobs/` (quarantine), so Athena, Redshift Spectrum and Glue jobs read
+what the producer declared.
+
+The client is boto3's default: `AWS_ENDPOINT_URL` points it at a local
+stand-in (moto) in tests."""
+
+from __future__ import annotations
+
+from .utils import TableSchema, glue_type, job_schema
+
+PARQUET = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
+}
+
+
+def s3_location(path: str) -> str:
+    """Glue and Athena name S3 locations `s3://`; Spark writes through `s3a://`."""
+    for scheme in ("s3a://", "s3n://"):
+        if path.startswith(scheme):
+            return "s3://" + path[len(scheme) :]
+    return path
+
+
+def _columns(schema: TableSchema) -> list[dict]:
+    return [{"Name": c.name, "Type": glue_type(c), "Comment": c.description[:255]} for c in schema.columns]
+
+
+def _table_input(name: str, schema: TableSchema, location: str, partitions: list[str], description: str) -> dict:
+    return {
+        "Name": name,
+        "Description": description,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE"},
+        "PartitionKeys": [{"Name": p, "Type": "string"} for p in partitions],
+        "StorageDescriptor": {"Columns": _columns(schema), "Location": location, **PARQUET},
+    }
+
+
+def _put_table(glue, database: str, table_input: dict) -> None:
+    try:
+        glue.create_table(DatabaseName=database, TableInput=table_input)
+    except glue.exceptions.AlreadyExistsException:
+        glue.update_table(DatabaseName=database, TableInput=table_input)
+
+
+def _add_partitions(glue, database: str, table: str, location: str, keys: list[str], written: list[dict]) -> int:
+    """Adds the partitions not yet registered; returns how many were new."""
+    inputs = []
+    for part in written:
+        values = [str(part[k]) for k in keys]
+        path = "/".join(f"{k}={v}" for k, v in zip(keys, values))
+        inputs.append(
+            {"Values": values, "StorageDescriptor": {"Location": f"{location.rstrip('/')}/{path}/", **PARQUET}}
+        )
+    added = 0
+    for i in range(0, len(inputs), 100):  # BatchCreatePartition takes 100 at a time
+        batch = inputs[i : i + 100]
+        out = glue.batch_create_partition(DatabaseName=database, TableName=table, PartitionInputList=batch)
+        errors = [e for e in out.get("Errors", []) if e["ErrorDetail"]["ErrorCode"] != "AlreadyExistsException"]
+        if errors:
+            raise RuntimeError(f"glue: {table}: {errors[0]['ErrorDetail']['ErrorMessage']}")
+        added += len(batch) - len(out.get("Errors", []))
+    return added
+
+
+def register(database: str, schemas: dict[str, TableSchema], written: dict[str, dict], opts) -> dict:
+    """Creates (or updates) `<table>` and `<table>_quarantine` in `database`
+    and adds the partitions this run wrote."""
+    import boto3
+
+    from .bronze_to_silver import quarantine_partitions, silver_partitions
+
+    glue = boto3.client("glue")
+    try:
+        glue.create_database(DatabaseInput={"Name": database, "Description": "MarketPulse silver layer"})
+    except glue.exceptions.AlreadyExistsException:
+        pass
+    quarantine = job_schema("quarantine")
+    summary = {"database": database, "tables": [], "partitions_added": 0}
+    for table, parts in written.items():
+        for name, schema, root, keys, rows in (
+            (table, schemas[table], opts.silver, silver_partitions(table), parts["silver"]),
+            (f"{table}_quarantine", quarantine, opts.quarantine, quarantine_partitions(table), parts["quarantine"]),
+        ):
+            location = s3_location(f"{root.rstrip('/')}/{table}/")
+            _put_table(glue, database, _table_input(name, schema, location, keys, f"MarketPulse {name}"))
+            summary["partitions_added"] += _add_partitions(glue, database, name, location, keys, rows)
+            summary["tables"].append(name)
+    return summary

@@ -1,0 +1,286 @@
+"""Shared pieces of the jobs: table schemas from `schemas/`, Spark and Glue
+types derived from them, the SparkSession, the raw lake's manifests, and
+metrics output (JSON and CloudWatch EMF)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+SCHEMAS_ENV = "MARKETPULSE_SCHEMAS"
+
+
+class JobError(Exception):
+    """A problem with the job's input or arguments, reported in one line."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool
+    fields: tuple[Column, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    table: str
+    version: int
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def schemas_dir() -> Path:
+    """`$MARKETPULSE_SCHEMAS`, else the copy inside the wheel, else the repository's."""
+    if os.environ.get(SCHEMAS_ENV):
+        return Path(os.environ[SCHEMAS_ENV])
+    packaged = Path(__file__).parent / "schemas"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "schemas"
+
+
+def _column(raw: dict) -> Column:
+    return Column(
+        name=raw["name"],
+        type=raw["type"],
+        nullable=bool(raw.get("nullable", True)),
+        fields=tuple(_column(f) for f in raw.get("fields", [])),
+        description=raw.get("description", ""),
+    )
+
+
+def load_schemas(directory: Path | None = None) -> dict[str, list[TableSchema]]:
+    """Every table's versions, oldest first: the producer's tables in
+    `schemas/`, or the jobs' own in `schemas/jobs/` (see `job_schema`)."""
+    directory = directory or schemas_dir()
+    tables: dict[str, list[TableSchema]] = {}
+    for path in sorted(directory.glob("*.json")):
+        raw = json.loads(path.read_text())
+        schema = TableSchema(raw["table"], int(raw["version"]), tuple(_column(c) for c in raw["columns"]))
+        tables.setdefault(schema.table, []).append(schema)
+    if not tables:
+        raise JobError(f"no table schemas in {directory}")
+    for versions in tables.values():
+        versions.sort(key=lambda s: s.version)
+    return tables
+
+
+def job_schema(table: str) -> TableSchema:
+    """A table the jobs write that the producer does not (`schemas/jobs/`)."""
+    return silver_schema(load_schemas(schemas_dir() / "jobs")[table])
+
+
+def silver_schema(versions: list[TableSchema]) -> TableSchema:
+    """The newest version, which must keep every older column with its type:
+    schemas only grow, so older rows read with null new columns. Columns an
+    older version lacks are nullable in silver."""
+    newest = versions[-1]
+    by_name = {c.name: c for c in newest.columns}
+    for old in versions[:-1]:
+        for col in old.columns:
+            new = by_name.get(col.name)
+            if new is None or (new.type, new.fields) != (col.type, col.fields):
+                raise JobError(
+                    f"schemas: {newest.table} v{newest.version} drops or retypes column '{col.name}' of v{old.version}"
+                )
+    # A column an older version lacks is null in that version's rows, so
+    # silver can require it of no row.
+    oldest = {c.name for c in versions[0].columns}
+    columns = tuple(c if c.name in oldest else replace(c, nullable=True) for c in newest.columns)
+    return replace(newest, columns=columns)
+
+
+_DECIMAL = re.compile(r"decimal\((\d+),(\d+)\)")
+
+
+def spark_type(col: Column, text: bool = False):
+    """The Spark type of a column; `text` gives strings for every leaf, for
+    reading JSON and CSV before typed casts."""
+    from pyspark.sql import types as T
+
+    if col.type == "list":
+        return T.ArrayType(T.StructType([struct_field(f, text) for f in col.fields]), containsNull=False)
+    if col.type == "list<string>":
+        return T.ArrayType(T.StringType())
+    if text:
+        return T.StringType()
+    simple = {
+        "int64": T.LongType(),
+        "int32": T.IntegerType(),
+        "string": T.StringType(),
+        "bool": T.BooleanType(),
+        "date": T.DateType(),
+        "timestamp_us_utc": T.TimestampType(),
+    }
+    if col.type in simple:
+        return simple[col.type]
+    m = _DECIMAL.fullmatch(col.type)
+    if m:
+        return T.DecimalType(int(m.group(1)), int(m.group(2)))
+    raise JobError(f"schemas: column '{col.name}' has unknown type '{col.type}'")
+
+
+def struct_field(col: Column, text: bool = False):
+    from pyspark.sql import types as T
+
+    return T.StructField(col.name, spark_type(col, text), nullable=True)
+
+
+def struct_type(schema: TableSchema, text: bool = False):
+    from pyspark.sql import types as T
+
+    return T.StructType([struct_field(c, text) for c in schema.columns])
+
+
+def glue_type(col: Column) -> str:
+    """The Hive/Glue type name of a column."""
+    if col.type == "list":
+        inner = ",".join(f"{f.name}:{glue_type(f)}" for f in col.fields)
+        return f"array<struct<{inner}>>"
+    if col.type == "list<string>":
+        return "array<string>"
+    names = {
+        "int64": "bigint",
+        "int32": "int",
+        "string": "string",
+        "bool": "boolean",
+        "date": "date",
+        "timestamp_us_utc": "timestamp",
+    }
+    if col.type in names:
+        return names[col.type]
+    if _DECIMAL.fullmatch(col.type):
+        return col.type
+    raise JobError(f"schemas: column '{col.name}' has unknown type '{col.type}'")
+
+
+def spark_session(app: str = "marketpulse", master: str | None = None):
+    """A SparkSession as the jobs need it: dynamic partition overwrite,
+    partition values kept as strings, timestamps in UTC and written as
+    TIMESTAMP_MICROS."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app)
+    if master:
+        builder = builder.master(master)
+    for key, value in SESSION_CONF.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+SESSION_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.parquet.compression.codec": "zstd",
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+}
+
+
+def read_manifests(raw_root: str) -> list[dict]:
+    """The producer's run manifests under `<raw>/_manifests/`, through
+    Hadoop's file system so local paths and s3a:// work alike."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    path = jvm.org.apache.hadoop.fs.Path(raw_root.rstrip("/") + "/_manifests")
+    fs = path.getFileSystem(conf)
+    if not fs.exists(path):
+        return []
+    manifests = []
+    for status in fs.listStatus(path):
+        name = status.getPath().getName()
+        if "-shard-" not in name or not name.endswith(".json"):
+            continue
+        stream = fs.open(status.getPath())
+        try:
+            reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+            text = "\n".join(iter(reader.readLine, None))
+        finally:
+            stream.close()
+        manifests.append(json.loads(text))
+    return manifests
+
+
+def list_files(root: str) -> list[str]:
+    """Data files below `root` (recursively), skipping hidden and `_` names."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    path = jvm.org.apache.hadoop.fs.Path(root)
+    fs = path.getFileSystem(conf)
+    if not fs.exists(path):
+        return []
+    out = []
+    it = fs.listFiles(path, True)
+    while it.hasNext():
+        p = it.next().getPath()
+        rel = str(p.toUri().getPath())
+        if any(part.startswith((".", "_")) for part in rel.split("/")[-1:]):
+            continue
+        out.append(str(p))
+    return sorted(out)
+
+
+@dataclass
+class Metrics:
+    """One run's metrics record: written as JSON and as CloudWatch EMF lines."""
+
+    job: str
+    run_id: str
+    started: float = field(default_factory=time.time)
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def record(self, table: str, values: dict[str, Any]) -> None:
+        self.tables[table] = values
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "run_id": self.run_id,
+            "duration_s": round(time.time() - self.started, 3),
+            "tables": self.tables,
+        }
+
+    def emf_lines(self, namespace: str = "MarketPulse/Jobs") -> list[str]:
+        """One EMF document per table: CloudWatch turns the numeric counts
+        into metrics with dimensions Job and Table."""
+        lines = []
+        now = int(time.time() * 1000)
+        for table, values in self.tables.items():
+            counts = {k: v for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            doc = {
+                "_aws": {
+                    "Timestamp": now,
+                    "CloudWatchMetrics": [
+                        {
+                            "Namespace": namespace,
+                            "Dimensions": [["Job", "Table"]],
+                            "Metrics": [
+                                {"Name": k, "Unit": "Seconds" if k.endswith("_s") else "Count"} for k in sorted(counts)
+                            ],
+                        }
+                    ],
+                },
+                "Job": self.job,
+                "Table": table,
+                "RunId": self.run_id,
+                **counts,
+            }
+            lines.append(json.dumps(doc, sort_keys=True))
+        return lines

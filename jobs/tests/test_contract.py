@@ -1,0 +1,167 @@
+"""The jobs follow `schemas/`: Spark types, rule columns, a new column, the
+quarantine table; the command line and the EMR step definition."""
+
+import json
+import shutil
+from pathlib import Path
+from string import Template
+
+import pytest
+from conftest import REPO
+from marketpulse_jobs import bronze_to_silver as b2s
+from marketpulse_jobs import dq
+from marketpulse_jobs.utils import JobError, load_schemas, silver_schema, struct_type
+from pyspark.sql import types as T
+
+SPARK_TYPES = {
+    "int64": T.LongType(),
+    "int32": T.IntegerType(),
+    "string": T.StringType(),
+    "bool": T.BooleanType(),
+    "date": T.DateType(),
+    "timestamp_us_utc": T.TimestampType(),
+    "decimal(12,2)": T.DecimalType(12, 2),
+}
+
+
+def test_spark_schemas_are_the_schema_files():
+    for path in sorted((REPO / "schemas").glob("*.json")):
+        raw = json.loads(path.read_text())
+        versions = load_schemas()[raw["table"]]
+        spark = struct_type(silver_schema(versions))
+        by_name = {f.name: f.dataType for f in spark.fields}
+        for col in raw["columns"]:
+            if col["type"] == "list":
+                inner = {f.name: f.dataType for f in by_name[col["name"]].elementType.fields}
+                assert inner == {f["name"]: SPARK_TYPES[f["type"]] for f in col["fields"]}
+            else:
+                assert by_name[col["name"]] == SPARK_TYPES[col["type"]], (path.name, col["name"])
+    assert set(load_schemas()) == set(dq.TABLES) == set(b2s.TABLE_ORDER)
+
+
+def test_every_column_a_rule_names_is_declared():
+    schemas = {t: set(silver_schema(v).names) for t, v in load_schemas().items()}
+    for table, t in dq.TABLES.items():
+        named = [t.id, *t.keys, *t.foreign_keys, t.ts, t.amount, t.currency, t.items]
+        assert {c for c in named if c} <= schemas[table], table
+        for snapshot, key in t.foreign_keys.values():
+            assert key in schemas[snapshot]
+    for rule in dq.RULES:
+        assert rule.action in (dq.QUARANTINE, dq.WARN, dq.DROP, dq.DEDUP) and rule.description
+
+
+def copy_schemas(tmp_path, monkeypatch) -> Path:
+    schemas = tmp_path / "schemas"
+    shutil.copytree(REPO / "schemas", schemas)
+    monkeypatch.setenv("MARKETPULSE_SCHEMAS", str(schemas))
+    return schemas
+
+
+def test_a_column_added_to_schemas_reaches_silver(spark, lakes, tmp_path, monkeypatch):
+    """A new nullable version of sales flows through with no code change;
+    its column is null for rows that predate it."""
+    schemas = copy_schemas(tmp_path, monkeypatch)
+    sales = json.loads((schemas / "sales.v1.json").read_text())
+    sales["version"] = 2
+    sales["columns"].append({"name": "coupon_code", "type": "string", "nullable": True, "description": "Coupon."})
+    (schemas / "sales.v2.json").write_text(json.dumps(sales))
+    out = tmp_path / "out"
+    argv = ["--raw", str(lakes("parquet")), "--silver", str(out / "s"), "--quarantine", str(out / "q"), "--tables", "sales"]
+    assert b2s.main(argv, spark=spark) == 0
+    got = spark.read.parquet(str(out / "s" / "sales"))
+    assert "coupon_code" in got.columns
+    assert got.where("coupon_code IS NOT NULL").count() == 0 and got.count() > 0
+
+
+def test_a_quarantine_column_the_job_does_not_fill_fails_the_run(spark, lakes, tmp_path, monkeypatch, capsys):
+    schemas = copy_schemas(tmp_path, monkeypatch)
+    q = json.loads((schemas / "jobs" / "quarantine.v1.json").read_text())
+    q["version"] = 2
+    q["columns"].append({"name": "operator_note", "type": "string", "nullable": True, "description": "x"})
+    (schemas / "jobs" / "quarantine.v2.json").write_text(json.dumps(q))
+    out = tmp_path / "out"
+    argv = ["--raw", str(lakes("parquet")), "--silver", str(out / "s"), "--quarantine", str(out / "q"), "--tables", "sales"]
+    assert b2s.main(argv, spark=spark) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["bronze_to_silver: error: schemas/jobs/quarantine: no value for column(s) operator_note"]
+
+
+def test_a_schema_version_that_drops_a_column_is_refused(tmp_path, monkeypatch):
+    schemas = copy_schemas(tmp_path, monkeypatch)
+    clicks = json.loads((schemas / "clicks.v2.json").read_text())
+    clicks["version"] = 3
+    clicks["columns"] = [c for c in clicks["columns"] if c["name"] != "referrer"]
+    (schemas / "clicks.v3.json").write_text(json.dumps(clicks))
+    with pytest.raises(JobError, match="clicks v3 drops or retypes column 'referrer'"):
+        silver_schema(load_schemas()["clicks"])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--ingest-dates", "2024-13-01"], "--ingest-dates: '2024-13-01' is not a date"),
+        (["--target-file-mb", "0"], "--target-file-mb must be above 0"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        b2s.parse_args(["--raw", "r", "--silver", "s", "--quarantine", "q", *args])
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_raw_folder_without_data_is_an_error(spark, tmp_path, capsys):
+    argv = ["--raw", str(tmp_path / "nothing"), "--silver", str(tmp_path / "s"), "--quarantine", str(tmp_path / "q")]
+    assert b2s.main(argv, spark=spark) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no raw files" in err[0], err
+    assert not (tmp_path / "s").exists()
+
+
+def test_the_emr_step_runs_the_wheel_with_arguments_the_job_accepts(monkeypatch):
+    from moto import mock_aws
+
+    text = (REPO / "deploy" / "emr" / "steps" / "bronze_to_silver.json").read_text()
+    values = {
+        "ARTIFACTS_BUCKET": "mp-artifacts",
+        "JOBS_VERSION": "0.1.0",
+        "RAW_BUCKET": "mp-raw",
+        "SILVER_BUCKET": "mp-silver",
+        "INGEST_DATE": "2024-01-02",
+        "RUN_ID": "r1",
+        "GLUE_DATABASE": "marketpulse_silver",
+    }
+    step = json.loads(Template(text).substitute(values))
+    args = step["HadoopJarStep"]["Args"]
+    script = next(i for i, a in enumerate(args) if a.endswith("entrypoints/bronze_to_silver.py"))
+    assert args[args.index("--py-files") + 1].endswith("marketpulse_jobs-0.1.0-py3-none-any.whl")
+    opts = b2s.parse_args(args[script + 1 :])
+    assert opts.ingest_dates == ["2024-01-02"] and opts.glue_database == "marketpulse_silver"
+    assert (REPO / "jobs" / "entrypoints" / "bronze_to_silver.py").exists()
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(k, v)
+    with mock_aws():
+        import boto3
+
+        emr = boto3.client("emr")
+        cluster = emr.run_job_flow(
+            Name="t",
+            ReleaseLabel="emr-7.5.0",
+            Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1, "KeepJobFlowAliveWhenNoSteps": True},
+            JobFlowRole="EMR_EC2_DefaultRole",
+            ServiceRole="EMR_DefaultRole",
+        )["JobFlowId"]
+        (step_id,) = emr.add_job_flow_steps(JobFlowId=cluster, Steps=[step])["StepIds"]
+        listed = emr.describe_step(ClusterId=cluster, StepId=step_id)["Step"]
+        assert listed["Config"]["Args"] == args
+
+
+def test_zstd_text_without_the_native_codec_is_a_clear_error(spark, lakes, tmp_path, capsys):
+    """Local pyspark's libhadoop has no zstd: the job says so instead of failing in a task."""
+    if spark.sparkContext._jvm.org.apache.hadoop.util.NativeCodeLoader.isNativeCodeLoaded():
+        pytest.skip("this Hadoop has native code; zstd text may be readable here")
+    lake = lakes("csv.zst")
+    argv = ["--raw", str(lake), "--silver", str(tmp_path / "s"), "--quarantine", str(tmp_path / "q"), "--tables", "sales"]
+    assert b2s.main(argv, spark=spark) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "zstd-compressed text needs Hadoop's native zstd codec" in err[0], err
