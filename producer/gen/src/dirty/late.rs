@@ -39,6 +39,7 @@ pub(crate) struct Slot {
     date: NaiveDate,
     hour: u32,
     chunk: u32,
+    chunks: u32,
 }
 
 impl Slot {
@@ -48,14 +49,15 @@ impl Slot {
             date: unit.date,
             hour: unit.hour,
             chunk: unit.chunk,
+            chunks: unit.chunks,
         }
     }
 }
 
-/// A unit's late rows (taken from its clean batch) and where each lands.
+/// A unit's late rows (taken from its clean batch), by the slot each lands in.
 struct Outgoing {
     batch: RecordBatch,
-    targets: Vec<Slot>,
+    rows_by_target: HashMap<Slot, Vec<u32>>,
 }
 
 /// What late landing needs to remember across units; one per generator.
@@ -137,18 +139,21 @@ fn outgoing(
     edits: &[(usize, Edit)],
 ) -> Outgoing {
     let mut rows = Vec::new();
-    let mut targets = Vec::new();
+    let mut rows_by_target: HashMap<Slot, Vec<u32>> = HashMap::new();
     for (row, edit) in edits {
         if let Edit::Late(hours) = edit
             && let Some(slot) = target(world, cache, unit, *hours)
         {
+            rows_by_target
+                .entry(slot)
+                .or_default()
+                .push(rows.len() as u32);
             rows.push(*row as u32);
-            targets.push(slot);
         }
     }
     Outgoing {
         batch: take(clean, rows),
-        targets,
+        rows_by_target,
     }
 }
 
@@ -190,6 +195,8 @@ pub(super) fn target(world: &World, cache: &LateCache, source: &Unit, hours: i64
         let (date, hour) = from_abs(h);
         cache.hours(world, domain, date)[hour as usize]
     };
+    // Within `late_max_hours`, where `land` looks for incoming rows.
+    let last = last.min(own + spec.dirty.late_max_hours as i64);
     let want = (own + hours).min(last);
     let h = (want..=last)
         .find(|&h| chunks(h) > 0)
@@ -200,6 +207,7 @@ pub(super) fn target(world: &World, cache: &LateCache, source: &Unit, hours: i64
         date,
         hour,
         chunk: source.chunk % chunks(h),
+        chunks: chunks(h),
     })
 }
 
@@ -232,11 +240,8 @@ pub(super) fn land(
                 chunks,
             };
             let out = cache.outgoing(world, &source);
-            let rows: Vec<u32> = (0..out.targets.len() as u32)
-                .filter(|&i| out.targets[i as usize] == me)
-                .collect();
-            if !rows.is_empty() {
-                parts.push(take(&out.batch, rows));
+            if let Some(rows) = out.rows_by_target.get(&me) {
+                parts.push(take(&out.batch, rows.clone()));
             }
         }
     }
@@ -259,4 +264,66 @@ pub(super) fn land(
     let batch = arrow_select::concat::concat_batches(&parts[0].schema(), &parts)
         .expect("late rows share their target's schema");
     (batch, defects)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::spec::DatasetSpec;
+    use crate::{Domain, Generator};
+
+    /// Ids of every row in every unit, with the units' truth.
+    fn run(spec: &DatasetSpec) -> (BTreeMap<i64, usize>, Vec<(i64, NaiveDate, u32)>) {
+        let generator = Generator::new(spec).unwrap();
+        let mut ids = BTreeMap::new();
+        let mut late = Vec::new();
+        for unit in generator.shard_units(0, 1) {
+            let g = generator.generate(unit);
+            let events = unit.domain.events().unwrap();
+            let col = g.batch.column_by_name(events.id).unwrap();
+            for id in col.as_primitive::<Int64Type>().values() {
+                *ids.entry(*id).or_default() += 1;
+            }
+            for (id, kind) in &g.defects.truth {
+                assert_eq!(*kind, DefectKind::Late);
+                late.push((*id, unit.date, unit.hour));
+            }
+        }
+        (ids, late)
+    }
+
+    /// With hours that have no file and a short `late_max_hours`, every late
+    /// row lands exactly once, later than its own hour and within the limit,
+    /// and the lake holds the clean lake's rows.
+    #[test]
+    fn late_rows_land_once_even_around_empty_hours() {
+        let mut spec = DatasetSpec {
+            scale: 0.0005,
+            days: 3,
+            domains: vec![Domain::named("sales"), Domain::named("clicks")],
+            ..DatasetSpec::default()
+        };
+        let mut weights = vec![0.0; 24];
+        weights[12] = 1.0;
+        spec.world.hourly_weights = weights.clone();
+        spec.world.pos_hourly_weights = weights;
+        let (clean, _) = run(&spec);
+        spec.dirty.late = 0.4;
+        spec.dirty.late_mean_hours = 6.0;
+        spec.dirty.late_max_hours = 3;
+        let (dirty, late) = run(&spec);
+        assert_eq!(dirty, clean, "rows lost, added or doubled");
+        assert!(late.len() > 20, "{} late rows", late.len());
+        for (id, date, hour) in late {
+            // Row ids carry their event day and hour.
+            let event = EPOCH + Days::new((id >> 43) as u64);
+            let delay = abs_hour(date, hour) - abs_hour(event, ((id >> 38) & 31) as u32);
+            assert!(
+                (1..=3).contains(&delay),
+                "id {id} landed {delay} hours late"
+            );
+        }
+    }
 }

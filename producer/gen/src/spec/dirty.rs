@@ -11,8 +11,8 @@ use super::SpecError;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DirtyConfig {
-    /// Event time moved back by 1 + Exp(late_mean_hours) hours (capped at
-    /// `late_max_hours`), so it lands in a later hour than it happened.
+    /// The row, unchanged, lands 1 + Exp(late_mean_hours) hours (at most
+    /// `late_max_hours`) after its event hour (`crate::dirty` `late`).
     pub late: f64,
     pub late_mean_hours: f64,
     pub late_max_hours: u32,
@@ -24,6 +24,10 @@ pub struct DirtyConfig {
     /// for its table and format.
     pub malformed: f64,
 }
+
+/// Longest delay of a late row: a unit gathers the late rows of this many
+/// hours before it, so the cost of late data grows with it.
+pub const MAX_LATE_HOURS: u32 = 168;
 
 impl Default for DirtyConfig {
     fn default() -> Self {
@@ -61,10 +65,11 @@ impl DirtyConfig {
                 "late_mean_hours must be between 0 and 1000".into(),
             );
         }
-        if !(1..=8760).contains(&self.late_max_hours) {
+        // Each unit gathers the late rows of this many hours before it.
+        if !(1..=MAX_LATE_HOURS).contains(&self.late_max_hours) {
             return bad(
                 "late_max_hours",
-                "late_max_hours must be between 1 and 8760".into(),
+                format!("late_max_hours must be between 1 and {MAX_LATE_HOURS} (a week)"),
             );
         }
         Ok(())
