@@ -274,8 +274,11 @@ mod tests {
     use crate::spec::DatasetSpec;
     use crate::{Domain, Generator};
 
+    /// A late row's id and the day and hour it landed in.
+    type Landed = (i64, NaiveDate, u32);
+
     /// Ids of every row in every unit, with the units' truth.
-    fn run(spec: &DatasetSpec) -> (BTreeMap<i64, usize>, Vec<(i64, NaiveDate, u32)>) {
+    fn run(spec: &DatasetSpec) -> (BTreeMap<i64, usize>, Vec<Landed>) {
         let generator = Generator::new(spec).unwrap();
         let mut ids = BTreeMap::new();
         let mut late = Vec::new();
