@@ -6,7 +6,7 @@ VENV := .venv
 READERS := producer/tests/readers
 REQUIREMENTS := $(READERS)/requirements.txt jobs/requirements.txt
 # Spark 3.5 runs on Java 17, not on newer defaults.
-JAVA17 := /usr/lib/jvm/java-17-openjdk-amd64
+JAVA17 ?= /usr/lib/jvm/java-17-openjdk-amd64
 
 .PHONY: run test lint bench wheel
 
@@ -37,7 +37,9 @@ bench: $(VENV)/.installed
 	python3 load-tests/bench_reliability.py --runs 5
 
 $(VENV)/.installed: $(REQUIREMENTS)
-	@test -x $(JAVA17)/bin/java || (apt-get install -y -q openjdk-17-jre-headless >/dev/null)
+	@test -x $(JAVA17)/bin/java || [ "$$(id -u)" != 0 ] || \
+		(apt-get update -q >/dev/null && apt-get install -y -q openjdk-17-jre-headless >/dev/null)
+	@test -x $(JAVA17)/bin/java || (echo "Java 17 is missing at $(JAVA17): install openjdk-17-jre-headless (Spark 3.5 needs it)" >&2; exit 1)
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(addprefix -r ,$(REQUIREMENTS))
 	touch $@

@@ -21,7 +21,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from . import dq
 from .raw import RawTable, partitions_of, read_table, select_files
@@ -29,6 +29,8 @@ from .utils import (
     JobError,
     Metrics,
     TableSchema,
+    delete_paths,
+    glob_paths,
     job_schema,
     list_files,
     load_schemas,
@@ -60,6 +62,10 @@ class Options:
     glue_database: str | None = None
 
 
+# The columns of `schemas/jobs/quarantine.*.json` this job fills.
+QUARANTINE_VALUES = ("run_id", "record_id", "reason", "failed_rules", "raw", "source_file", "ingest_hour")
+
+
 class BalanceError(Exception):
     """Records in did not equal silver + quarantined + removed duplicates."""
 
@@ -79,6 +85,10 @@ def run(spark, opts: Options) -> dict:
     """Runs the job; returns the metrics record. Raises JobError on bad input
     and when a table's records do not balance."""
     schemas = {t: silver_schema(v) for t, v in load_schemas().items()}
+    quarantine = job_schema("quarantine")
+    unfilled = [c.name for c in quarantine.columns if c.name not in QUARANTINE_VALUES]
+    if unfilled:
+        raise JobError(f"schemas/jobs/quarantine: no value for column(s) {', '.join(unfilled)}")
     for t in opts.tables:
         if t not in schemas or t not in dq.TABLES:
             raise JobError(f"unknown table '{t}' (expected {', '.join(TABLE_ORDER)})")
@@ -86,8 +96,10 @@ def run(spark, opts: Options) -> dict:
         dates = f" for ingest dates {','.join(opts.ingest_dates)}" if opts.ingest_dates else ""
         raise JobError(f"no raw files under {opts.raw} for {','.join(opts.tables)}{dates}")
     currencies = opts.currencies
-    if currencies is None:
+    if currencies is None and "sales" in opts.tables:
         currencies = _manifest_currencies(opts.raw)
+        if currencies is None:
+            raise JobError(f"no run manifest under {opts.raw}/_manifests gives the FX table: pass --currencies")
     params = dq.Params(currencies, opts.future_tolerance_minutes, opts.amount_tolerance)
     metrics = Metrics("bronze_to_silver", opts.run_id or time.strftime("b2s-%Y%m%dT%H%M%SZ", time.gmtime()))
     written: dict[str, dict[str, list[dict]]] = {}
@@ -102,14 +114,16 @@ def run(spark, opts: Options) -> dict:
         metrics.record(table, values)
         written[table] = parts
     record = metrics.as_dict()
-    if opts.glue_database:
-        from .catalog import register
-
-        record["catalog"] = register(opts.glue_database, schemas, written, opts)
     for line in metrics.emf_lines():
         print(line, flush=True)
     if opts.metrics:
         _write_text(spark, opts.metrics, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    if opts.glue_database:
+        from .catalog import register
+
+        record["catalog"] = register(opts.glue_database, schemas, written, opts)
+        if opts.metrics:
+            _write_text(spark, opts.metrics, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return record
 
 
@@ -153,7 +167,6 @@ def _with_foreign_keys(spark, df, table: str, opts: Options, schemas):
 
 
 def _process(spark, table: str, raw: RawTable, schemas: dict, params, opts: Options, run_id: str):
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     rules = dq.TABLES[table]
@@ -165,45 +178,17 @@ def _process(spark, table: str, raw: RawTable, schemas: dict, params, opts: Opti
         )
         df = _with_foreign_keys(spark, df, table, opts, schemas)
     df = dq.evaluate(df, table, params).cache()
-
-    landing = [F.col(c) for c in raw.partitions] + [F.col("_file"), F.col("_block"), F.col("_pos")]
-    passed = df.where(F.size("_quarantine") == 0)
+    rejected = F.size("_quarantine") > 0
     if rules.ts:
-        passed = passed.withColumn("_payload", F.sha2(F.to_json(F.struct(*schema.names)), 256))
-        exact = Window.partitionBy(rules.id, "_payload").orderBy(*landing)
-        passed = passed.withColumn("_copy", F.row_number().over(exact) > 1)
-        by_id = Window.partitionBy(rules.id).orderBy(*landing)
-        firsts = passed.where(~F.col("_copy")).withColumn("_near", F.row_number().over(by_id) > 1)
-        firsts = _against_silver(spark, firsts, table, schema, opts)
-        outcome_dups = passed.where(F.col("_copy")).withColumn("_outcome", F.lit("duplicate"))
-        classified = firsts.withColumn(
-            "_outcome",
-            F.when(F.col("_copy"), "duplicate").when(F.col("_near"), "near_duplicate").otherwise("silver"),
+        classified = _deduplicate(spark, df.where(~rejected), table, schema, raw, opts).unionByName(
+            df.where(rejected).withColumn("_outcome", F.lit("quarantine")), allowMissingColumns=True
         )
-        classified = classified.unionByName(outcome_dups.withColumn("_near", F.lit(False)))
+        classified = classified.cache()
     else:
-        classified = passed.withColumn("_outcome", F.lit("silver"))
-    classified = classified.cache()
+        classified = df.withColumn("_outcome", F.when(rejected, "quarantine").otherwise("silver"))
 
-    silver = classified.where(F.col("_outcome") == "silver")
-    if rules.ts:
-        silver = silver.withColumn("event_date", F.date_format(rules.ts, "yyyy-MM-dd"))
-        if "event_hour" in silver_partitions(table):
-            silver = silver.withColumn("event_hour", F.date_format(rules.ts, "HH"))
-    silver_cols = schema.names + silver_partitions(table)
-    target_rows = max(1, int(opts.target_file_mb * 1024 * 1024 // ROW_BYTES[table]))
-    _write_compacted(silver.select(*silver_cols), f"{opts.silver.rstrip('/')}/{table}", silver_partitions(table), rules.id, target_rows)
-
-    near = classified.where(F.col("_outcome") == "near_duplicate").select(*df.columns)
-    near = near.withColumn("_quarantine", F.array(F.lit("near_duplicate"))).withColumn("_reason", F.lit("near_duplicate"))
-    rejected = df.where(F.size("_quarantine") > 0).unionByName(near)
-    q_parts = quarantine_partitions(table)
-    quarantine = _quarantine_records(rejected, rules.id, raw, run_id)
-    quarantine.repartition(*q_parts).write.mode("overwrite").partitionBy(*q_parts).parquet(
-        f"{opts.quarantine.rstrip('/')}/{table}"
-    )
-
-    counts = _counts(df, classified)
+    # Count and check before anything is written.
+    counts = _counts(classified)
     values = {
         "format": raw.format,
         "rows_in": counts["rows_in"],
@@ -218,65 +203,141 @@ def _process(spark, table: str, raw: RawTable, schemas: dict, params, opts: Opti
     }
     balance = values["silver_rows"] + values["quarantined"] + values["duplicates_removed"]
     values["balanced"] = balance == values["rows_in"]
+    if not values["balanced"]:
+        raise BalanceError(
+            f"{table}: records do not balance: {values['rows_in']} in, {values['silver_rows']} silver + "
+            f"{values['quarantined']} quarantined + {values['duplicates_removed']} duplicates = {balance}"
+        )
+
+    silver = classified.where(F.col("_outcome") == "silver")
+    if rules.ts:
+        silver = silver.withColumn("event_date", F.date_format(rules.ts, "yyyy-MM-dd"))
+        if "event_hour" in silver_partitions(table):
+            silver = silver.withColumn("event_hour", F.date_format(rules.ts, "HH"))
+    silver = silver.select(*schema.names, *silver_partitions(table))
+    quarantine = _quarantine_records(
+        classified.where(F.col("_outcome").isin("quarantine", "near_duplicate")), schema, rules.id, raw, run_id
+    )
+    landed = _landing_dates(raw)
+    silver_root = f"{opts.silver.rstrip('/')}/{table}"
+    quarantine_root = f"{opts.quarantine.rstrip('/')}/{table}"
+    # A re-run of a landing day replaces everything that day wrote, also
+    # partitions it no longer writes (another tolerance, another FX table).
+    _clear(silver_root, silver_partitions(table), landed)
+    _clear(quarantine_root, quarantine_partitions(table), landed)
+    target_rows = max(1, int(opts.target_file_mb * 1024 * 1024 // ROW_BYTES[table]))
+    _write_compacted(silver, silver_root, silver_partitions(table), rules.id, target_rows)
+    q_parts = quarantine_partitions(table)
+    quarantine.repartition(*q_parts).write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy(
+        *q_parts
+    ).parquet(quarantine_root)
+
     parts = [r.asDict() for r in silver.select(*silver_partitions(table)).distinct().collect()]
     q_written = [r.asDict() for r in quarantine.select(*q_parts).distinct().collect()]
     values["partitions_written"] = len(parts)
     values["files_after"] = _count_written(opts.silver, table, parts)
     df.unpersist()
     classified.unpersist()
-    if not values["balanced"]:
-        raise BalanceError(
-            f"{table}: records do not balance: {values['rows_in']} in, {values['silver_rows']} silver + "
-            f"{values['quarantined']} quarantined + {values['duplicates_removed']} duplicates = {balance}"
-        )
     return values, {"silver": parts, "quarantine": q_written}
 
 
-def _quarantine_records(rejected, id_col: str, raw: RawTable, run_id: str):
+def _landing_dates(raw: RawTable) -> list[str]:
+    """The landing days (ingest or snapshot dates) the input files hold."""
+    key = raw.partitions[0]
+    return sorted({f.split(f"/{key}=", 1)[1].split("/", 1)[0] for f in raw.files})
+
+
+def _clear(root: str, partitions: list[str], landed: list[str]) -> None:
+    """Deletes the partitions of the given landing days under `root`."""
+    *above, key = partitions
+    prefix = "/".join(f"{p}=*" for p in above)
+    for day in landed:
+        pattern = f"{root}/{prefix + '/' if prefix else ''}{key}={day}"
+        delete_paths(glob_paths(pattern))
+
+
+def _deduplicate(spark, passed, table: str, schema: TableSchema, raw: RawTable, opts: Options):
+    """Adds `_outcome`: `duplicate` for a copy of a record landed earlier,
+    `near_duplicate` for the same id with another payload landed later than
+    the first, else `silver`. Landing order: landing day and hour, file,
+    position in the file. One shuffle by id serves both rules."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    ids = dq.TABLES[table].id
+    landing = F.struct(*[F.col(c) for c in raw.partitions], F.col("_file"), F.col("_block"), F.col("_pos"))
+    passed = passed.withColumn("_payload", F.sha2(F.to_json(F.struct(*schema.names)), 256)).withColumn(
+        "_landing", landing
+    )
+    same_payload_first = Window.partitionBy(ids).orderBy("_payload", "_landing")
+    passed = passed.withColumn(
+        "_copy", F.coalesce(F.lag("_payload").over(same_payload_first) == F.col("_payload"), F.lit(False))
+    )
+    first = F.min(F.when(~F.col("_copy"), F.col("_landing"))).over(Window.partitionBy(ids))
+    passed = passed.withColumn("_near", ~F.col("_copy") & (F.col("_landing") != first))
+    passed = _against_silver(spark, passed, table, schema, raw, opts)
+    return passed.withColumn(
+        "_outcome",
+        F.when(F.col("_copy"), "duplicate").when(F.col("_near"), "near_duplicate").otherwise("silver"),
+    ).withColumn(
+        "_quarantine", F.when(F.col("_near"), F.array(F.lit("near_duplicate"))).otherwise(F.col("_quarantine"))
+    ).withColumn("_reason", F.when(F.col("_near"), F.lit("near_duplicate")).otherwise(F.col("_reason")))
+
+
+def _quarantine_records(rejected, schema: TableSchema, id_col: str, raw: RawTable, run_id: str):
     """Rejected records in the columns `schemas/jobs/quarantine.v1.json`
     declares, plus the landing partition."""
     from pyspark.sql import functions as F
 
     values = {
+        # Keys are QUARANTINE_VALUES: every column the schema declares.
         "run_id": F.lit(run_id),
         "record_id": F.coalesce(F.col(id_col), _id_from_raw(id_col, raw.format)),
         "reason": F.col("_reason"),
         "failed_rules": F.col("_quarantine"),
-        "raw": F.col("_raw"),
+        "raw": F.coalesce(F.col("_raw"), F.to_json(F.struct(*schema.names))),
         "source_file": F.col("_file"),
         "ingest_hour": F.col("hour") if "hour" in raw.partitions else F.lit(None),
     }
-    schema = job_schema("quarantine")
-    missing = [c.name for c in schema.columns if c.name not in values]
-    if missing:
-        raise JobError(f"schemas/jobs/quarantine: no value for column(s) {', '.join(missing)}")
+    quarantine = job_schema("quarantine")
     return rejected.select(
-        *[values[c.name].cast(spark_type(c)).alias(c.name) for c in schema.columns],
+        *[values[c.name].cast(spark_type(c)).alias(c.name) for c in quarantine.columns],
         F.col(raw.partitions[0]),
     )
 
 
-def _against_silver(spark, firsts, table: str, schema: TableSchema, opts: Options):
-    """Records already in silver from other ingest days: an equal one makes
-    the new record a duplicate, a different one a near-duplicate."""
+def _against_silver(spark, passed, table: str, schema: TableSchema, raw: RawTable, opts: Options):
+    """Records that silver already holds from earlier landing days: the same
+    payload makes the new record a duplicate, another payload a
+    near-duplicate (the first landed wins). Later days are not consulted, so
+    re-running a day gives what running it in order gave."""
     from pyspark.sql import functions as F
 
+    from .utils import struct_type
+
     path = f"{opts.silver.rstrip('/')}/{table}"
-    if opts.ingest_dates is None or not list_files(path):
-        return firsts
+    first_day = _landing_dates(raw)[0]
+    if not glob_paths(f"{path}/event_date=*"):
+        return passed
+    since = passed.agg(F.min(dq.TABLES[table].ts)).first()[0]
+    if since is None:
+        return passed
     ids = dq.TABLES[table].id
-    existing = (
-        spark.read.option("basePath", path)
+    seen = (
+        spark.read.schema(struct_type(schema))
+        .option("basePath", path)
         .parquet(path)
-        .where(~F.col("ingest_date").isin(opts.ingest_dates))
-        .select(F.col(ids).alias("_seen_id"), F.sha2(F.to_json(F.struct(*schema.names)), 256).alias("_seen_payload"))
+        .where((F.col("ingest_date") < first_day) & (F.col("event_date") >= since.strftime("%Y-%m-%d")))
+        .groupBy(F.col(ids).alias("_seen_id"))
+        .agg(F.collect_set(F.sha2(F.to_json(F.struct(*schema.names)), 256)).alias("_seen"))
     )
-    joined = firsts.join(existing, F.col(ids) == F.col("_seen_id"), "left")
-    seen = F.col("_seen_id").isNotNull()
+    joined = passed.join(seen, F.col(ids) == F.col("_seen_id"), "left")
+    known = F.col("_seen").isNotNull()
+    same = F.coalesce(F.array_contains("_seen", F.col("_payload")), F.lit(False))
     return (
-        joined.withColumn("_copy", seen & (F.col("_seen_payload") == F.col("_payload")))
-        .withColumn("_near", F.col("_near") | (seen & (F.col("_seen_payload") != F.col("_payload"))))
-        .drop("_seen_id", "_seen_payload")
+        joined.withColumn("_near", (F.col("_near") & ~same) | (known & ~same & ~F.col("_copy")))
+        .withColumn("_copy", F.col("_copy") | same)
+        .drop("_seen_id", "_seen")
     )
 
 
@@ -284,32 +345,37 @@ def _id_from_raw(id_col: str, fmt: str):
     """The id of a record that did not parse, read from its text."""
     from pyspark.sql import functions as F
 
-    pattern = f'"{id_col}":(-?[0-9]+)' if fmt == "json" else r"^(-?[0-9]+)[,\n]?"
-    text = F.regexp_extract(F.col("_raw"), pattern, 1)
+    if fmt == "parquet":
+        return F.lit(None).cast("bigint")
+    pattern = rf'"{id_col}"\s*:\s*(-?[0-9]+)' if fmt == "json" else r"^(-?[0-9]+),"
+    text = F.regexp_extract(F.coalesce(F.col("_raw"), F.lit("")), pattern, 1)
     return F.when(text != "", text.cast("bigint"))
 
 
-def _counts(df, classified) -> dict:
+def _counts(classified) -> dict:
+    """Outcomes, rules and reasons in one pass over the classified records."""
     from pyspark.sql import functions as F
 
-    rows_in = df.count()
+    outcomes: dict[str, int] = {}
+    by_reason: dict[str, int] = {}
+    late = 0
+    for r in (
+        classified.groupBy("_outcome", "_reason", F.array_contains("_failed", "late").alias("_late")).count().collect()
+    ):
+        outcomes[r["_outcome"]] = outcomes.get(r["_outcome"], 0) + r["count"]
+        if r["_outcome"] in ("quarantine", "near_duplicate"):
+            by_reason[r["_reason"]] = by_reason.get(r["_reason"], 0) + r["count"]
+        if r["_outcome"] == "silver" and r["_late"]:
+            late += r["count"]
     by_rule = {
-        r["rule"]: r["count"] for r in df.select(F.explode("_failed").alias("rule")).groupBy("rule").count().collect()
+        r["rule"]: r["count"]
+        for r in classified.select(F.explode("_failed").alias("rule")).groupBy("rule").count().collect()
     }
-    by_reason = {
-        r["_reason"]: r["count"]
-        for r in df.where(F.size("_quarantine") > 0).groupBy("_reason").count().collect()
-    }
-    outcomes = {r["_outcome"]: r["count"] for r in classified.groupBy("_outcome").count().collect()}
-    late = classified.where((F.col("_outcome") == "silver") & F.array_contains("_failed", "late")).count()
-    near = outcomes.get("near_duplicate", 0)
-    if near:
-        by_reason["near_duplicate"] = near
     return {
-        "rows_in": rows_in,
+        "rows_in": sum(outcomes.values()),
         "silver": outcomes.get("silver", 0),
         "duplicate": outcomes.get("duplicate", 0),
-        "near_duplicate": near,
+        "near_duplicate": outcomes.get("near_duplicate", 0),
         "quarantined": sum(by_reason.values()),
         "late": late,
         "by_rule": dict(sorted(by_rule.items())),
@@ -318,20 +384,14 @@ def _counts(df, classified) -> dict:
 
 
 def _write_compacted(df, path: str, partitions: list[str], id_col: str, target_rows: int) -> None:
-    """Writes each partition as ceil(rows / target_rows) files at most, rows
-    sorted by id, so files grow toward the target size however many input
-    files there were."""
-    from pyspark.sql import functions as F
-
-    counts = df.groupBy(*partitions).agg(F.ceil(F.count("*") / F.lit(target_rows)).alias("_files"))
-    bucketed = df.join(F.broadcast(counts), partitions).withColumn(
-        "_bucket", F.pmod(F.xxhash64(id_col), F.col("_files"))
-    )
+    """Writes each partition from one task, sorted by id, cut into files of
+    at most `target_rows` rows: ceil(rows / target_rows) files per partition,
+    however many input files there were."""
     (
-        bucketed.repartition(*partitions, "_bucket")
+        df.repartition(*partitions)
         .sortWithinPartitions(*partitions, id_col)
-        .drop("_files", "_bucket")
         .write.mode("overwrite")
+        .option("partitionOverwriteMode", "dynamic")
         .option("maxRecordsPerFile", target_rows)
         .partitionBy(*partitions)
         .parquet(path)
@@ -356,8 +416,25 @@ def _write_text(spark, path: str, text: str) -> None:
         out.close()
 
 
+class _Parser(argparse.ArgumentParser):
+    """Errors in one line, as every other problem this job reports."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be a number of at least 0")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> Options:
-    p = argparse.ArgumentParser(prog="bronze_to_silver", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="bronze_to_silver", description=__doc__.split("\n\n")[0])
     p.add_argument("--raw", required=True, help="root of the producer's raw lake (path, file:// or s3a://)")
     p.add_argument("--silver", required=True, help="root of silver")
     p.add_argument("--quarantine", required=True, help="root of quarantine")
@@ -366,24 +443,31 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--run-id", default="", help="written with every quarantined record (default: a UTC timestamp)")
     p.add_argument("--target-file-mb", type=float, default=DEFAULT_TARGET_MB, help="silver file size to aim for")
     p.add_argument("--future-tolerance-minutes", type=float, default=5.0, help="clock skew allowed past the landing hour")
-    p.add_argument("--amount-tolerance", type=Decimal, default=Decimal("0.005"), help="allowed |amount - sum(items)|")
+    p.add_argument("--amount-tolerance", type=_decimal, default=Decimal("0.005"), help="allowed |amount - sum(items)|")
     p.add_argument("--currencies", help="the FX table's currencies, comma-separated (default: the lake's manifest)")
     p.add_argument("--metrics", help="write the metrics record here as JSON")
     p.add_argument("--glue-database", help="register silver and quarantine tables in this Glue database")
     a = p.parse_args(argv)
     tables = tuple(t.strip() for t in a.tables.split(",") if t.strip())
-    dates = [d.strip() for d in a.ingest_dates.split(",")] if a.ingest_dates else None
-    if dates:
+    if not tables:
+        p.error("--tables: name at least one table")
+    dates = None
+    if a.ingest_dates is not None:
         import datetime
 
+        dates = [d.strip() for d in a.ingest_dates.split(",") if d.strip()]
+        if not dates:
+            p.error("--ingest-dates is empty (leave it out to process every day)")
         for d in dates:
             try:
                 datetime.date.fromisoformat(d)
             except ValueError:
                 p.error(f"--ingest-dates: '{d}' is not a date (YYYY-MM-DD)")
-    if a.target_file_mb <= 0:
+    if not a.target_file_mb > 0:
         p.error("--target-file-mb must be above 0")
-    currencies = frozenset(c.strip() for c in a.currencies.split(",")) if a.currencies else None
+    if not a.future_tolerance_minutes >= 0:
+        p.error("--future-tolerance-minutes must be at least 0")
+    currencies = frozenset(c.strip() for c in a.currencies.split(",") if c.strip()) if a.currencies else None
     return Options(
         raw=a.raw,
         silver=a.silver,
@@ -412,6 +496,10 @@ def main(argv: list[str] | None = None, spark=None) -> int:
         return 2
     except BalanceError as e:
         print(f"bronze_to_silver: error: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 -- Spark, S3 or Glue: one line, not a page of JVM frames
+        first = (str(e).strip().splitlines() or [""])[0]
+        print(f"bronze_to_silver: error: {type(e).__name__}: {first}", file=sys.stderr)
         return 1
     for table, v in record["tables"].items():
         print(

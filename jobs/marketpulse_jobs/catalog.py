@@ -47,15 +47,17 @@ def _put_table(glue, database: str, table_input: dict) -> None:
         glue.update_table(DatabaseName=database, TableInput=table_input)
 
 
-def _add_partitions(glue, database: str, table: str, location: str, keys: list[str], written: list[dict]) -> int:
-    """Adds the partitions not yet registered; returns how many were new."""
+def _add_partitions(glue, database: str, table_input: dict, keys: list[str], written: list[dict]) -> int:
+    """Adds the partitions not yet registered, each with the table's columns
+    and SerDe (Athena checks them per partition); returns how many were new."""
+    table = table_input["Name"]
+    location = table_input["StorageDescriptor"]["Location"]
     inputs = []
     for part in written:
         values = [str(part[k]) for k in keys]
         path = "/".join(f"{k}={v}" for k, v in zip(keys, values))
-        inputs.append(
-            {"Values": values, "StorageDescriptor": {"Location": f"{location.rstrip('/')}/{path}/", **PARQUET}}
-        )
+        sd = dict(table_input["StorageDescriptor"], Location=f"{location.rstrip('/')}/{path}/")
+        inputs.append({"Values": values, "StorageDescriptor": sd})
     added = 0
     for i in range(0, len(inputs), 100):  # BatchCreatePartition takes 100 at a time
         batch = inputs[i : i + 100]
@@ -87,7 +89,8 @@ def register(database: str, schemas: dict[str, TableSchema], written: dict[str, 
             (f"{table}_quarantine", quarantine, opts.quarantine, quarantine_partitions(table), parts["quarantine"]),
         ):
             location = s3_location(f"{root.rstrip('/')}/{table}/")
-            _put_table(glue, database, _table_input(name, schema, location, keys, f"MarketPulse {name}"))
-            summary["partitions_added"] += _add_partitions(glue, database, name, location, keys, rows)
+            table_input = _table_input(name, schema, location, keys, f"MarketPulse {name}")
+            _put_table(glue, database, table_input)
+            summary["partitions_added"] += _add_partitions(glue, database, table_input, keys, rows)
             summary["tables"].append(name)
     return summary

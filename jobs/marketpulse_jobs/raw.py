@@ -2,7 +2,9 @@
 format: Parquet, JSON lines or CSV, plain or compressed.
 
 Every frame has the table's newest columns, typed, plus:
-- `_raw`: the record as landed (the corrupt line, or the row as JSON);
+- `_raw`: the record as landed where the typed columns cannot show it (the
+  corrupt line, or a text row's strings when a value did not convert);
+  null otherwise, as the typed row is then the record;
 - `_unparseable`, `_schema_mismatch`: what the reader could not take;
 - landing: the partition values (`ingest_date`, `hour`, or
   `snapshot_date`), the file, and the position in the file (`_block`,
@@ -209,12 +211,12 @@ def _typed_from_text(df, schema: TableSchema, fmt: str):
             value = raw.cast(spark_type(col))
         mismatches.append(_failed_cast(raw, value, col))
         typed.append(value.alias(col.name))
-    cast_failed = reduce(lambda a, b: a | b, mismatches)
+    cast_failed = F.coalesce(reduce(lambda a, b: a | b, mismatches), F.lit(False))
     out = df.select(
         *typed,
-        F.when(corrupt, F.col(CORRUPT)).otherwise(raw_json).alias("_raw"),
+        F.when(corrupt, F.col(CORRUPT)).when(cast_failed, raw_json).alias("_raw"),
         (corrupt & ~valid_json).alias("_unparseable"),
-        ((corrupt & valid_json) | (~corrupt & F.coalesce(cast_failed, F.lit(False)))).alias("_cast_failed"),
+        ((corrupt & valid_json) | (~corrupt & cast_failed)).alias("_cast_failed"),
         *[F.col(p) for p in df.columns if p in EVENT_PARTITIONS + SNAPSHOT_PARTITIONS],
         "_file",
         "_block",
@@ -234,7 +236,7 @@ def _typed_from_parquet(df, schema: TableSchema):
             checks.append(F.coalesce(F.exists(F.col(col.name), _element_missing(col)), F.lit(False)))
     return df.select(
         *[F.col(c) for c in schema.names],
-        F.to_json(F.struct(*[F.col(c) for c in schema.names])).alias("_raw"),
+        F.lit(None).cast("string").alias("_raw"),
         F.lit(False).alias("_unparseable"),
         reduce(lambda a, b: a | b, checks).alias("_schema_mismatch"),
         *[F.col(p) for p in df.columns if p in EVENT_PARTITIONS + SNAPSHOT_PARTITIONS],

@@ -39,11 +39,15 @@ class TableSchema:
         return [c.name for c in self.columns]
 
 
-def schemas_dir() -> Path:
-    """`$MARKETPULSE_SCHEMAS`, else the copy inside the wheel, else the repository's."""
+def schemas_dir():
+    """`$MARKETPULSE_SCHEMAS`, else the copy inside the wheel (read through
+    importlib.resources, so it works from a zipped wheel on `--py-files`),
+    else the repository's."""
     if os.environ.get(SCHEMAS_ENV):
         return Path(os.environ[SCHEMAS_ENV])
-    packaged = Path(__file__).parent / "schemas"
+    from importlib.resources import files
+
+    packaged = files("marketpulse_jobs") / "schemas"
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parents[2] / "schemas"
@@ -59,12 +63,13 @@ def _column(raw: dict) -> Column:
     )
 
 
-def load_schemas(directory: Path | None = None) -> dict[str, list[TableSchema]]:
+def load_schemas(directory=None) -> dict[str, list[TableSchema]]:
     """Every table's versions, oldest first: the producer's tables in
     `schemas/`, or the jobs' own in `schemas/jobs/` (see `job_schema`)."""
     directory = directory or schemas_dir()
     tables: dict[str, list[TableSchema]] = {}
-    for path in sorted(directory.glob("*.json")):
+    paths = sorted((p for p in directory.iterdir() if p.name.endswith(".json")), key=lambda p: p.name)
+    for path in paths:
         raw = json.loads(path.read_text())
         schema = TableSchema(raw["table"], int(raw["version"]), tuple(_column(c) for c in raw["columns"]))
         tables.setdefault(schema.table, []).append(schema)
@@ -226,15 +231,42 @@ def list_files(root: str) -> list[str]:
     fs = path.getFileSystem(conf)
     if not fs.exists(path):
         return []
+    base = str(fs.makeQualified(path).toUri().getPath()).rstrip("/")
     out = []
     it = fs.listFiles(path, True)
     while it.hasNext():
         p = it.next().getPath()
-        rel = str(p.toUri().getPath())
-        if any(part.startswith((".", "_")) for part in rel.split("/")[-1:]):
+        below = str(p.toUri().getPath())[len(base) :].strip("/").split("/")
+        # Hidden and bookkeeping entries: `_manifests`, `_SUCCESS`, `.part` temps,
+        # `_temporary` of a writer in flight.
+        if any(part.startswith((".", "_")) for part in below):
             continue
         out.append(str(p))
     return sorted(out)
+
+
+def delete_paths(paths: list[str]) -> None:
+    """Deletes folders or files (recursively) through Hadoop's file system."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    for p in paths:
+        path = jvm.org.apache.hadoop.fs.Path(p)
+        path.getFileSystem(conf).delete(path, True)
+
+
+def glob_paths(pattern: str) -> list[str]:
+    """Paths matching a Hadoop glob (`*` within one level)."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    path = jvm.org.apache.hadoop.fs.Path(pattern)
+    found = path.getFileSystem(conf).globStatus(path)
+    return sorted(str(s.getPath()) for s in (found or []))
 
 
 @dataclass

@@ -117,17 +117,20 @@ def b2s_struct(table):
 
 
 def test_late_rows_land_in_their_event_partition(spark, lakes, runs):
+    """Late records sit under their event day, below the later day they
+    landed on; no other record is under another day than its own."""
     out, _ = runs("parquet")
+    next_day = 0
     for table, id_col in EVENTS.items():
-        late = [i for i, k in truth(lakes("parquet"), table) if k == "late"]
-        rows = (
-            silver(spark, out, table, "event_date", "ingest_date")
-            .where(F.col(id_col).isin(late))
-            .select(F.date_format("ts", "yyyy-MM-dd").alias("day"), "event_date", "ingest_date")
-            .collect()
-        )
-        assert len(rows) == len(late)
-        assert all(r.day == r.event_date <= r.ingest_date for r in rows)
+        late = {i for i, k in truth(lakes("parquet"), table) if k == "late"}
+        rows = silver(spark, out, table, "event_date", "ingest_date").select(id_col, "ts", "event_date", "ingest_date")
+        found = rows.where(F.col(id_col).isin(sorted(late))).collect()
+        assert len(found) == len(late)
+        assert all(r.ts.strftime("%Y-%m-%d") == r.event_date <= r.ingest_date for r in found)
+        moved = {r[0] for r in rows.where(F.col("event_date") != F.col("ingest_date")).select(id_col).collect()}
+        assert moved <= late, "an on-time record under another landing day"
+        next_day += len(moved)
+    assert next_day, "no record landed a day late"
 
 
 def test_clicks_v1_and_v2_merge(spark, runs):
@@ -188,6 +191,26 @@ def test_day_by_day_equals_both_days_at_once(spark, lakes, runs, tmp_path, monke
         a = spark.read.parquet(str(tmp_path / "quarantine" / t)).drop("source_file")
         b = spark.read.parquet(str(whole / "quarantine" / t)).drop("source_file")
         assert a.count() == b.count() and a.exceptAll(b).count() == 0, t
+
+
+def test_rerunning_a_day_replaces_what_it_wrote_before(spark, lakes, runs, tmp_path):
+    """A re-run of day 2 with other settings, then with the first ones again,
+    leaves no partition of the middle run behind, in silver or quarantine."""
+    lake = lakes("parquet")
+    first = ["--tables", "sales", "--ingest-dates"]
+    run_job(spark, lake, tmp_path, *first, DAYS[0])
+    run_job(spark, lake, tmp_path, *first, DAYS[1])
+    before = {p: spark.read.parquet(str(tmp_path / p / "sales")).localCheckpoint() for p in ("silver", "quarantine")}
+    # An FX table without any real currency sends all of day 2 to quarantine:
+    # day 2's silver partitions must go, not keep the first run's rows.
+    narrow = run_job(spark, lake, tmp_path, *first, DAYS[1], "--currencies", "XTS")["tables"]["sales"]
+    assert narrow["silver_rows"] == 0 and narrow["quarantined_by_rule"]["unknown_currency"] > 100
+    left = spark.read.parquet(str(tmp_path / "silver" / "sales")).where(F.col("ingest_date") == DAYS[1])
+    assert left.count() == 0, "silver kept day 2 rows that the re-run quarantined"
+    run_job(spark, lake, tmp_path, *first, DAYS[1])
+    for part, rows in before.items():
+        after = spark.read.parquet(str(tmp_path / part / "sales"))
+        assert after.count() == rows.count() and after.exceptAll(rows).count() == 0, part
 
 
 def test_a_file_delivered_again_a_day_later_is_removed(spark, lakes, runs, tmp_path):

@@ -101,13 +101,21 @@ def test_a_schema_version_that_drops_a_column_is_refused(tmp_path, monkeypatch):
     [
         (["--ingest-dates", "2024-13-01"], "--ingest-dates: '2024-13-01' is not a date"),
         (["--target-file-mb", "0"], "--target-file-mb must be above 0"),
+        (["--ingest-dates", ""], "--ingest-dates is empty"),
+        (["--amount-tolerance", "abc"], "'abc' is not a number"),
+        ([], None),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(args, message, capsys):
+    if message is None:  # a required argument missing
+        args, message = ["--raw", "r"], "the following arguments are required: --silver, --quarantine"
+    else:
+        args = ["--raw", "r", "--silver", "s", "--quarantine", "q", *args]
     with pytest.raises(SystemExit) as e:
-        b2s.parse_args(["--raw", "r", "--silver", "s", "--quarantine", "q", *args])
+        b2s.parse_args(args)
     assert e.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
 
 
 def test_a_raw_folder_without_data_is_an_error(spark, tmp_path, capsys):
@@ -165,3 +173,22 @@ def test_zstd_text_without_the_native_codec_is_a_clear_error(spark, lakes, tmp_p
     assert b2s.main(argv, spark=spark) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "zstd-compressed text needs Hadoop's native zstd codec" in err[0], err
+
+
+def test_schemas_load_from_the_zipped_wheel(tmp_path):
+    """EMR and Glue put the wheel on the path as a zip: the schemas inside it load."""
+    import subprocess
+    import sys
+
+    wheels = sorted((REPO / "jobs" / "dist").glob("marketpulse_jobs-*.whl"))
+    if not wheels:
+        pytest.fail("no wheel in jobs/dist: build it with make wheel")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from marketpulse_jobs.utils import load_schemas, job_schema;"
+        "import marketpulse_jobs; assert marketpulse_jobs.__file__.startswith(sys.argv[1]);"
+        "print(sorted(load_schemas()), job_schema('quarantine').names[0])"
+    )
+    cmd = [sys.executable, "-S", "-c", code, str(wheels[-1])]
+    run = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "['clicks', 'sales', 'stores', 'users'] run_id"
