@@ -13,7 +13,7 @@ JAVA17 ?= /usr/lib/jvm/java-17-openjdk-amd64
 run:
 	cargo run --release --locked -- generate
 
-test: $(VENV)/.installed wheel
+test: $(VENV)/.installed $(VENV)/jars/.installed wheel
 	cargo test --locked --workspace
 	MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q $(READERS)
 	JAVA_HOME=$(JAVA17) MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q jobs/tests
@@ -35,6 +35,19 @@ bench: $(VENV)/.installed
 	python3 load-tests/bench_producer.py --runs 5
 	python3 load-tests/bench_sinks.py --runs 3
 	python3 load-tests/bench_reliability.py --runs 5
+
+# hadoop-aws and the AWS SDK bundle for s3a://, which the pyspark wheel
+# lacks and Maven cannot be reached for: PyPI's sagemaker-pyspark sdist
+# carries both (../shared/MACHINE.md).
+$(VENV)/jars/.installed: $(VENV)/.installed
+	rm -rf $(VENV)/jars && mkdir -p $(VENV)/jars/dl
+	$(VENV)/bin/pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+		sagemaker-pyspark==1.4.5 -d $(VENV)/jars/dl
+	tar -xzf $(VENV)/jars/dl/sagemaker_pyspark-1.4.5.tar.gz -C $(VENV)/jars --strip-components 3 \
+		sagemaker_pyspark-1.4.5/deps/jars/hadoop-aws-3.3.1.jar \
+		sagemaker_pyspark-1.4.5/deps/jars/aws-java-sdk-bundle-1.11.901.jar
+	rm -rf $(VENV)/jars/dl
+	touch $@
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@test -x $(JAVA17)/bin/java || [ "$$(id -u)" != 0 ] || \

@@ -5,7 +5,7 @@ with its reasons; the run's balance checked and its metrics written.
     spark-submit --py-files marketpulse_jobs-*.whl entrypoints/bronze_to_silver.py \\
         --raw s3a://…-raw/ --silver s3a://…-silver/ --quarantine s3a://…-silver/quarantine/
 
-Layout (docs/decisions/ADR-002-silver-layout-for-late-data.md):
+Layout (docs/decisions/ADR-005-silver-layout-for-late-data.md):
 - events: `silver/<table>/event_date=D/[event_hour=H/]ingest_date=I/`. Late
   records land in their event partition; the ingest sub-partition makes a
   re-run of ingest day I replace exactly what day I wrote, and nothing that
@@ -43,7 +43,7 @@ TABLE_ORDER = ("users", "stores", "sales", "clicks")
 DEFAULT_TARGET_MB = 128
 # Bytes per row of zstd Parquet in silver, measured on the producer's data
 # (load-tests/results/silver.md); they turn the target file size into rows.
-ROW_BYTES = {"sales": 60, "clicks": 30, "users": 30, "stores": 40}
+ROW_BYTES = {"sales": 21, "clicks": 12, "users": 14, "stores": 31}
 
 
 @dataclass

@@ -13,7 +13,7 @@ they are evaluated together into one array of failed rule ids, so one pass
 gives every row all of its reasons. The order of `RULES` is the order of
 precedence: a quarantined record's `reason` is its first failed rule.
 Why a rule table and not pandera or Great Expectations:
-docs/decisions/ADR-001-data-quality-rules.md.
+docs/decisions/ADR-004-data-quality-rules.md.
 """
 
 from __future__ import annotations

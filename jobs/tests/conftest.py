@@ -23,6 +23,8 @@ duplicates = 0.02
 near_duplicates = 0.02
 malformed = 0.05
 """
+# hadoop-aws and its SDK bundle, installed by the Makefile (s3a:// tests).
+S3A_JARS = sorted((REPO / ".venv" / "jars").glob("*.jar"))
 LAKE_FLAGS = ["--scale", "0.001", "--days", "2", "--start", START, "--clicks-v2-from", DAYS[1], "--threads", "1"]
 
 
@@ -52,6 +54,8 @@ def spark():
     )
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)
+    if S3A_JARS:
+        builder = builder.config("spark.jars", ",".join(str(j) for j in S3A_JARS))
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     yield session
@@ -86,3 +90,35 @@ def lakes(binary, tmp_path_factory):
         return made[name]
 
     return lake
+
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    """A moto server on 127.0.0.1 for the session; yields its URL."""
+    import socket
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [Path(sys.executable).parent / "moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("moto server did not start")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -236,3 +236,44 @@ def manifest_rows_on(lake, day):
     (path,) = (lake / "_manifests").glob("*-shard-*.json")
     files = json.loads(path.read_text())["files"]
     return sum(f["rows"] for f in files if f["domain"] == "sales" and f"ingest_date={day}/" in f["path"])
+
+
+def test_reads_and_writes_s3a_on_moto(spark, lakes, runs, moto_s3, tmp_path):
+    """The raw lake in an S3 bucket (moto) in, silver and quarantine out to
+    S3, through s3a://: the same silver as from a local folder."""
+    from conftest import S3A_JARS
+
+    if not S3A_JARS:
+        pytest.skip("hadoop-aws jars not installed (make test installs them into .venv/jars)")
+    import boto3
+
+    s3 = boto3.client(
+        "s3", endpoint_url=moto_s3, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    for bucket in ("raw", "silver"):
+        s3.create_bucket(Bucket=bucket)
+    lake = lakes("parquet")
+    for path in lake.rglob("*"):
+        if path.is_file():
+            s3.upload_file(str(path), "raw", f"lake/{path.relative_to(lake)}")
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    for key, value in {
+        "fs.s3a.endpoint": moto_s3,
+        "fs.s3a.path.style.access": "true",
+        "fs.s3a.connection.ssl.enabled": "false",
+        "fs.s3a.access.key": "testing",
+        "fs.s3a.secret.key": "testing",
+        "fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+        "fs.s3a.change.detection.mode": "none",
+    }.items():
+        conf.set(key, value)
+    metrics = tmp_path / "metrics.json"
+    argv = ["--raw", "s3a://raw/lake", "--silver", "s3a://silver/silver", "--quarantine", "s3a://silver/quarantine"]
+    assert b2s.main([*argv, "--tables", "sales", "--metrics", str(metrics)], spark=spark) == 0
+    assert json.loads(metrics.read_text())["tables"]["sales"]["balanced"] is True
+    local, _ = runs("parquet")
+    got = spark.read.parquet("s3a://silver/silver/sales").select(*SCHEMAS["sales"].names)
+    want = silver(spark, local, "sales")
+    assert got.count() == want.count() and got.exceptAll(want).count() == 0
+    listed = s3.list_objects_v2(Bucket="silver", Prefix="quarantine/sales/")["KeyCount"]
+    assert listed > 0

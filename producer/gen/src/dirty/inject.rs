@@ -6,7 +6,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{
     Array, ArrayRef, Decimal128Array, DictionaryArray, Int32Array, Int64Array, RecordBatch,
-    StringArray, TimestampMicrosecondArray, UInt32Array,
+    StringArray, TimestampMicrosecondArray,
 };
 use arrow_buffer::NullBuffer;
 use rand::RngExt;
@@ -124,13 +124,7 @@ pub(crate) fn inject(
         }
     }
     let batch = if copies > 0 || late_out > 0 {
-        let idx = UInt32Array::from(indices);
-        let columns = batch
-            .columns()
-            .iter()
-            .map(|c| arrow_select::take::take(c.as_ref(), &idx, None).expect("indices in range"))
-            .collect();
-        RecordBatch::try_new(batch.schema(), columns).expect("same schema")
+        late::take(&batch, indices)
     } else {
         batch
     };

@@ -157,7 +157,8 @@ fn outgoing(
     }
 }
 
-fn take(batch: &RecordBatch, rows: Vec<u32>) -> RecordBatch {
+/// The given rows of a batch, in the given order.
+pub(super) fn take(batch: &RecordBatch, rows: Vec<u32>) -> RecordBatch {
     let idx = UInt32Array::from(rows);
     let columns = batch
         .columns()
