@@ -35,6 +35,8 @@ bench: $(VENV)/.installed
 	python3 load-tests/bench_producer.py --runs 5
 	python3 load-tests/bench_sinks.py --runs 3
 	python3 load-tests/bench_reliability.py --runs 5
+	$(MAKE) wheel
+	$(VENV)/bin/python load-tests/bench_silver.py --runs 3 --formats parquet
 
 # hadoop-aws and the AWS SDK bundle for s3a://, which the pyspark wheel
 # lacks and Maven cannot be reached for: PyPI's sagemaker-pyspark sdist
