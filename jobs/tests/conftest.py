@@ -94,31 +94,11 @@ def lakes(binary, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def moto_s3():
-    """A moto server on 127.0.0.1 for the session; yields its URL."""
-    import socket
-    import sys
-    import time
-    import urllib.request
+    """moto's S3 on 127.0.0.1, in this process, for the JVM's s3a client; yields its URL."""
+    from moto.server import ThreadedMotoServer
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [Path(sys.executable).parent / "moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("moto server did not start")
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
