@@ -15,6 +15,7 @@ value that does not convert is caught per row instead of failing the job.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import reduce
 
@@ -163,17 +164,35 @@ def _read_csv(spark, base: str, files: list[str], header: tuple[str, ...], schem
     return df
 
 
+def _inexact(text, col: Column):
+    """True where a number's text is not exactly of its declared type: Spark's
+    cast would truncate "1.5" to 1 and round "46.611" to 46.61."""
+    if col.type in ("int64", "int32"):
+        return ~text.rlike(r"^-?[0-9]+$")
+    m = re.fullmatch(r"decimal\((\d+),(\d+)\)", col.type)
+    if m:
+        return ~text.rlike(rf"^-?[0-9]+(\.[0-9]{{1,{m.group(2)}}})?$")
+    return None
+
+
 def _failed_cast(raw, typed, col: Column):
-    """True where a present value did not convert (or a required one is missing)."""
+    """True where a present value did not convert exactly (or a required one
+    is missing)."""
     from pyspark.sql import functions as F
 
     bad = raw.isNotNull() & typed.isNull()
+    inexact = _inexact(raw, col)
+    if inexact is not None:
+        bad = bad | (raw.isNotNull() & inexact)
     if col.type == "list":
         def element_bad(x):
             checks = []
             for f in col.fields:
                 cast = x[f.name].cast(spark_type(f))
                 checks.append(x[f.name].isNotNull() & cast.isNull())
+                field_inexact = _inexact(x[f.name], f)
+                if field_inexact is not None:
+                    checks.append(x[f.name].isNotNull() & field_inexact)
                 if not f.nullable:
                     checks.append(x[f.name].isNull())
             return reduce(lambda a, b: a | b, checks)

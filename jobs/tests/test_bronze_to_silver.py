@@ -277,3 +277,23 @@ def test_reads_and_writes_s3a_on_moto(spark, lakes, runs, moto_s3, tmp_path):
     assert got.count() == want.count() and got.exceptAll(want).count() == 0
     listed = s3.list_objects_v2(Bucket="silver", Prefix="quarantine/sales/")["KeyCount"]
     assert listed > 0
+
+
+def test_values_that_do_not_fit_their_type_are_quarantined(spark, lakes, tmp_path):
+    """A quantity of 1.5 or an amount with three decimals would be truncated
+    or rounded by a plain cast; they go to quarantine as schema_mismatch."""
+    lake = tmp_path / "lake"
+    shutil.copytree(lakes("jsonl"), lake)
+    (path,) = sorted((lake / "sales" / f"ingest_date={DAYS[0]}" / "hour=12").glob("*.jsonl"))
+    lines = path.read_text().splitlines()
+    rows = [json.loads(line) for line in lines[:2]]
+    rows[0]["items"][0]["qty"] = 1.5
+    rows[1]["amount"] = 12.345
+    broken = {r["transaction_id"] for r in rows}
+    path.write_text("\n".join([json.dumps(r) for r in rows] + lines[2:]) + "\n")
+    out = tmp_path / "out"
+    run_job(spark, lake, out, "--tables", "sales", "--ingest-dates", DAYS[0])
+    quarantined = spark.read.parquet(str(out / "quarantine" / "sales")).where(F.col("record_id").isin(sorted(broken)))
+    assert sorted((r.record_id, r.reason) for r in quarantined.collect()) == sorted(
+        (i, "schema_mismatch") for i in broken
+    )
