@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from pyspark.sql import functions as F
+
 from . import dq
 from .raw import RawTable, partitions_of, read_table, select_files
 from .utils import (
@@ -37,6 +39,7 @@ from .utils import (
     read_manifests,
     silver_schema,
     spark_type,
+    write_text,
 )
 
 TABLE_ORDER = ("users", "stores", "sales", "clicks")
@@ -116,14 +119,17 @@ def run(spark, opts: Options) -> dict:
     record = metrics.as_dict()
     for line in metrics.emf_lines():
         print(line, flush=True)
-    if opts.metrics:
-        _write_text(spark, opts.metrics, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+    def save():
+        if opts.metrics:
+            write_text(opts.metrics, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+    save()  # before the catalog, so a Glue failure keeps the run's record
     if opts.glue_database:
         from .catalog import register
 
         record["catalog"] = register(opts.glue_database, schemas, written, opts)
-        if opts.metrics:
-            _write_text(spark, opts.metrics, json.dumps(record, indent=2, sort_keys=True) + "\n")
+        save()
     return record
 
 
@@ -138,8 +144,6 @@ def _manifest_currencies(raw_root: str) -> frozenset[str] | None:
 def _fk_reference(spark, opts: Options, snapshot: str, key: str, schemas):
     """Key values of a snapshot table: the snapshots of the processed dates,
     else the newest one in the lake."""
-    from pyspark.sql import functions as F
-
     raw = read_table(spark, opts.raw, snapshot, schemas[snapshot], opts.ingest_dates)
     if raw is None:
         raw = read_table(spark, opts.raw, snapshot, schemas[snapshot], None)
@@ -151,24 +155,21 @@ def _fk_reference(spark, opts: Options, snapshot: str, key: str, schemas):
 
 
 def _with_foreign_keys(spark, df, table: str, opts: Options, schemas):
-    from pyspark.sql import functions as F
+    """Adds `_fk_missing`: a foreign key that is set and absent from its snapshot."""
+    from functools import reduce
 
-    missing = F.lit(False)
+    missing = []
     for col, (snapshot, key) in dq.TABLES[table].foreign_keys.items():
         ref = _fk_reference(spark, opts, snapshot, key, schemas)
         if ref is None:
             raise JobError(f"{opts.raw}: no {snapshot} snapshot to check {table}.{col} against")
         flag = f"_fk_{col}"
         df = df.join(F.broadcast(ref.select(F.col(key).alias(flag))), F.col(col) == F.col(flag), "left")
-        missing = missing | (F.col(col).isNotNull() & F.col(flag).isNull())
-        df = df.withColumn(f"{flag}_missing", missing)
-        missing = F.col(f"{flag}_missing")
-    return df.withColumn("_fk_missing", missing)
+        missing.append(F.col(col).isNotNull() & F.col(flag).isNull())
+    return df.withColumn("_fk_missing", reduce(lambda a, b: a | b, missing, F.lit(False)))
 
 
 def _process(spark, table: str, raw: RawTable, schemas: dict, params, opts: Options, run_id: str):
-    from pyspark.sql import functions as F
-
     rules = dq.TABLES[table]
     schema = schemas[table]
     df = raw.df
@@ -262,8 +263,6 @@ def _deduplicate(spark, passed, table: str, schema: TableSchema, raw: RawTable, 
     the first, else `silver`. Landing order: landing day and hour, file,
     position in the file. One shuffle by id serves both rules."""
     from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
     ids = dq.TABLES[table].id
     landing = F.struct(*[F.col(c) for c in raw.partitions], F.col("_file"), F.col("_block"), F.col("_pos"))
     passed = passed.withColumn("_payload", F.sha2(F.to_json(F.struct(*schema.names)), 256)).withColumn(
@@ -287,8 +286,6 @@ def _deduplicate(spark, passed, table: str, schema: TableSchema, raw: RawTable, 
 def _quarantine_records(rejected, schema: TableSchema, id_col: str, raw: RawTable, run_id: str):
     """Rejected records in the columns `schemas/jobs/quarantine.v1.json`
     declares, plus the landing partition."""
-    from pyspark.sql import functions as F
-
     values = {
         # Keys are QUARANTINE_VALUES: every column the schema declares.
         "run_id": F.lit(run_id),
@@ -311,8 +308,6 @@ def _against_silver(spark, passed, table: str, schema: TableSchema, raw: RawTabl
     payload makes the new record a duplicate, another payload a
     near-duplicate (the first landed wins). Later days are not consulted, so
     re-running a day gives what running it in order gave."""
-    from pyspark.sql import functions as F
-
     from .utils import struct_type
 
     path = f"{opts.silver.rstrip('/')}/{table}"
@@ -343,8 +338,6 @@ def _against_silver(spark, passed, table: str, schema: TableSchema, raw: RawTabl
 
 def _id_from_raw(id_col: str, fmt: str):
     """The id of a record that did not parse, read from its text."""
-    from pyspark.sql import functions as F
-
     if fmt == "parquet":
         return F.lit(None).cast("bigint")
     pattern = rf'"{id_col}"\s*:\s*(-?[0-9]+)' if fmt == "json" else r"^(-?[0-9]+),"
@@ -354,8 +347,6 @@ def _id_from_raw(id_col: str, fmt: str):
 
 def _counts(classified) -> dict:
     """Outcomes, rules and reasons in one pass over the classified records."""
-    from pyspark.sql import functions as F
-
     outcomes: dict[str, int] = {}
     by_reason: dict[str, int] = {}
     late = 0
@@ -402,18 +393,6 @@ def _count_written(silver_root: str, table: str, parts: list[dict]) -> int:
     prefixes = ["/".join(f"{k}={v}" for k, v in p.items()) + "/" for p in parts]
     files = list_files(f"{silver_root.rstrip('/')}/{table}")
     return sum(1 for f in files if any(pre in f for pre in prefixes))
-
-
-def _write_text(spark, path: str, text: str) -> None:
-    """Writes a small file through Hadoop's file system (local or s3a)."""
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    p = jvm.org.apache.hadoop.fs.Path(path)
-    out = p.getFileSystem(conf).create(p, True)
-    try:
-        out.write(bytearray(text.encode()))
-    finally:
-        out.close()
 
 
 class _Parser(argparse.ArgumentParser):

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from pyspark.sql import functions as F
+
 QUARANTINE = "quarantine"
 WARN = "warn"
 DROP = "drop"
@@ -87,49 +89,35 @@ class Rule:
 
 
 def _unparseable(t: TableRules, p: Params):
-    from pyspark.sql import functions as F
-
     return F.col("_unparseable")
 
 
 def _schema_mismatch(t: TableRules, p: Params):
-    from pyspark.sql import functions as F
-
     return F.col("_schema_mismatch")
 
 
 def _null_key(t: TableRules, p: Params):
     from functools import reduce
 
-    from pyspark.sql import functions as F
-
     return reduce(lambda a, b: a | b, [F.col(k).isNull() for k in t.keys])
 
 
 def _negative_amount(t: TableRules, p: Params):
-    from pyspark.sql import functions as F
-
     return F.col(t.amount) < 0
 
 
 def _unknown_currency(t: TableRules, p: Params):
-    from pyspark.sql import functions as F
-
     if p.currencies is None:
         return F.lit(False)
     return ~F.col(t.currency).isin(sorted(p.currencies))
 
 
 def _future_timestamp(t: TableRules, p: Params):
-    from pyspark.sql import functions as F
-
     seconds = int(3600 + p.future_tolerance_minutes * 60)
     return F.col(t.ts) > F.col("_landing_start") + F.expr(f"INTERVAL {seconds} SECONDS")
 
 
 def _amount_mismatch(t: TableRules, p: Params):
-    from pyspark.sql import functions as F
-
     total = F.aggregate(
         F.col(t.items),
         F.lit(0).cast("decimal(38,2)"),
@@ -139,14 +127,10 @@ def _amount_mismatch(t: TableRules, p: Params):
 
 
 def _unknown_foreign_key(t: TableRules, p: Params):
-    from pyspark.sql import functions as F
-
     return F.col("_fk_missing")
 
 
 def _late(t: TableRules, p: Params):
-    from pyspark.sql import functions as F
-
     return F.col(t.ts) < F.col("_landing_start")
 
 
@@ -173,8 +157,6 @@ def evaluate(df, table: str, params: Params):
     """Adds `_failed` (every failed row rule, warnings included, in rule
     order), `_quarantine` (the failed quarantine rules) and `_reason` (the
     first of those). A record that cannot be parsed fails that rule only."""
-    from pyspark.sql import functions as F
-
     t = TABLES[table]
     checks = []
     for rule in rules_for(table):

@@ -19,8 +19,18 @@ import re
 from dataclasses import dataclass
 from functools import reduce
 
+from pyspark.sql import functions as F
+
 from .dq import TABLES
-from .utils import Column, JobError, TableSchema, list_files, spark_type, struct_type
+from .utils import (
+    Column,
+    JobError,
+    TableSchema,
+    list_files,
+    read_text,
+    spark_type,
+    struct_type,
+)
 
 CORRUPT = "_corrupt_record"
 EVENT_PARTITIONS = ("ingest_date", "hour")
@@ -88,19 +98,15 @@ def read_table(spark, root: str, table: str, schema: TableSchema, dates: list[st
         )
         df = _typed_from_text(_with_landing(df), schema, fmt)
     else:
-        groups = _csv_groups(spark, files, schema)
+        groups = _csv_groups(files, schema)
         frames = [_read_csv(spark, base, group, cols, schema) for cols, group in groups.items()]
         df = reduce(lambda a, b: a.unionByName(b), frames)
         df = _typed_from_text(df, schema, fmt)
-    from pyspark.sql import functions as F
-
     df = df.withColumn("_pos", F.monotonically_increasing_id())
     return RawTable(df=df, format=fmt, files=files, partitions=partitions_of(table))
 
 
 def _with_landing(df):
-    from pyspark.sql import functions as F
-
     return df.select(
         "*",
         F.col("_metadata.file_path").alias("_file"),
@@ -108,12 +114,12 @@ def _with_landing(df):
     )
 
 
-def _csv_groups(spark, files: list[str], schema: TableSchema) -> dict[tuple[str, ...], list[str]]:
+def _csv_groups(files: list[str], schema: TableSchema) -> dict[tuple[str, ...], list[str]]:
     """CSV files grouped by their header: each schema version has its own."""
     known = set(schema.names)
     groups: dict[tuple[str, ...], list[str]] = {}
     for f in files:
-        header = tuple(_first_line(spark, f).split(","))
+        header = tuple(read_text(f, lines=1).strip().split(","))
         unknown = [c for c in header if c not in known]
         if unknown:
             raise JobError(f"{f}: header has columns not in schemas/: {', '.join(unknown)}")
@@ -121,22 +127,7 @@ def _csv_groups(spark, files: list[str], schema: TableSchema) -> dict[tuple[str,
     return groups
 
 
-def _first_line(spark, path: str) -> str:
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    p = jvm.org.apache.hadoop.fs.Path(path)
-    stream = p.getFileSystem(conf).open(p)
-    try:
-        codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(conf).getCodec(p)
-        source = codec.createInputStream(stream) if codec is not None else stream
-        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(source, "UTF-8"))
-        return (reader.readLine() or "").strip()
-    finally:
-        stream.close()
-
-
 def _read_csv(spark, base: str, files: list[str], header: tuple[str, ...], schema: TableSchema):
-    from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     by_name = {c.name: c for c in schema.columns}
@@ -178,8 +169,6 @@ def _inexact(text, col: Column):
 def _failed_cast(raw, typed, col: Column):
     """True where a present value did not convert exactly (or a required one
     is missing)."""
-    from pyspark.sql import functions as F
-
     bad = raw.isNotNull() & typed.isNull()
     inexact = _inexact(raw, col)
     if inexact is not None:
@@ -203,15 +192,11 @@ def _failed_cast(raw, typed, col: Column):
 
 def _required_missing(schema: TableSchema, table_keys: tuple[str, ...]):
     """Non-nullable columns that are null; key columns have their own rule."""
-    from pyspark.sql import functions as F
-
     checks = [F.col(c.name).isNull() for c in schema.columns if not c.nullable and c.name not in table_keys]
     return reduce(lambda a, b: a | b, checks, F.lit(False))
 
 
 def _typed_from_text(df, schema: TableSchema, fmt: str):
-    from pyspark.sql import functions as F
-
     keys = TABLES[schema.table].keys
     raw_json = F.to_json(F.struct(*[F.col(c) for c in schema.names]))
     corrupt = F.col(CORRUPT).isNotNull()
@@ -246,8 +231,6 @@ def _typed_from_text(df, schema: TableSchema, fmt: str):
 
 
 def _typed_from_parquet(df, schema: TableSchema):
-    from pyspark.sql import functions as F
-
     keys = TABLES[schema.table].keys
     checks = [_required_missing(schema, keys)]
     for col in schema.columns:
@@ -267,14 +250,10 @@ def _typed_from_parquet(df, schema: TableSchema):
 # pyspark passes a lambda as many arguments as it declares, so the element
 # functions close over their column instead of taking it as a default.
 def _element_cast(col: Column):
-    from pyspark.sql import functions as F
-
     return lambda x: F.struct(*[x[f.name].cast(spark_type(f)).alias(f.name) for f in col.fields])
 
 
 def _element_missing(col: Column):
-    from pyspark.sql import functions as F
-
     return lambda x: reduce(lambda a, b: a | b, [x[f.name].isNull() for f in col.fields if not f.nullable], F.lit(False))
 
 

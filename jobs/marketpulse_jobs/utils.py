@@ -193,42 +193,57 @@ SESSION_CONF = {
 }
 
 
-def read_manifests(raw_root: str) -> list[dict]:
-    """The producer's run manifests under `<raw>/_manifests/`, through
-    Hadoop's file system so local paths and s3a:// work alike."""
+def _hadoop(path: str):
+    """The Hadoop file system and path object for `path`: local paths,
+    file://, s3:// (EMRFS) and s3a:// alike."""
     from pyspark.sql import SparkSession
 
-    spark = SparkSession.getActiveSession()
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    path = jvm.org.apache.hadoop.fs.Path(raw_root.rstrip("/") + "/_manifests")
-    fs = path.getFileSystem(conf)
-    if not fs.exists(path):
-        return []
-    manifests = []
-    for status in fs.listStatus(path):
-        name = status.getPath().getName()
-        if "-shard-" not in name or not name.endswith(".json"):
-            continue
-        stream = fs.open(status.getPath())
-        try:
-            reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
-            text = "\n".join(iter(reader.readLine, None))
-        finally:
-            stream.close()
-        manifests.append(json.loads(text))
-    return manifests
+    sc = SparkSession.getActiveSession().sparkContext
+    jpath = sc._jvm.org.apache.hadoop.fs.Path(path)
+    return jpath.getFileSystem(sc._jsc.hadoopConfiguration()), jpath, sc
+
+
+def read_text(path: str, lines: int | None = None) -> str:
+    """A small file's text (its first `lines` lines when given), decompressed
+    by its extension."""
+    fs, jpath, sc = _hadoop(path)
+    stream = fs.open(jpath)
+    try:
+        codec = sc._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(sc._jsc.hadoopConfiguration()).getCodec(
+            jpath
+        )
+        source = codec.createInputStream(stream) if codec is not None else stream
+        reader = sc._jvm.java.io.BufferedReader(sc._jvm.java.io.InputStreamReader(source, "UTF-8"))
+        found = []
+        while lines is None or len(found) < lines:
+            line = reader.readLine()
+            if line is None:
+                break
+            found.append(line)
+        return "\n".join(found)
+    finally:
+        stream.close()
+
+
+def write_text(path: str, text: str) -> None:
+    """Writes a small file, replacing it."""
+    fs, jpath, _ = _hadoop(path)
+    out = fs.create(jpath, True)
+    try:
+        out.write(bytearray(text.encode()))
+    finally:
+        out.close()
+
+
+def read_manifests(raw_root: str) -> list[dict]:
+    """The producer's run manifests under `<raw>/_manifests/`."""
+    root = raw_root.rstrip("/") + "/_manifests"
+    return [json.loads(read_text(p)) for p in glob_paths(f"{root}/*-shard-*.json")]
 
 
 def list_files(root: str) -> list[str]:
     """Data files below `root` (recursively), skipping hidden and `_` names."""
-    from pyspark.sql import SparkSession
-
-    spark = SparkSession.getActiveSession()
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    path = jvm.org.apache.hadoop.fs.Path(root)
-    fs = path.getFileSystem(conf)
+    fs, path, _ = _hadoop(root)
     if not fs.exists(path):
         return []
     base = str(fs.makeQualified(path).toUri().getPath()).rstrip("/")
@@ -246,26 +261,16 @@ def list_files(root: str) -> list[str]:
 
 
 def delete_paths(paths: list[str]) -> None:
-    """Deletes folders or files (recursively) through Hadoop's file system."""
-    from pyspark.sql import SparkSession
-
-    spark = SparkSession.getActiveSession()
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    """Deletes folders or files (recursively)."""
     for p in paths:
-        path = jvm.org.apache.hadoop.fs.Path(p)
-        path.getFileSystem(conf).delete(path, True)
+        fs, path, _ = _hadoop(p)
+        fs.delete(path, True)
 
 
 def glob_paths(pattern: str) -> list[str]:
     """Paths matching a Hadoop glob (`*` within one level)."""
-    from pyspark.sql import SparkSession
-
-    spark = SparkSession.getActiveSession()
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    path = jvm.org.apache.hadoop.fs.Path(pattern)
-    found = path.getFileSystem(conf).globStatus(path)
+    fs, path, _ = _hadoop(pattern)
+    found = fs.globStatus(path)
     return sorted(str(s.getPath()) for s in (found or []))
 
 

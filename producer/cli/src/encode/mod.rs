@@ -74,7 +74,7 @@ pub(crate) fn encode_with_defects(
     let bytes = encode_into(buffers.take(), batch, format, compression)?;
     let bytes = match format {
         Format::Jsonl if !defects.unparseable_rows.is_empty() => {
-            let broken = break_lines(bytes.clone(), &defects.unparseable_rows);
+            let broken = break_lines(&bytes, &defects.unparseable_rows);
             buffers.give(bytes);
             broken
         }
@@ -83,7 +83,7 @@ pub(crate) fn encode_with_defects(
     match (format, compression) {
         (Format::Parquet, _) | (_, Compression::None) => Ok(bytes),
         _ => {
-            let packed = compress_text(&bytes, format, compression);
+            let packed = compress_text(&bytes, compression);
             buffers.give(bytes);
             packed
         }
@@ -92,17 +92,10 @@ pub(crate) fn encode_with_defects(
 
 /// A whole jsonl or csv file compressed: gzip (level 1, no name, mtime 0)
 /// or zstd (level 1, one frame). Fixed settings give fixed bytes.
-fn compress_text(
-    bytes: &[u8],
-    format: Format,
-    compression: Compression,
-) -> Result<Vec<u8>, EncodeError> {
+fn compress_text(bytes: &[u8], compression: Compression) -> Result<Vec<u8>, EncodeError> {
     use std::io::Write;
-    if format == Format::Parquet {
-        return Ok(bytes.to_vec());
-    }
     match compression {
-        Compression::None => Ok(bytes.to_vec()),
+        Compression::None => unreachable!("plain text is written as it is"),
         Compression::Gzip => {
             let mut gz = flate2::GzBuilder::new()
                 .mtime(0)

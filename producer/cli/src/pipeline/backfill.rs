@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashSet};
 use marketpulse_gen::Unit;
 
 use super::ledger::{Delivered, Ledger};
-use super::produce::{Needs, Produced, produce, truth_key};
+use super::produce::{Needs, Produced, has_truth, produce, truth_key};
 use super::progress::Reporter;
 use super::{Outputs, Summary};
 use crate::encode::Buffers;
@@ -52,8 +52,7 @@ fn deliver(out: &Outputs<'_>, r: &Ready) -> Result<(), Error> {
 fn unit_keys(run: &Run, unit: &Unit) -> (String, Option<String>) {
     let spec = &run.spec;
     let data = unit.path(&spec.file_extension());
-    let dirty_table = unit.domain.events().is_some_and(|e| e.dirty.is_some());
-    let truth = (spec.dirty.any() && dirty_table).then(|| truth_key(unit));
+    let truth = has_truth(spec, unit).then(|| truth_key(unit));
     (data, truth)
 }
 
@@ -86,21 +85,23 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, shard: &Shard) -> Result<Summary
     let done = recovered(run, out, shard, &generator)?;
     let journal = Journal::open(out.lake, shard, run.resume)?;
     let mut ledger = Ledger::new(run, Some(journal));
-    // A unit is done when every file it delivers is.
-    let is_done = |unit: &Unit| {
+    // A unit is done when every file it delivers is; these are its entries.
+    let finished = |unit: &Unit| -> Option<Vec<FileEntry>> {
+        if done.is_empty() {
+            return None;
+        }
         let (data, truth) = unit_keys(run, unit);
-        done.contains_key(&data) && truth.is_none_or(|t| done.contains_key(&t))
+        let mut files = vec![done.get(&data)?.clone()];
+        if let Some(t) = truth {
+            files.push(done.get(&t)?.clone());
+        }
+        Some(files)
     };
     let mut total_units = 0u64;
     for unit in generator.shard_units(run.shard_index, run.shard_count) {
-        if is_done(&unit) {
-            let (data, truth) = unit_keys(run, &unit);
-            ledger.resumed(done[&data].clone());
-            if let Some(t) = truth {
-                ledger.resumed(done[&t].clone());
-            }
-        } else {
-            total_units += 1;
+        match finished(&unit) {
+            Some(files) => files.into_iter().for_each(|f| ledger.resumed(f)),
+            None => total_units += 1,
         }
     }
     let mut progress = Reporter::start(
@@ -128,11 +129,12 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, shard: &Shard) -> Result<Summary
     let units = Mutex::new(
         generator
             .shard_units(run.shard_index, run.shard_count)
-            .filter(|u| !is_done(u)),
+            .filter(|u| finished(u).is_none()),
     );
     // `failed` stops the run on an error; `out.stop` on a signal.
     let failed = AtomicBool::new(false);
     let stopping = || failed.load(Ordering::Relaxed) || out.stop.load(Ordering::Relaxed);
+    let extension = spec.file_extension();
     let (tx, rx) = sync_channel::<Result<Ready, Error>>(run.threads);
     let rx = Mutex::new(rx);
     let (done_tx, done_rx) = channel::<Result<Ready, Error>>();
@@ -140,14 +142,15 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, shard: &Shard) -> Result<Summary
     std::thread::scope(|scope| {
         for _ in 0..run.threads {
             let tx = tx.clone();
-            let (units, generator, stopping, buffers) = (&units, &generator, &stopping, &buffers);
+            let (units, generator, stopping, buffers, extension) =
+                (&units, &generator, &stopping, &buffers, &extension);
             scope.spawn(move || {
                 while !stopping() {
                     let next = units.lock().expect("plan lock").next();
                     let Some(unit) = next else { break };
                     // Record sinks carry jsonl: the spec's format then is jsonl.
                     let mut item = produce(generator, unit, needs, buffers).map(|produced| Ready {
-                        key: unit.path(&spec.file_extension()),
+                        key: unit.path(extension),
                         sha256: String::new(),
                         produced,
                     });

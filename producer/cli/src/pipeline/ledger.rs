@@ -12,7 +12,7 @@ use marketpulse_gen::{Domain, Unit};
 use super::produce::Sidecar;
 use super::{DomainTotals, Outputs, Summary};
 use crate::error::Error;
-use crate::lake::{Journal, Shard, read_manifest};
+use crate::lake::{Journal, read_manifest};
 use crate::manifest::{FileEntry, Manifest, TRUTH_DOMAIN, sha256_hex};
 use crate::settings::Run;
 
@@ -156,15 +156,10 @@ impl<'a> Ledger<'a> {
         complete: bool,
     ) -> Result<Summary, Error> {
         self.entries.sort_by(|a, b| a.path.cmp(&b.path));
-        let shard = Shard {
-            run: run.spec.id(),
-            index: run.shard_index,
-            count: run.shard_count,
-        };
         let manifest = Manifest {
             producer: "marketpulse".into(),
             producer_version: env!("CARGO_PKG_VERSION").into(),
-            run: shard.run.clone(),
+            run: run.spec.id(),
             shard_index: run.shard_index,
             shard_count: run.shard_count,
             complete: complete && outcome.is_ok(),

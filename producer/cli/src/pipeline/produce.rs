@@ -32,6 +32,16 @@ pub(super) struct Sidecar {
     pub records: u64,
 }
 
+impl Sidecar {
+    pub(super) fn of(key: String, defects: &Defects) -> Sidecar {
+        Sidecar {
+            key,
+            bytes: defects.truth_csv(),
+            records: defects.truth.len() as u64,
+        }
+    }
+}
+
 /// What the caller needs of a unit besides its batch.
 #[derive(Clone, Copy)]
 pub(super) struct Needs {
@@ -78,14 +88,15 @@ pub(super) fn truth_key(unit: &Unit) -> String {
     format!("{TRUTH_DIR}/{}", unit.path("csv"))
 }
 
+/// Whether a unit has a truth sidecar: a table that can be dirty, with
+/// dirty data on.
+pub(super) fn has_truth(spec: &DatasetSpec, unit: &Unit) -> bool {
+    spec.dirty.any() && unit.domain.events().is_some_and(|e| e.dirty.is_some())
+}
+
 /// The sidecar of a unit of a table that can be dirty, when dirty data is on.
 pub(super) fn truth_sidecar(spec: &DatasetSpec, unit: &Unit, defects: &Defects) -> Option<Sidecar> {
-    let dirty_table = unit.domain.events().is_some_and(|e| e.dirty.is_some());
-    (spec.dirty.any() && dirty_table).then(|| Sidecar {
-        key: truth_key(unit),
-        bytes: defects.truth_csv(),
-        records: defects.truth.len() as u64,
-    })
+    has_truth(spec, unit).then(|| Sidecar::of(truth_key(unit), defects))
 }
 
 /// Partition key of each row: the table's key column, or the row's own id

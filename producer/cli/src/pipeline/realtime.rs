@@ -264,11 +264,7 @@ impl State<'_> {
         )?;
         // The unit's own sidecar says whether this table is dirty.
         if first_unit.p.truth.is_some() {
-            let sidecar = Sidecar {
-                key: format!("{TRUTH_DIR}/{stem}.csv"),
-                bytes: defects.truth_csv(),
-                records: defects.truth.len() as u64,
-            };
+            let sidecar = Sidecar::of(format!("{TRUTH_DIR}/{stem}.csv"), &defects);
             self.out.lake.put(&sidecar.key, &sidecar.bytes)?;
             self.ledger
                 .truth_named(&sidecar.key, first.partition(), &sidecar)?;
@@ -311,30 +307,22 @@ impl State<'_> {
         if !self.records() {
             return Ok(());
         }
-        for hu in units {
+        // Units that sent rows get an entry, and a sidecar when dirty.
+        for hu in units.into_iter().filter(|hu| hu.sent_rows > 0) {
             let unit = hu.p.unit;
             let sent = hu.sent_truth();
-            if hu.sent_rows > 0 {
-                self.ledger.data(Delivered {
-                    domain: unit.domain,
-                    path: unit.path("jsonl"),
-                    partition: unit.partition(),
-                    rows: hu.sent_rows,
-                    bytes: hu.sent_bytes,
-                    sha256: hex(&hu.sha.finalize()),
-                    defects: sent.counts(),
-                    sink: self.out.records.map(|s| s.describe()),
-                })?;
-            }
-            // A sidecar goes with each unit that sent rows.
-            if let Some(t) = &hu.p.truth
-                && hu.sent_rows > 0
-            {
-                let sidecar = Sidecar {
-                    key: t.key.clone(),
-                    bytes: sent.truth_csv(),
-                    records: sent.truth.len() as u64,
-                };
+            self.ledger.data(Delivered {
+                domain: unit.domain,
+                path: unit.path("jsonl"),
+                partition: unit.partition(),
+                rows: hu.sent_rows,
+                bytes: hu.sent_bytes,
+                sha256: hex(&hu.sha.finalize()),
+                defects: sent.counts(),
+                sink: self.out.records.map(|s| s.describe()),
+            })?;
+            if let Some(t) = &hu.p.truth {
+                let sidecar = Sidecar::of(t.key.clone(), &sent);
                 self.out.lake.put(&sidecar.key, &sidecar.bytes)?;
                 self.ledger.truth(&unit, &sidecar)?;
             }

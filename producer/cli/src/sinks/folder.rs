@@ -54,16 +54,25 @@ impl FolderSink {
             .tempfile_in(dir)
     }
 
-    /// Writes `bytes` to a temporary file next to `key`'s path.
-    fn write_temp(&self, key: &str) -> Result<(PathBuf, tempfile::NamedTempFile), Error> {
+    /// Writes `bytes` to a temporary file next to `key`'s path (removed on
+    /// any error before it is persisted).
+    fn write_temp(
+        &self,
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<(PathBuf, tempfile::NamedTempFile), Error> {
         let path = self.root.join(key);
-        let fail =
-            |e: std::io::Error| Error::runtime(format!("cannot write {}: {e}", path.display()));
+        let fail = write_failed(&path);
         let dir = path.parent().expect("keys name a file below the root");
         std::fs::create_dir_all(dir).map_err(fail)?;
-        let tmp = self.temp_in(dir).map_err(fail)?;
+        let mut tmp = self.temp_in(dir).map_err(fail)?;
+        tmp.write_all(bytes).map_err(fail)?;
         Ok((path, tmp))
     }
+}
+
+fn write_failed(path: &Path) -> impl Fn(std::io::Error) -> Error + Copy + '_ {
+    move |e| Error::runtime(format!("cannot write {}: {e}", path.display()))
 }
 
 /// Every file below `dir`, as `/`-separated paths relative to `root`.
@@ -147,11 +156,8 @@ impl ObjectSink for FolderSink {
 
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), Error> {
         let started = std::time::Instant::now();
-        let (path, mut tmp) = self.write_temp(key)?;
-        let fail =
-            |e: std::io::Error| Error::runtime(format!("cannot write {}: {e}", path.display()));
-        // The temporary file is removed on any error before the rename.
-        tmp.write_all(bytes).map_err(fail)?;
+        let (path, tmp) = self.write_temp(key, bytes)?;
+        let fail = write_failed(&path);
         if super::guarded(&self.options, key) {
             tmp.persist_noclobber(&path).map_err(|e| {
                 if e.error.kind() == std::io::ErrorKind::AlreadyExists {
@@ -251,14 +257,11 @@ impl ObjectSink for FolderSink {
     }
 
     fn put_new(&self, key: &str, bytes: &[u8]) -> Result<bool, Error> {
-        let (path, mut tmp) = self.write_temp(key)?;
-        let fail =
-            |e: std::io::Error| Error::runtime(format!("cannot write {}: {e}", path.display()));
-        tmp.write_all(bytes).map_err(fail)?;
+        let (path, tmp) = self.write_temp(key, bytes)?;
         match tmp.persist_noclobber(&path) {
             Ok(_) => Ok(true),
             Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(fail(e.error)),
+            Err(e) => Err(write_failed(&path)(e.error)),
         }
     }
 

@@ -6,7 +6,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{
     Array, ArrayRef, Decimal128Array, DictionaryArray, Int32Array, Int64Array, RecordBatch,
-    StringArray, TimestampMicrosecondArray,
+    StringArray, TimestampMicrosecondArray, UInt32Array,
 };
 use arrow_buffer::NullBuffer;
 use rand::RngExt;
@@ -88,12 +88,14 @@ pub(crate) fn inject(
     };
     let events = unit.domain.events().expect("dirty tables are event tables");
     let shape = events.dirty.expect("dirty tables have a shape");
-    // A late row whose landing hour falls outside the run stays on time.
-    edits.retain(|(_, e)| match e {
-        Edit::Late(hours) => late::target(world, cache, unit, *hours).is_some(),
-        _ => true,
+    // A late row with no hour to land in stays on time.
+    let slots = late::slots(world, cache, unit, &edits);
+    edits.retain(|(row, e)| {
+        !matches!(e, Edit::Late(_)) || slots.binary_search_by_key(row, |(r, _)| *r).is_ok()
     });
-    cache.keep_outgoing(world, unit, &batch, &edits);
+    if world.spec.dirty.late > 0.0 {
+        cache.keep_outgoing(unit, &batch, &slots);
+    }
     let n = batch.num_rows();
 
     // Copies follow their original; `at` maps edits to final row positions.
@@ -124,7 +126,7 @@ pub(crate) fn inject(
         }
     }
     let batch = if copies > 0 || late_out > 0 {
-        late::take(&batch, indices)
+        late::take(&batch, &UInt32Array::from(indices))
     } else {
         batch
     };
@@ -279,10 +281,7 @@ fn ts_hour_end(unit: &Unit) -> i64 {
 }
 
 /// Cuts the given lines of a jsonl file in half so they cannot be parsed.
-pub fn break_lines(jsonl: Vec<u8>, rows: &[usize]) -> Vec<u8> {
-    if rows.is_empty() {
-        return jsonl;
-    }
+pub fn break_lines(jsonl: &[u8], rows: &[usize]) -> Vec<u8> {
     let mut out = Vec::with_capacity(jsonl.len());
     let mut broken = rows.iter().peekable();
     for (i, line) in jsonl.split_inclusive(|&b| b == b'\n').enumerate() {

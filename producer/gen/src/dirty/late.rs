@@ -57,7 +57,24 @@ impl Slot {
 /// A unit's late rows (taken from its clean batch), by the slot each lands in.
 struct Outgoing {
     batch: RecordBatch,
-    rows_by_target: HashMap<Slot, Vec<u32>>,
+    rows_by_target: HashMap<Slot, UInt32Array>,
+}
+
+impl Outgoing {
+    fn new(clean: &RecordBatch, slots: &[(usize, Slot)]) -> Outgoing {
+        let mut rows_by_target: HashMap<Slot, Vec<u32>> = HashMap::new();
+        for (i, (_, slot)) in slots.iter().enumerate() {
+            rows_by_target.entry(*slot).or_default().push(i as u32);
+        }
+        let rows: Vec<u32> = slots.iter().map(|(row, _)| *row as u32).collect();
+        Outgoing {
+            batch: take(clean, &UInt32Array::from(rows)),
+            rows_by_target: rows_by_target
+                .into_iter()
+                .map(|(slot, rows)| (slot, UInt32Array::from(rows)))
+                .collect(),
+        }
+    }
 }
 
 /// What late landing needs to remember across units; one per generator.
@@ -97,20 +114,13 @@ impl LateCache {
         }
         let clean = tables::unit_batch(world, unit);
         let edits = pick(world, unit, clean.num_rows()).map_or(Vec::new(), |(_, e)| e);
-        self.insert(unit, outgoing(world, self, unit, &clean, &edits))
+        let slots = slots(world, self, unit, &edits);
+        self.insert(unit, Outgoing::new(&clean, &slots))
     }
 
     /// Remembers the late rows of a unit generated for its own file.
-    pub(super) fn keep_outgoing(
-        &self,
-        world: &World,
-        unit: &Unit,
-        clean: &RecordBatch,
-        edits: &[(usize, Edit)],
-    ) {
-        if world.spec.dirty.late > 0.0 {
-            self.insert(unit, outgoing(world, self, unit, clean, edits));
-        }
+    pub(super) fn keep_outgoing(&self, unit: &Unit, clean: &RecordBatch, slots: &[(usize, Slot)]) {
+        self.insert(unit, Outgoing::new(clean, slots));
     }
 
     fn insert(&self, unit: &Unit, out: Outgoing) -> Arc<Outgoing> {
@@ -131,41 +141,9 @@ impl LateCache {
     }
 }
 
-fn outgoing(
-    world: &World,
-    cache: &LateCache,
-    unit: &Unit,
-    clean: &RecordBatch,
-    edits: &[(usize, Edit)],
-) -> Outgoing {
-    let mut rows = Vec::new();
-    let mut rows_by_target: HashMap<Slot, Vec<u32>> = HashMap::new();
-    for (row, edit) in edits {
-        if let Edit::Late(hours) = edit
-            && let Some(slot) = target(world, cache, unit, *hours)
-        {
-            rows_by_target
-                .entry(slot)
-                .or_default()
-                .push(rows.len() as u32);
-            rows.push(*row as u32);
-        }
-    }
-    Outgoing {
-        batch: take(clean, rows),
-        rows_by_target,
-    }
-}
-
-/// The given rows of a batch, in the given order.
-pub(super) fn take(batch: &RecordBatch, rows: Vec<u32>) -> RecordBatch {
-    let idx = UInt32Array::from(rows);
-    let columns = batch
-        .columns()
-        .iter()
-        .map(|c| arrow_select::take::take(c.as_ref(), &idx, None).expect("rows in range"))
-        .collect();
-    RecordBatch::try_new(batch.schema(), columns).expect("same schema")
+/// The rows of a batch at `rows`, in that order.
+pub(super) fn take(batch: &RecordBatch, rows: &UInt32Array) -> RecordBatch {
+    arrow_select::take::take_record_batch(batch, rows).expect("rows in range")
 }
 
 /// Hours since `EPOCH`.
@@ -177,39 +155,59 @@ fn from_abs(h: i64) -> (NaiveDate, u32) {
     (EPOCH + Days::new((h / 24) as u64), (h % 24) as u32)
 }
 
-/// Where a row of `source` that is `hours` late lands, if anywhere.
-pub(super) fn target(world: &World, cache: &LateCache, source: &Unit, hours: i64) -> Option<Slot> {
+/// The late rows among `edits` (a unit's, in row order) that land
+/// somewhere, with their slot. A late row of `source` that is `hours` late
+/// lands `hours` later, or in the nearest hour with files after that within
+/// the window, or else before it; with no hour at all it stays on time.
+pub(super) fn slots(
+    world: &World,
+    cache: &LateCache,
+    source: &Unit,
+    edits: &[(usize, Edit)],
+) -> Vec<(usize, Slot)> {
+    if !edits.iter().any(|(_, e)| matches!(e, Edit::Late(_))) {
+        return Vec::new();
+    }
     let spec = &world.spec;
     let domain = source.domain;
     let last_day = spec.start + Days::new(spec.days.saturating_sub(1) as u64);
-    let mut last = abs_hour(last_day, 23);
+    let own = abs_hour(source.date, source.hour);
+    // Within the run, the row's schema version and `late_max_hours` (where
+    // `land` looks for incoming rows).
+    let mut last = abs_hour(last_day, 23).min(own + spec.dirty.late_max_hours as i64);
     if let Some(switch) = domain.table().schema_switch(world)
         && source.date < switch
     {
         last = last.min(abs_hour(switch, 0) - 1);
     }
-    let own = abs_hour(source.date, source.hour);
-    if last <= own {
-        return None;
-    }
-    let chunks = |h: i64| {
-        let (date, hour) = from_abs(h);
-        cache.hours(world, domain, date)[hour as usize]
+    // Chunks of each hour after `own` up to `last` (0: no file).
+    let chunks: Vec<u32> = (own + 1..=last)
+        .map(|h| {
+            let (date, hour) = from_abs(h);
+            cache.hours(world, domain, date)[hour as usize]
+        })
+        .collect();
+    let target = |hours: i64| {
+        let want = (hours as usize - 1).min(chunks.len().checked_sub(1)?);
+        let i = (want..chunks.len())
+            .find(|&i| chunks[i] > 0)
+            .or_else(|| (0..want).rev().find(|&i| chunks[i] > 0))?;
+        let (date, hour) = from_abs(own + 1 + i as i64);
+        Some(Slot {
+            domain,
+            date,
+            hour,
+            chunk: source.chunk % chunks[i],
+            chunks: chunks[i],
+        })
     };
-    // Within `late_max_hours`, where `land` looks for incoming rows.
-    let last = last.min(own + spec.dirty.late_max_hours as i64);
-    let want = (own + hours).min(last);
-    let h = (want..=last)
-        .find(|&h| chunks(h) > 0)
-        .or_else(|| (own + 1..want).rev().find(|&h| chunks(h) > 0))?;
-    let (date, hour) = from_abs(h);
-    Some(Slot {
-        domain,
-        date,
-        hour,
-        chunk: source.chunk % chunks(h),
-        chunks: chunks(h),
-    })
+    edits
+        .iter()
+        .filter_map(|(row, e)| match e {
+            Edit::Late(hours) => target(*hours).map(|slot| (*row, slot)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Appends the late rows of earlier units that land in `unit`, after its
@@ -242,7 +240,7 @@ pub(super) fn land(
             };
             let out = cache.outgoing(world, &source);
             if let Some(rows) = out.rows_by_target.get(&me) {
-                parts.push(take(&out.batch, rows.clone()));
+                parts.push(take(&out.batch, rows));
             }
         }
     }

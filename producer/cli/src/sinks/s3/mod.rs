@@ -59,7 +59,7 @@ fn write_error<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> St
 where
     E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static,
 {
-    if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) {
+    if is_412(e) {
         "object exists and --no-overwrite is set".to_string()
     } else {
         sdk_message(e)
@@ -208,11 +208,7 @@ impl ObjectSink for S3Sink {
 
     fn list(&self, prefix: &str) -> Result<Vec<Listed>, Error> {
         let full = self.object_key(prefix);
-        let root = if self.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.prefix)
-        };
+        let root = self.object_key("");
         let listed = self.runtime.block_on(async {
             let mut out = Vec::new();
             let mut pages = self
@@ -305,7 +301,7 @@ impl ObjectSink for S3Sink {
         );
         match sent {
             Ok(_) => Ok(true),
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(false),
+            Err(e) if is_412(&e) => Ok(false),
             Err(e) => Err(Error::runtime(format!(
                 "cannot write s3://{}/{object}: {}",
                 self.bucket,
@@ -316,11 +312,7 @@ impl ObjectSink for S3Sink {
 
     /// Aborts the unfinished multipart uploads of keys `mine` claims.
     fn clean_up(&self, _owner: &str, mine: &dyn Fn(&str) -> bool) -> Result<u64, Error> {
-        let root = if self.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.prefix)
-        };
+        let root = self.object_key("");
         let uploads = self.runtime.block_on(async {
             let mut out = Vec::new();
             let mut marker: (Option<String>, Option<String>) = (None, None);
