@@ -13,10 +13,29 @@ JAVA17 ?= /usr/lib/jvm/java-17-openjdk-amd64
 run:
 	cargo run --release --locked -- generate
 
-test: $(VENV)/.installed $(VENV)/jars/.installed wheel
+# The test build (CPU) overlaps the venv install (mostly I/O); the reader
+# tests (sleeps, leases, backoff) overlap the Spark tests. Each suite's
+# output is printed whole when it ends.
+test:
+	$(MAKE) --no-print-directory -j2 test-build test-env
 	cargo test --locked --workspace
-	MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q $(READERS)
-	JAVA_HOME=$(JAVA17) MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q jobs/tests
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-readers test-jobs
+
+.PHONY: test-build test-env test-readers test-jobs
+# Without make's jobserver, so cargo uses every core while pip downloads.
+test-build:
+	env -u MAKEFLAGS -u MFLAGS cargo test --locked --workspace --no-run
+
+test-env: $(VENV)/.installed $(VENV)/jars/.installed wheel
+
+# A separate pytest base folder per suite: two sessions at once would
+# prune each other's numbered temp folders. test-jobs runs the installed
+# wheel: `make test` builds it first.
+test-readers: $(VENV)/.installed
+	MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q --basetemp=target/pytest/readers $(READERS)
+
+test-jobs: $(VENV)/jars/.installed
+	JAVA_HOME=$(JAVA17) MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q --basetemp=target/pytest/jobs jobs/tests
 
 # The jobs package as EMR steps and Glue jobs take it: one wheel, installed
 # into the venv so the tests import what ships.
