@@ -8,7 +8,7 @@ REQUIREMENTS := $(READERS)/requirements.txt jobs/requirements.txt
 # Spark 3.5 runs on Java 17, not on newer defaults.
 JAVA17 ?= /usr/lib/jvm/java-17-openjdk-amd64
 
-.PHONY: run test lint bench wheel
+.PHONY: run test lint bench wheel pipeline
 
 run:
 	cargo run --release --locked -- generate
@@ -19,6 +19,7 @@ run:
 test:
 	$(MAKE) --no-print-directory -j2 test-build test-env
 	cargo test --locked --workspace
+	mkdir -p target/pytest
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-readers test-jobs
 
 .PHONY: test-build test-env test-readers test-jobs
@@ -37,6 +38,13 @@ test-readers: $(VENV)/.installed
 test-jobs: $(VENV)/jars/.installed
 	JAVA_HOME=$(JAVA17) MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q --basetemp=target/pytest/jobs jobs/tests
 
+# The whole pipeline on a local lake: generate -> silver -> gold -> marts,
+# then a one-screen report (pipeline/report.json). PIPELINE_DIR moves it.
+PIPELINE_DIR ?= pipeline
+pipeline: $(VENV)/.installed wheel
+	cargo build --locked
+	JAVA_HOME=$(JAVA17) MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/python -m marketpulse_jobs.pipeline --dir $(PIPELINE_DIR)
+
 # The jobs package as EMR steps and Glue jobs take it: one wheel, installed
 # into the venv so the tests import what ships.
 wheel: $(VENV)/.installed
@@ -48,6 +56,7 @@ lint: $(VENV)/.installed
 	cargo fmt --all --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	$(VENV)/bin/ruff check producer/tests load-tests jobs
+	$(VENV)/bin/sqlfluff lint --disable-progress-bar jobs/redshift/sql
 
 bench: $(VENV)/.installed
 	cargo build --release --locked

@@ -33,6 +33,8 @@ class TableSchema:
     table: str
     version: int
     columns: tuple[Column, ...]
+    # Gold tables: the date column whose value names the `dt=` partition.
+    partitioned_by: str | None = None
 
     @property
     def names(self) -> list[str]:
@@ -71,7 +73,8 @@ def load_schemas(directory=None) -> dict[str, list[TableSchema]]:
     paths = sorted((p for p in directory.iterdir() if p.name.endswith(".json")), key=lambda p: p.name)
     for path in paths:
         raw = json.loads(path.read_text())
-        schema = TableSchema(raw["table"], int(raw["version"]), tuple(_column(c) for c in raw["columns"]))
+        columns = tuple(_column(c) for c in raw["columns"])
+        schema = TableSchema(raw["table"], int(raw["version"]), columns, raw.get("partitioned_by"))
         tables.setdefault(schema.table, []).append(schema)
     if not tables:
         raise JobError(f"no table schemas in {directory}")
@@ -83,6 +86,11 @@ def load_schemas(directory=None) -> dict[str, list[TableSchema]]:
 def job_schema(table: str) -> TableSchema:
     """A table the jobs write that the producer does not (`schemas/jobs/`)."""
     return silver_schema(load_schemas(schemas_dir() / "jobs")[table])
+
+
+def gold_schemas() -> dict[str, TableSchema]:
+    """The gold tables (`schemas/gold/`), newest version of each."""
+    return {t: silver_schema(v) for t, v in load_schemas(schemas_dir() / "gold").items()}
 
 
 def silver_schema(versions: list[TableSchema]) -> TableSchema:
@@ -124,6 +132,7 @@ def spark_type(col: Column, text: bool = False):
         "int32": T.IntegerType(),
         "string": T.StringType(),
         "bool": T.BooleanType(),
+        "float64": T.DoubleType(),
         "date": T.DateType(),
         "timestamp_us_utc": T.TimestampType(),
     }
@@ -159,6 +168,7 @@ def glue_type(col: Column) -> str:
         "int32": "int",
         "string": "string",
         "bool": "boolean",
+        "float64": "double",
         "date": "date",
         "timestamp_us_utc": "timestamp",
     }

@@ -1,5 +1,6 @@
 """One SparkSession and a few small producer lakes, shared by every jobs test."""
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -102,3 +103,13 @@ def moto_s3():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+def run_job(spark, lake: Path, out: Path, *extra: str) -> dict:
+    """bronze_to_silver from `lake` into `out`/{silver,quarantine}; its metrics."""
+    from marketpulse_jobs import bronze_to_silver as b2s
+
+    argv = ["--raw", str(lake), "--silver", str(out / "silver"), "--quarantine", str(out / "quarantine")]
+    argv += ["--metrics", str(out / "metrics.json"), "--run-id", "test-run", *extra]
+    assert b2s.main(argv, spark=spark) == 0
+    return json.loads((out / "metrics.json").read_text())

@@ -8,7 +8,7 @@ import shutil
 from collections import Counter
 
 import pytest
-from conftest import DAYS
+from conftest import DAYS, run_job
 from marketpulse_jobs import bronze_to_silver as b2s
 from marketpulse_jobs.utils import load_schemas, silver_schema
 from pyspark.sql import functions as F
@@ -16,13 +16,6 @@ from pyspark.sql import functions as F
 EVENTS = {"sales": "transaction_id", "clicks": "event_id"}
 MALFORMED = {"null_key", "negative_amount", "unknown_currency", "future_timestamp", "amount_mismatch", "unparseable"}
 SCHEMAS = {t: silver_schema(v) for t, v in load_schemas().items()}
-
-
-def run_job(spark, lake, out, *extra):
-    argv = ["--raw", str(lake), "--silver", str(out / "silver"), "--quarantine", str(out / "quarantine")]
-    argv += ["--metrics", str(out / "metrics.json"), "--run-id", "test-run", *extra]
-    assert b2s.main(argv, spark=spark) == 0
-    return json.loads((out / "metrics.json").read_text())
 
 
 @pytest.fixture(scope="module")

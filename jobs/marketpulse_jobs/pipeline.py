@@ -1,0 +1,299 @@
+"""The whole pipeline on one machine, in the order AWS runs it: generate ->
+bronze->silver (the EMR step) -> silver->gold (the Glue job, through the
+local Glue stand-in, bookmarks on) -> load the Redshift marts (through the
+local Redshift stand-in), then the BI queries. It prints a one-screen report
+and writes `<dir>/report.json`.
+
+    python -m marketpulse_jobs.pipeline [--dir pipeline] [--scale 0.01] [--days 3] …
+
+Each run starts from an empty `<dir>/{raw,silver,quarantine,gold,…}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from importlib.resources import files
+from pathlib import Path
+
+from .utils import JobError
+
+# The default world: a small week around Black Friday, every kind of dirt on.
+DEFAULTS = {"seed": 42, "scale": 0.01, "start": "2025-11-24", "days": 7}
+DIRTY = {"late": 0.01, "duplicates": 0.01, "near_duplicates": 0.005, "malformed": 0.01}
+EVENT_TABLES = ("sales", "clicks")
+SNAPSHOT_TABLES = ("users", "stores")
+IAM_ROLE = "arn:aws:iam::123456789012:role/marketpulse-redshift"
+GLUE_GOLD_DATABASE = "marketpulse_gold"
+
+
+def sql_dir() -> Path:
+    """`jobs/redshift/sql`, shipped inside the wheel as `redshift_sql`."""
+    packaged = files("marketpulse_jobs") / "redshift_sql"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[1] / "redshift" / "sql"
+
+
+def entrypoint(name: str) -> Path:
+    packaged = files("marketpulse_jobs") / "entrypoints" / f"{name}.py"
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[1] / "entrypoints" / f"{name}.py"
+
+
+def _binary(explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    if os.environ.get("MARKETPULSE_BIN"):
+        return os.environ["MARKETPULSE_BIN"]
+    for candidate in ("target/release/marketpulse", "target/debug/marketpulse"):
+        if Path(candidate).is_file():
+            return candidate
+    found = shutil.which("marketpulse")
+    if not found:
+        raise JobError("no marketpulse binary: build it (cargo build --release) or pass --binary")
+    return found
+
+
+def generate(binary: str, raw: Path, opts) -> dict:
+    config = raw.parent / "producer.toml"
+    if opts.config:
+        shutil.copyfile(opts.config, config)
+    else:
+        config.write_text("[dirty]\n" + "".join(f"{k} = {v}\n" for k, v in DIRTY.items()))
+    cmd = [binary, "generate", "--out", str(raw), "--quiet", "--config", str(config)]
+    cmd += ["--seed", str(opts.seed), "--scale", str(opts.scale), "--start", opts.start, "--days", str(opts.days)]
+    cmd += ["--clicks-v2-from", opts.clicks_v2_from]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise JobError(f"generate failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+    spec = json.loads((raw / "_manifests" / "_dataset.json").read_text())["spec"]
+    rows: dict[str, int] = {}
+    for path in (raw / "_manifests").glob("*-shard-*.json"):
+        for f in json.loads(path.read_text())["files"]:
+            rows[f["domain"]] = rows.get(f["domain"], 0) + f["rows"]
+    return {"spec": spec, "rows": rows}
+
+
+def _quiet_spark(root: Path, master: str):
+    """The session, with Spark's console progress and start-up warnings off
+    (log4j reads SPARK_CONF_DIR when the JVM starts)."""
+    from pyspark.sql import SparkSession
+
+    from .utils import SESSION_CONF
+
+    conf = root / "_spark-conf"
+    conf.mkdir(exist_ok=True)
+    (conf / "log4j2.properties").write_text(
+        "rootLogger.level = error\nrootLogger.appenderRef.stderr.ref = console\n"
+        "appender.console.type = Console\nappender.console.name = console\nappender.console.target = SYSTEM_ERR\n"
+        "appender.console.layout.type = PatternLayout\nappender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n\n"
+    )
+    os.environ.setdefault("SPARK_CONF_DIR", str(conf))
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.appName("marketpulse-pipeline").master(master)
+    for key, value in {**SESSION_CONF, "spark.ui.showConsoleProgress": "false", "spark.ui.enabled": "false"}.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def _count(spark, path: Path) -> int:
+    return spark.read.parquet(str(path)).count() if path.exists() else 0
+
+
+def run(opts) -> dict:
+    from . import bronze_to_silver as b2s
+    from . import glue_local
+    from .redshift_local import RedshiftLocal
+    root = Path(opts.dir).resolve()
+    layers = ["raw", "silver", "quarantine", "gold", "unload", "_bookmarks", "_spark-conf"]
+    for name in layers:
+        shutil.rmtree(root / name, ignore_errors=True)
+    for stale in ("warehouse.duckdb", "report.json", "producer.toml"):
+        (root / stale).unlink(missing_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    report: dict = {"dir": str(root)}
+
+    started = time.time()
+    produced = generate(_binary(opts.binary), root / "raw", opts)
+    spec = produced["spec"]
+    report["producer"] = {k: spec[k] for k in ("seed", "scale", "start", "days", "format", "contract_version")}
+    report["producer"]["clicks_v2_from"] = spec["world"].get("clicks_v2_from")
+    report["producer"]["dirty"] = spec["dirty"]
+    timings["generate"] = time.time() - started
+
+    started = time.time()
+    spark = _quiet_spark(root, opts.master)
+    silver_metrics = b2s.run(
+        spark,
+        b2s.Options(
+            raw=str(root / "raw"),
+            silver=str(root / "silver"),
+            quarantine=str(root / "quarantine"),
+            run_id="pipeline",
+            metrics=str(root / "silver-metrics.json"),
+        ),
+    )["tables"]
+    timings["bronze_to_silver"] = time.time() - started
+
+    started = time.time()
+    os.environ[glue_local.STORE_ENV] = str(root / "_bookmarks")
+    fx = ",".join(f"{k}={v}" for k, v in sorted(spec["world"]["fx_per_usd"].items()))
+    glue_local.run_script(
+        str(entrypoint("silver_to_gold")),
+        ["--JOB_NAME", "silver_to_gold", "--job-bookmark-option", "job-bookmark-enable", "--silver",
+         str(root / "silver"), "--gold", str(root / "gold"), "--fx_per_usd", fx,
+         "--metrics", str(root / "gold-metrics.json")],
+    )  # fmt: skip
+    gold_metrics = json.loads((root / "gold-metrics.json").read_text())
+    from .silver_to_gold import GOLD_TABLES
+
+    gold_rows = {t: _count(spark, root / "gold" / t) for t in GOLD_TABLES}
+    timings["silver_to_gold"] = time.time() - started
+
+    started = time.time()
+    warehouse = RedshiftLocal(
+        str(root / "warehouse.duckdb"),
+        params={
+            "gold_uri": str(root / "gold"),
+            "unload_uri": str(root / "unload"),
+            "iam_role": IAM_ROLE,
+            "glue_gold_database": GLUE_GOLD_DATABASE,
+        },
+        catalog={GLUE_GOLD_DATABASE: str(root / "gold")},
+    )
+    sql = sql_dir()
+    for part in ("ddl/marts.sql", "load/copy_marts.sql", "serve/external_schema.sql", "serve/unload_marts.sql"):
+        warehouse.run_file(sql / part)
+    marts = {t: warehouse.con.execute(f"SELECT count(*) FROM marts.{t}").fetchone()[0] for t in GOLD_TABLES}
+    queries = {}
+    for path in sorted((sql / "queries").glob("*.sql")):
+        t0 = time.time()
+        _, rows = warehouse.query(path.read_text())
+        queries[path.stem] = {"rows": len(rows), "seconds": round(time.time() - t0, 3)}
+    warehouse.con.close()
+    timings["marts"] = time.time() - started
+
+    silver_sales = silver_metrics.get("sales", {}).get("silver_rows", 0)
+    silver_clicks = silver_metrics.get("clicks", {}).get("silver_rows", 0)
+    fct = gold_check(spark, root / "gold")
+    report["stages"] = {
+        "raw": produced["rows"],
+        "silver": {t: v.get("silver_rows", 0) for t, v in silver_metrics.items()},
+        "quarantined": {t: v.get("quarantined", 0) for t, v in silver_metrics.items()},
+        "duplicates_removed": {t: v.get("duplicates_removed", 0) for t, v in silver_metrics.items()},
+        "gold": gold_rows,
+        "marts": marts,
+    }
+    report["balance"] = {
+        **{
+            f"raw = silver + quarantined + duplicates ({t})": produced["rows"].get(t, 0)
+            == v.get("silver_rows", 0) + v.get("quarantined", 0) + v.get("duplicates_removed", 0)
+            for t, v in silver_metrics.items()
+        },
+        "gold sales transactions = silver sales": fct["sales_transactions"] == silver_sales,
+        "gold page views = silver clicks": fct["clicks"] == silver_clicks,
+        "marts = gold (every table)": marts == gold_rows,
+    }
+    report["gold_run"] = {k: gold_metrics[k] for k in ("run_id", "days")}
+    report["queries"] = queries
+    report["seconds"] = {k: round(v, 1) for k, v in timings.items()}
+    (root / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
+    return report
+
+
+def gold_check(spark, gold: Path) -> dict:
+    """Totals of gold that silver fixes: sales counted once, every click once."""
+    from pyspark.sql import functions as F
+
+    sales = spark.read.parquet(str(gold / "sales_by_store")).agg(F.sum("transactions")).first()[0] or 0
+    clicks = spark.read.parquet(str(gold / "fct_clicks_agg")).agg(F.sum("clicks")).first()[0] or 0
+    return {"sales_transactions": int(sales), "clicks": int(clicks)}
+
+
+def render(report: dict) -> str:
+    p = report["producer"]
+    dirty = ", ".join(f"{k} {v}" for k, v in sorted(p["dirty"].items()) if k in DIRTY)
+    lines = [
+        f"MarketPulse pipeline in {report['dir']}",
+        f"producer: seed {p['seed']}, scale {p['scale']}, {p['days']} days from {p['start']}, {p['format']}; dirty: {dirty}",
+        "",
+        f"{'stage':<22}" + "".join(f"{t:>12}" for t in (*EVENT_TABLES, *SNAPSHOT_TABLES)),
+    ]
+    st = report["stages"]
+    for stage in ("raw", "silver", "quarantined", "duplicates_removed"):
+        lines.append(f"{stage:<22}" + "".join(f"{st[stage].get(t, 0):>12,}" for t in (*EVENT_TABLES, *SNAPSHOT_TABLES)))
+    lines += ["", f"{'gold table':<22}{'gold rows':>12}{'marts rows':>12}"]
+    for t, n in st["gold"].items():
+        lines.append(f"{t:<22}{n:>12,}{st['marts'].get(t, 0):>12,}")
+    lines.append("")
+    for check, ok in report["balance"].items():
+        lines.append(f"{'ok  ' if ok else 'FAIL'} {check}")
+    slowest = max(report["queries"].items(), key=lambda kv: kv[1]["seconds"])
+    lines.append(
+        f"BI queries: {len(report['queries'])} ran, slowest {slowest[0]} {slowest[1]['seconds']:.2f} s"
+    )
+    secs = report["seconds"]
+    lines.append("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in secs.items()))
+    lines.append(f"report: {report['dir']}/report.json, marts: {report['dir']}/warehouse.duckdb")
+    return "\n".join(lines)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parse_args(argv=None):
+    p = _Parser(prog="pipeline", description=__doc__.split("\n\n")[0])
+    p.add_argument("--dir", default=os.environ.get("PIPELINE_DIR", "pipeline"), help="working folder ($PIPELINE_DIR)")
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    p.add_argument("--scale", type=float, default=DEFAULTS["scale"])
+    p.add_argument("--start", default=DEFAULTS["start"], help="first day, YYYY-MM-DD")
+    p.add_argument("--days", type=int, default=DEFAULTS["days"])
+    p.add_argument("--clicks-v2-from", help="first day of clicks v2 (default: mid-run, so both versions flow)")
+    p.add_argument("--config", help="producer TOML (default: the [dirty] rates above)")
+    p.add_argument("--binary", help="the marketpulse binary (default: target/release, target/debug, PATH)")
+    p.add_argument("--master", default="local[2]", help="Spark master")
+    a = p.parse_args(argv)
+    if a.config and not Path(a.config).is_file():
+        p.error(f"--config: {a.config} is not a file")
+    if a.days < 1:
+        p.error("--days must be at least 1")
+    try:
+        start = datetime.date.fromisoformat(a.start)
+        if a.clicks_v2_from is None:
+            a.clicks_v2_from = (start + datetime.timedelta(days=a.days // 2)).isoformat()
+        datetime.date.fromisoformat(a.clicks_v2_from)
+    except ValueError as e:
+        p.error(f"--start/--clicks-v2-from: {e}")
+    return a
+
+
+def main(argv=None) -> int:
+    opts = parse_args(argv)
+    Path(opts.dir).mkdir(parents=True, exist_ok=True)
+    log = Path(opts.dir) / "jobs.log"
+    try:
+        # The jobs' own lines (CloudWatch EMF documents, Spark) go to the log;
+        # the screen gets the report.
+        with log.open("w") as out, contextlib.redirect_stdout(out):
+            report = run(opts)
+    except JobError as e:
+        print(f"pipeline: error: {e}", file=sys.stderr)
+        return 2
+    print(render(report))
+    return 0 if all(report["balance"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
