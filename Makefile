@@ -13,29 +13,32 @@ JAVA17 ?= /usr/lib/jvm/java-17-openjdk-amd64
 run:
 	cargo run --release --locked -- generate
 
-# The test build (CPU) overlaps the venv install (mostly I/O); the reader
-# tests (sleeps, leases, backoff) overlap the Spark tests. Each suite's
-# output is printed whole when it ends.
+# The test build (CPU) overlaps the venv install (mostly I/O); the Rust,
+# reader (sleeps, leases, backoff) and Spark suites then run side by side.
+# Each suite's output is printed whole when it ends.
 test:
 	$(MAKE) --no-print-directory -j2 test-build test-env
-	cargo test --locked --workspace
-	mkdir -p target/pytest
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-readers test-jobs
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-rust test-readers test-jobs
 
-.PHONY: test-build test-env test-readers test-jobs
+.PHONY: test-build test-env test-rust test-readers test-jobs
 # Without make's jobserver, so cargo uses every core while pip downloads.
 test-build:
 	env -u MAKEFLAGS -u MFLAGS cargo test --locked --workspace --no-run
 
 test-env: $(VENV)/.installed $(VENV)/jars/.installed wheel
 
+test-rust:
+	cargo test --locked --workspace
+
 # A separate pytest base folder per suite: two sessions at once would
 # prune each other's numbered temp folders. test-jobs runs the installed
 # wheel: `make test` builds it first.
 test-readers: $(VENV)/.installed
+	@mkdir -p target/pytest
 	MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q --basetemp=target/pytest/readers $(READERS)
 
 test-jobs: $(VENV)/jars/.installed
+	@mkdir -p target/pytest
 	JAVA_HOME=$(JAVA17) MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q --basetemp=target/pytest/jobs jobs/tests
 
 # The whole pipeline on a local lake: generate -> silver -> gold -> marts,
@@ -65,6 +68,7 @@ bench: $(VENV)/.installed
 	python3 load-tests/bench_reliability.py --runs 5
 	$(MAKE) wheel
 	$(VENV)/bin/python load-tests/bench_silver.py --runs 3 --formats parquet
+	$(VENV)/bin/python load-tests/bench_redshift.py --runs 5
 
 # hadoop-aws and the AWS SDK bundle for s3a://, which the pyspark wheel
 # lacks and Maven cannot be reached for: PyPI's sagemaker-pyspark sdist

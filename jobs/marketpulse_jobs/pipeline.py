@@ -63,23 +63,102 @@ def _binary(explicit: str | None) -> str:
     return found
 
 
-def generate(binary: str, raw: Path, opts) -> dict:
-    config = raw.parent / "producer.toml"
+class Lake:
+    """Where the layers live: a local folder, or an S3 prefix (`s3://b/p`,
+    with `endpoint` for an emulator such as moto). The producer and the
+    Redshift stand-in say s3://, Spark says s3a:// (hadoop-aws)."""
+
+    def __init__(self, uri: str, endpoint: str | None = None):
+        self.s3 = uri.startswith("s3://")
+        self.root = uri.rstrip("/") if self.s3 else str(Path(uri).resolve())
+        self.endpoint = endpoint
+
+    def uri(self, layer: str) -> str:
+        return f"{self.root}/{layer}"
+
+    def spark(self, layer: str) -> str:
+        return "s3a://" + self.uri(layer)[len("s3://") :] if self.s3 else self.uri(layer)
+
+    def _client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint)
+
+    def _split(self, key: str) -> tuple[str, str]:
+        bucket, _, prefix = self.root[len("s3://") :].partition("/")
+        return bucket, f"{prefix}/{key}".lstrip("/")
+
+    def clear(self, layers: list[str]) -> None:
+        if not self.s3:
+            for layer in layers:
+                shutil.rmtree(self.uri(layer), ignore_errors=True)
+            return
+        s3 = self._client()
+        for layer in layers:
+            bucket, prefix = self._split(layer + "/")
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+                if keys:
+                    s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+
+    def read_json(self, key: str):
+        if not self.s3:
+            return json.loads(Path(self.uri(key)).read_text())
+        bucket, name = self._split(key)
+        return json.loads(self._client().get_object(Bucket=bucket, Key=name)["Body"].read())
+
+    def names(self, prefix: str) -> list[str]:
+        """Keys (relative to the root) under `prefix`."""
+        if not self.s3:
+            base = Path(self.root)
+            return sorted(str(p.relative_to(base)) for p in (base / prefix).rglob("*") if p.is_file())
+        bucket, full = self._split(prefix)
+        skip = len(full) - len(prefix)
+        out = []
+        for page in self._client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=full):
+            out += [o["Key"][skip:] for o in page.get("Contents", [])]
+        return sorted(out)
+
+    def configure_spark(self, spark) -> None:
+        """s3a pointed at the endpoint, path-style, with the usual AWS credentials."""
+        if not (self.s3 and self.endpoint):
+            return
+        conf = spark.sparkContext._jsc.hadoopConfiguration()
+        settings = {
+            "fs.s3a.endpoint": self.endpoint,
+            "fs.s3a.path.style.access": "true",
+            "fs.s3a.connection.ssl.enabled": str(self.endpoint.startswith("https")).lower(),
+            "fs.s3a.change.detection.mode": "none",
+        }
+        if os.environ.get("AWS_ACCESS_KEY_ID"):
+            settings["fs.s3a.access.key"] = os.environ["AWS_ACCESS_KEY_ID"]
+            settings["fs.s3a.secret.key"] = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
+            settings["fs.s3a.aws.credentials.provider"] = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+        for key, value in settings.items():
+            conf.set(key, value)
+
+
+def generate(binary: str, lake: Lake, workdir: Path, opts) -> dict:
+    config = workdir / "producer.toml"
     if opts.config:
         shutil.copyfile(opts.config, config)
     else:
         config.write_text("[dirty]\n" + "".join(f"{k} = {v}\n" for k, v in DIRTY.items()))
-    cmd = [binary, "generate", "--out", str(raw), "--quiet", "--config", str(config)]
+    cmd = [binary, "generate", "--out", lake.uri("raw"), "--quiet", "--config", str(config)]
     cmd += ["--seed", str(opts.seed), "--scale", str(opts.scale), "--start", opts.start, "--days", str(opts.days)]
     cmd += ["--clicks-v2-from", opts.clicks_v2_from]
+    if lake.endpoint:
+        cmd += ["--endpoint-url", lake.endpoint]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise JobError(f"generate failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
-    spec = json.loads((raw / "_manifests" / "_dataset.json").read_text())["spec"]
+        why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+        raise JobError(f"generate failed: {why}")
+    spec = lake.read_json("raw/_manifests/_dataset.json")["spec"]
     rows: dict[str, int] = {}
-    for path in (raw / "_manifests").glob("*-shard-*.json"):
-        for f in json.loads(path.read_text())["files"]:
-            rows[f["domain"]] = rows.get(f["domain"], 0) + f["rows"]
+    for name in lake.names("raw/_manifests/"):
+        if "-shard-" in name and name.endswith(".json"):
+            for f in lake.read_json(name)["files"]:
+                rows[f["domain"]] = rows.get(f["domain"], 0) + f["rows"]
     return {"spec": spec, "rows": rows}
 
 
@@ -100,31 +179,41 @@ def _quiet_spark(root: Path, master: str):
     os.environ.setdefault("SPARK_CONF_DIR", str(conf))
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder.appName("marketpulse-pipeline").master(master)
-    for key, value in {**SESSION_CONF, "spark.ui.showConsoleProgress": "false", "spark.ui.enabled": "false"}.items():
+    local = {
+        "spark.ui.showConsoleProgress": "false",
+        "spark.ui.enabled": "false",
+        # One machine's data: a few shuffle partitions, not Spark's 200.
+        "spark.sql.shuffle.partitions": str(2 * (os.cpu_count() or 2)),
+    }
+    for key, value in {**SESSION_CONF, **local}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
 
 
-def _count(spark, path: Path) -> int:
-    return spark.read.parquet(str(path)).count() if path.exists() else 0
+def _count(spark, uri: str) -> int:
+    from .utils import list_files
+
+    return spark.read.parquet(uri).count() if list_files(uri) else 0
 
 
 def run(opts) -> dict:
     from . import bronze_to_silver as b2s
     from . import glue_local
     from .redshift_local import RedshiftLocal
+    from .silver_to_gold import GOLD_TABLES
+
     root = Path(opts.dir).resolve()
-    layers = ["raw", "silver", "quarantine", "gold", "unload", "_bookmarks", "_spark-conf"]
-    for name in layers:
-        shutil.rmtree(root / name, ignore_errors=True)
-    for stale in ("warehouse.duckdb", "report.json", "producer.toml"):
+    lake = Lake(opts.lake or str(root), opts.endpoint_url)
+    lake.clear(["raw", "silver", "quarantine", "gold", "unload", "_bookmarks"])
+    shutil.rmtree(root / "_spark-conf", ignore_errors=True)
+    for stale in ("warehouse.duckdb", "report.json", "producer.toml", "silver-metrics.json", "gold-metrics.json"):
         (root / stale).unlink(missing_ok=True)
     root.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
-    report: dict = {"dir": str(root)}
+    report: dict = {"dir": str(root), "lake": lake.root}
 
     started = time.time()
-    produced = generate(_binary(opts.binary), root / "raw", opts)
+    produced = generate(_binary(opts.binary), lake, root, opts)
     spec = produced["spec"]
     report["producer"] = {k: spec[k] for k in ("seed", "scale", "start", "days", "format", "contract_version")}
     report["producer"]["clicks_v2_from"] = spec["world"].get("clicks_v2_from")
@@ -133,43 +222,48 @@ def run(opts) -> dict:
 
     started = time.time()
     spark = _quiet_spark(root, opts.master)
-    silver_metrics = b2s.run(
-        spark,
-        b2s.Options(
-            raw=str(root / "raw"),
-            silver=str(root / "silver"),
-            quarantine=str(root / "quarantine"),
-            run_id="pipeline",
-            metrics=str(root / "silver-metrics.json"),
-        ),
-    )["tables"]
+    lake.configure_spark(spark)
+    options = b2s.Options(
+        raw=lake.spark("raw"),
+        silver=lake.spark("silver"),
+        quarantine=lake.spark("quarantine"),
+        run_id="pipeline",
+        metrics=str(root / "silver-metrics.json"),
+    )
+    silver_metrics = b2s.run(spark, options)["tables"]
     timings["bronze_to_silver"] = time.time() - started
 
     started = time.time()
-    os.environ[glue_local.STORE_ENV] = str(root / "_bookmarks")
+    saved = os.environ.get(glue_local.STORE_ENV)
+    os.environ[glue_local.STORE_ENV] = lake.spark("_bookmarks")
     fx = ",".join(f"{k}={v}" for k, v in sorted(spec["world"]["fx_per_usd"].items()))
-    glue_local.run_script(
-        str(entrypoint("silver_to_gold")),
-        ["--JOB_NAME", "silver_to_gold", "--job-bookmark-option", "job-bookmark-enable", "--silver",
-         str(root / "silver"), "--gold", str(root / "gold"), "--fx_per_usd", fx,
-         "--metrics", str(root / "gold-metrics.json")],
-    )  # fmt: skip
+    try:
+        glue_local.run_script(
+            str(entrypoint("silver_to_gold")),
+            ["--JOB_NAME", "silver_to_gold", "--job-bookmark-option", "job-bookmark-enable",
+             "--silver", lake.spark("silver"), "--gold", lake.spark("gold"), "--fx_per_usd", fx,
+             "--metrics", str(root / "gold-metrics.json")],
+        )  # fmt: skip
+    finally:
+        if saved is None:
+            os.environ.pop(glue_local.STORE_ENV, None)
+        else:
+            os.environ[glue_local.STORE_ENV] = saved
     gold_metrics = json.loads((root / "gold-metrics.json").read_text())
-    from .silver_to_gold import GOLD_TABLES
-
-    gold_rows = {t: _count(spark, root / "gold" / t) for t in GOLD_TABLES}
+    gold_rows = {t: _count(spark, f"{lake.spark('gold')}/{t}") for t in GOLD_TABLES}
     timings["silver_to_gold"] = time.time() - started
 
     started = time.time()
     warehouse = RedshiftLocal(
         str(root / "warehouse.duckdb"),
         params={
-            "gold_uri": str(root / "gold"),
-            "unload_uri": str(root / "unload"),
+            "gold_uri": lake.uri("gold"),
+            "unload_uri": lake.uri("unload"),
             "iam_role": IAM_ROLE,
             "glue_gold_database": GLUE_GOLD_DATABASE,
         },
-        catalog={GLUE_GOLD_DATABASE: str(root / "gold")},
+        catalog={GLUE_GOLD_DATABASE: lake.uri("gold")},
+        s3_endpoint=lake.endpoint,
     )
     sql = sql_dir()
     for part in ("ddl/marts.sql", "load/copy_marts.sql", "serve/external_schema.sql", "serve/unload_marts.sql"):
@@ -185,7 +279,7 @@ def run(opts) -> dict:
 
     silver_sales = silver_metrics.get("sales", {}).get("silver_rows", 0)
     silver_clicks = silver_metrics.get("clicks", {}).get("silver_rows", 0)
-    fct = gold_check(spark, root / "gold")
+    fct = gold_check(spark, lake.spark("gold"))
     report["stages"] = {
         "raw": produced["rows"],
         "silver": {t: v.get("silver_rows", 0) for t, v in silver_metrics.items()},
@@ -211,12 +305,12 @@ def run(opts) -> dict:
     return report
 
 
-def gold_check(spark, gold: Path) -> dict:
+def gold_check(spark, gold: str) -> dict:
     """Totals of gold that silver fixes: sales counted once, every click once."""
     from pyspark.sql import functions as F
 
-    sales = spark.read.parquet(str(gold / "sales_by_store")).agg(F.sum("transactions")).first()[0] or 0
-    clicks = spark.read.parquet(str(gold / "fct_clicks_agg")).agg(F.sum("clicks")).first()[0] or 0
+    sales = spark.read.parquet(f"{gold}/sales_by_store").agg(F.sum("transactions")).first()[0] or 0
+    clicks = spark.read.parquet(f"{gold}/fct_clicks_agg").agg(F.sum("clicks")).first()[0] or 0
     return {"sales_transactions": int(sales), "clicks": int(clicks)}
 
 
@@ -224,7 +318,7 @@ def render(report: dict) -> str:
     p = report["producer"]
     dirty = ", ".join(f"{k} {v}" for k, v in sorted(p["dirty"].items()) if k in DIRTY)
     lines = [
-        f"MarketPulse pipeline in {report['dir']}",
+        f"MarketPulse pipeline: layers in {report['lake']}",
         f"producer: seed {p['seed']}, scale {p['scale']}, {p['days']} days from {p['start']}, {p['format']}; dirty: {dirty}",
         "",
         f"{'stage':<22}" + "".join(f"{t:>12}" for t in (*EVENT_TABLES, *SNAPSHOT_TABLES)),
@@ -256,6 +350,8 @@ class _Parser(argparse.ArgumentParser):
 def parse_args(argv=None):
     p = _Parser(prog="pipeline", description=__doc__.split("\n\n")[0])
     p.add_argument("--dir", default=os.environ.get("PIPELINE_DIR", "pipeline"), help="working folder ($PIPELINE_DIR)")
+    p.add_argument("--lake", help="where raw, silver, gold live: s3://bucket/prefix (default: the working folder)")
+    p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"), help="S3 endpoint (moto)")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--scale", type=float, default=DEFAULTS["scale"])
     p.add_argument("--start", default=DEFAULTS["start"], help="first day, YYYY-MM-DD")
@@ -267,6 +363,8 @@ def parse_args(argv=None):
     a = p.parse_args(argv)
     if a.config and not Path(a.config).is_file():
         p.error(f"--config: {a.config} is not a file")
+    if a.lake and not a.lake.startswith("s3://"):
+        p.error("--lake takes s3://bucket/prefix (a local lake is --dir)")
     if a.days < 1:
         p.error("--days must be at least 1")
     try:

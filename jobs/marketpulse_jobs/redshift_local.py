@@ -82,7 +82,10 @@ class RedshiftLocal:
 
     def _fs(self, uri: str) -> tuple[pafs.FileSystem, str]:
         if uri.startswith("s3://"):
-            options = {"endpoint_override": self.s3_endpoint, "scheme": "http"} if self.s3_endpoint else {}
+            options = {}
+            if self.s3_endpoint:
+                scheme, _, host = self.s3_endpoint.rpartition("://")
+                options = {"endpoint_override": host, "scheme": scheme or "https"}
             return pafs.S3FileSystem(**options), uri[len("s3://") :].rstrip("/")
         path = uri.removeprefix("file://")
         return pafs.LocalFileSystem(), str(Path(path).resolve())

@@ -29,19 +29,19 @@ def fx_of(lake: Path) -> dict[str, float]:
 MALFORMED = ("null_key", "negative_amount", "unknown_currency", "future_timestamp", "amount_mismatch", "unparseable")
 
 
-def connect(lake: Path, dirty: Path) -> duckdb.DuckDBPyConnection:
+def connect(lake: Path, dirty: Path | None = None) -> duckdb.DuckDBPyConnection:
     """Views over the clean `lake`, less the records the truth of the
-    `dirty` lake of the same settings lists as malformed."""
+    `dirty` lake of the same settings lists as malformed (if given)."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     events = "hive_partitioning = false, union_by_name = true"
     kinds = ", ".join(f"'{k}'" for k in MALFORMED)
     for table, key in (("sales", "transaction_id"), ("clicks", "event_id")):
-        truth = f"read_csv('{dirty}/_truth/{table}/**/*.csv', header = true, columns = {{'id': 'BIGINT', 'kind': 'VARCHAR'}})"
-        con.execute(
-            f"CREATE VIEW {table}_read AS SELECT * FROM read_parquet('{lake}/{table}/**/*.parquet', {events}) "
-            f"WHERE {key} NOT IN (SELECT id FROM {truth} WHERE kind IN ({kinds}))"
-        )
+        read = f"SELECT * FROM read_parquet('{lake}/{table}/**/*.parquet', {events})"
+        if dirty is not None:
+            truth = f"read_csv('{dirty}/_truth/{table}/**/*.csv', header = true, columns = {{'id': 'BIGINT', 'kind': 'VARCHAR'}})"
+            read += f" WHERE {key} NOT IN (SELECT id FROM {truth} WHERE kind IN ({kinds}))"
+        con.execute(f"CREATE VIEW {table}_read AS {read}")
     # Clicks v2's device columns, null where only v1 was written.
     have = {r[0] for r in con.execute("DESCRIBE clicks_read").fetchall()}
     added = "".join(f", NULL AS {c}" for c in ("device_type", "os", "app_version") if c not in have)

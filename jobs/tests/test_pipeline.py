@@ -1,23 +1,30 @@
 """The whole pipeline (generate -> silver -> gold -> Redshift marts) over
-days around Black Friday, then the Redshift SQL on its local stand-in: the
-DDL's layout, COPY, UNLOAD and every BI query against an independent
-answer from the clean lake."""
+Black Friday with its layers on moto's S3, then the Redshift SQL on its
+local stand-in: the DDL's layout, COPY, UNLOAD and every BI query against
+an independent answer from the clean lake."""
 
+import os
 import re
 import subprocess
 from pathlib import Path
 
+import boto3
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pytest
 import reference
 import sqlglot
-from conftest import REPO
+from conftest import REPO, S3A_JARS
 from marketpulse_jobs import pipeline
 from marketpulse_jobs.redshift_local import RedshiftError, RedshiftLocal
 from marketpulse_jobs.utils import gold_schemas
 
 SQL = REPO / "jobs" / "redshift" / "sql"
-SETTINGS = ["--seed", "7", "--scale", "0.002", "--start", "2025-11-26", "--days", "3"]
+# Black Friday 2025, every layer in a bucket of moto's S3.
+SETTINGS = ["--seed", "7", "--scale", "0.001", "--start", "2025-11-28", "--days", "1"]
+LAKE = "s3://pipeline/run"
+AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+       "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
 REDSHIFT_TYPES = {
     "int64": "BIGINT",
     "int32": "INTEGER",
@@ -30,28 +37,63 @@ REDSHIFT_TYPES = {
 
 
 @pytest.fixture(scope="module")
-def piped(spark, binary, tmp_path_factory):
+def aws(moto_s3):
+    """AWS settings for moto, for the module's duration."""
+    saved = {k: os.environ.get(k) for k in AWS}
+    os.environ.update(AWS)
+    yield moto_s3
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def piped(spark, binary, aws, tmp_path_factory):
+    """One pipeline run: layers on moto's S3, report and marts in a folder."""
+    if not S3A_JARS:
+        pytest.skip("hadoop-aws jars not installed (make test installs them into .venv/jars)")
+    boto3.client("s3", endpoint_url=aws).create_bucket(Bucket="pipeline")
     root = tmp_path_factory.mktemp("pipeline")
-    opts = pipeline.parse_args(["--dir", str(root / "p"), "--binary", str(binary), *SETTINGS])
-    report = pipeline.run(opts)
-    return root / "p", report
+    argv = ["--dir", str(root), "--lake", LAKE, "--endpoint-url", aws, "--binary", str(binary), *SETTINGS]
+    return root, pipeline.run(pipeline.parse_args(argv))
+
+
+def _s3fs(endpoint: str):
+    return pafs.S3FileSystem(endpoint_override=endpoint.split("://", 1)[1], scheme="http")
 
 
 @pytest.fixture(scope="module")
-def warehouse(piped):
+def warehouse(piped, aws):
+    """The pipeline's marts, with the Spectrum schema set up again (its S3
+    views live in the session that made them)."""
     root, _ = piped
-    return RedshiftLocal(str(root / "warehouse.duckdb"))
+    rs = RedshiftLocal(
+        str(root / "warehouse.duckdb"),
+        params={"iam_role": pipeline.IAM_ROLE, "glue_gold_database": pipeline.GLUE_GOLD_DATABASE},
+        catalog={pipeline.GLUE_GOLD_DATABASE: f"{LAKE}/gold"},
+        s3_endpoint=aws,
+    )
+    rs.run_file(SQL / "serve" / "external_schema.sql")
+    return rs
 
 
 @pytest.fixture(scope="module")
-def clean(binary, piped, tmp_path_factory):
-    """The lake of the same settings without dirt."""
-    out = tmp_path_factory.mktemp("clean-bf") / "lake"
-    subprocess.run([binary, "generate", "--out", out, "--quiet", *SETTINGS], check=True, capture_output=True)
-    return reference.connect(out, piped[0] / "raw")
+def clean(binary, piped, aws, tmp_path_factory):
+    """The lake of the same settings without dirt, and the dirty lake's truth."""
+    out = tmp_path_factory.mktemp("clean-bf")
+    subprocess.run([binary, "generate", "--out", out / "lake", "--quiet", *SETTINGS], check=True, capture_output=True)
+    s3 = boto3.client("s3", endpoint_url=aws)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket="pipeline", Prefix="run/raw/_truth/"):
+        for o in page.get("Contents", []):
+            target = out / "dirty" / o["Key"][len("run/raw/") :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file("pipeline", o["Key"], str(target))
+    return reference.connect(out / "lake", out / "dirty")
 
 
-def test_the_report_balances_and_shows_every_stage(piped):
+def test_the_report_balances_and_shows_every_stage(piped, aws):
     root, report = piped
     assert report["balance"] and all(report["balance"].values()), report["balance"]
     stages = report["stages"]
@@ -61,6 +103,24 @@ def test_the_report_balances_and_shows_every_stage(piped):
     assert (root / "report.json").is_file()
     screen = pipeline.render(report)
     assert len(screen.splitlines()) <= 30 and "FAIL" not in screen
+    s3 = boto3.client("s3", endpoint_url=aws)
+    keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="pipeline") for o in page["Contents"]}
+    for layer in ("raw/", "silver/", "quarantine/", "gold/", "unload/"):
+        assert any(k.startswith(f"run/{layer}") for k in keys), layer
+    assert "run/_bookmarks/silver_to_gold.json" in keys
+
+
+def test_a_local_lake_is_cleared_listed_and_read_like_a_bucket(tmp_path):
+    lake = pipeline.Lake(str(tmp_path))
+    (tmp_path / "raw" / "_manifests").mkdir(parents=True)
+    (tmp_path / "raw" / "_manifests" / "x.json").write_text('{"a": 1}')
+    (tmp_path / "gold").mkdir()
+    assert lake.names("raw/") == ["raw/_manifests/x.json"]
+    assert lake.read_json("raw/_manifests/x.json") == {"a": 1}
+    assert lake.spark("raw") == lake.uri("raw") == str(tmp_path / "raw")
+    lake.clear(["raw", "gold"])
+    assert not (tmp_path / "raw").exists() and not (tmp_path / "gold").exists()
+    assert pipeline.Lake("s3://b/p").spark("gold") == "s3a://b/p/gold"
 
 
 def test_ddl_columns_types_and_nullability_follow_schemas_gold():
@@ -99,30 +159,33 @@ def test_the_stand_in_keeps_the_layout_the_ddl_asks_for():
         rs.execute("CREATE TABLE t2 (a INT)")
 
 
-def test_copy_loads_gold_and_refuses_a_column_count_mismatch(piped, tmp_path):
-    root, report = piped
-    rs = RedshiftLocal(params={"iam_role": pipeline.IAM_ROLE})
+def test_copy_loads_gold_and_refuses_a_column_count_mismatch(piped, aws):
+    _, report = piped
+    rs = RedshiftLocal(params={"iam_role": pipeline.IAM_ROLE}, s3_endpoint=aws)
     rs.execute("CREATE TABLE narrow (store_id INT ENCODE AZ64, store_name VARCHAR(10) ENCODE ZSTD)")
     with pytest.raises(RedshiftError, match="columns, the table 2"):
-        rs.execute(f"COPY narrow FROM '{root}/gold/dim_store/' IAM_ROLE 'arn:x' FORMAT AS PARQUET")
+        rs.execute(f"COPY narrow FROM '{LAKE}/gold/dim_store/' IAM_ROLE 'arn:x' FORMAT AS PARQUET")
     with pytest.raises(RedshiftError, match="no value for placeholder"):
         rs.execute("COPY narrow FROM '{{ gold_uri }}/x/' IAM_ROLE 'arn:x' FORMAT AS PARQUET")
+    with pytest.raises(RedshiftError, match="no Parquet files under"):
+        rs.execute(f"COPY narrow FROM '{LAKE}/gold/nothing/' IAM_ROLE 'arn:x' FORMAT AS PARQUET")
     rs.run_file(SQL / "ddl" / "marts.sql")
-    rs.params["gold_uri"] = str(root / "gold")
+    rs.params["gold_uri"] = f"{LAKE}/gold"
     loaded = rs.run_file(SQL / "load" / "copy_marts.sql")
     assert sum(n for n in loaded if n) == sum(report["stages"]["gold"].values())
     assert rs.copied == {f"marts.{t}": n for t, n in report["stages"]["gold"].items()}
 
 
-def test_unload_writes_parquet_that_reads_back_equal(piped, warehouse):
-    root, _ = piped
+def test_unload_writes_parquet_that_reads_back_equal(warehouse, aws):
+    fs = _s3fs(aws)
     for table, key in (("fct_sales", "sale_date"), ("fct_clicks_agg", "activity_date")):
-        folder = root / "unload" / table
-        parts = sorted(p.name for p in folder.iterdir())
+        folder = f"pipeline/run/unload/{table}"
+        parts = sorted(i.base_name for i in fs.get_file_info(pafs.FileSelector(folder)))
         assert parts and all(p.startswith(f"{key}=") for p in parts)
-        back = ds.dataset(str(folder), format="parquet", partitioning="hive").to_table()
+        back = ds.dataset(folder, filesystem=fs, format="parquet", partitioning="hive").to_table()
         names = [n for n in back.column_names if n != key]
-        assert key not in ds.dataset(str(folder), format="parquet").schema.names  # not inside the files
+        # Not inside the files: Redshift leaves partition columns out.
+        assert key not in ds.dataset(folder, filesystem=fs, format="parquet").schema.names
         con = warehouse.con
         con.register("back", back)
         cols = ", ".join(names)
