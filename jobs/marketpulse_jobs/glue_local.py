@@ -217,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SystemExit as e:
         return int(e.code or 0) if not isinstance(e.code, str) else 1
+    except Exception as e:  # noqa: BLE001 -- the job's own error, in one line
+        first = (str(e).strip().splitlines() or [""])[0]
+        print(f"glue_local: error: {type(e).__name__}: {first}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -50,10 +50,11 @@ def entrypoint(name: str) -> Path:
 
 
 def _binary(explicit: str | None) -> str:
-    if explicit:
-        return explicit
-    if os.environ.get("MARKETPULSE_BIN"):
-        return os.environ["MARKETPULSE_BIN"]
+    chosen = explicit or os.environ.get("MARKETPULSE_BIN")
+    if chosen:
+        if not os.access(chosen, os.X_OK):
+            raise JobError(f"the marketpulse binary {chosen} does not exist or is not executable")
+        return chosen
     for candidate in ("target/release/marketpulse", "target/debug/marketpulse"):
         if Path(candidate).is_file():
             return candidate
@@ -203,6 +204,7 @@ def run(opts) -> dict:
     from .silver_to_gold import GOLD_TABLES
 
     root = Path(opts.dir).resolve()
+    binary = _binary(opts.binary)  # before anything is cleared
     lake = Lake(opts.lake or str(root), opts.endpoint_url)
     lake.clear(["raw", "silver", "quarantine", "gold", "unload", "_bookmarks"])
     shutil.rmtree(root / "_spark-conf", ignore_errors=True)
@@ -213,7 +215,7 @@ def run(opts) -> dict:
     report: dict = {"dir": str(root), "lake": lake.root}
 
     started = time.time()
-    produced = generate(_binary(opts.binary), lake, root, opts)
+    produced = generate(binary, lake, root, opts)
     spec = produced["spec"]
     report["producer"] = {k: spec[k] for k in ("seed", "scale", "start", "days", "format", "contract_version")}
     report["producer"]["clicks_v2_from"] = spec["world"].get("clicks_v2_from")
@@ -389,6 +391,14 @@ def main(argv=None) -> int:
     except JobError as e:
         print(f"pipeline: error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # noqa: BLE001 -- Spark, S3 or SQL: one line, the rest is in jobs.log
+        import traceback
+
+        with log.open("a") as out:
+            out.write(traceback.format_exc())
+        first = (str(e).strip().splitlines() or [""])[0]
+        print(f"pipeline: error: {type(e).__name__}: {first} (traceback in {log})", file=sys.stderr)
+        return 1
     print(render(report))
     return 0 if all(report["balance"].values()) else 1
 

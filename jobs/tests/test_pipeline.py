@@ -212,3 +212,16 @@ def test_bi_query_answers_as_the_clean_lake_does(path: Path, warehouse, clean):
     assert len(want) > 0
     diff = reference.first_difference(got, want)
     assert diff is None, f"{path.stem}: {diff}"
+
+
+def test_bad_input_is_one_line_and_clears_nothing(tmp_path, capsys):
+    kept = tmp_path / "gold" / "keep.parquet"
+    kept.parent.mkdir()
+    kept.write_text("from an earlier run")
+    assert pipeline.main(["--dir", str(tmp_path), "--binary", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "marketpulse binary" in err[0] and "does not exist" in err[0]
+    assert kept.read_text() == "from an earlier run"
+    with pytest.raises(SystemExit) as bad:
+        pipeline.parse_args(["--lake", "/local"])
+    assert bad.value.code == 2
