@@ -37,6 +37,10 @@ pub(crate) struct Manifest {
     pub(crate) run: String,
     pub(crate) shard_index: u32,
     pub(crate) shard_count: u32,
+    /// Where the shard index came from (`--shard-index`,
+    /// `AWS_BATCH_JOB_ARRAY_INDEX`, `default`…); absent in older manifests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) shard_source: Option<String>,
     /// False when the run stopped early; `files` then lists what was delivered.
     pub(crate) complete: bool,
     /// The dataset spec: config, seed and contract version.

@@ -99,9 +99,10 @@ pub(crate) fn render(run: &Run, summary: &PlanSummary) -> String {
     let spec = &run.spec;
     let destination = run.records.as_deref().unwrap_or(&run.out);
     let mut s = format!(
-        "plan of shard {} of {}: {} day(s) from {}, {} ({}), to {destination}\n",
+        "plan of shard {} of {} (index from {}): {} day(s) from {}, {} ({}), to {destination}\n",
         run.shard_index,
         run.shard_count,
+        run.shard_source,
         spec.days,
         spec.start,
         spec.format.name(),

@@ -162,6 +162,7 @@ impl<'a> Ledger<'a> {
             run: run.spec.id(),
             shard_index: run.shard_index,
             shard_count: run.shard_count,
+            shard_source: Some(run.shard_source.clone()),
             complete: complete && outcome.is_ok(),
             spec: serde_json::to_value(&run.spec).expect("spec serialises"),
             files: self.entries,
@@ -206,6 +207,10 @@ impl<'a> Ledger<'a> {
                 domains: self.totals,
                 wall: self.started.elapsed(),
                 manifest: listed,
+                shard: format!(
+                    "shard {} of {}, index from {}",
+                    run.shard_index, run.shard_count, run.shard_source
+                ),
                 resumed: self.resumed,
                 sink: out.metrics.snapshot(),
             }),

@@ -70,6 +70,8 @@ pub(crate) struct Summary {
     pub domains: BTreeMap<Domain, DomainTotals>,
     pub wall: Duration,
     pub manifest: String,
+    /// `shard i of n, index from <source>`.
+    pub shard: String,
     /// Files an earlier run of the shard delivered, kept by `--resume`.
     pub resumed: u64,
     pub sink: Snapshot,
@@ -108,12 +110,13 @@ impl Summary {
         );
         let secs = self.wall.as_secs_f64().max(1e-9);
         s += &format!(
-            "wall time {:.2} s, {:.0} events/s, {:.1} MB/s ({} bytes)\nmanifest {}\n",
+            "wall time {:.2} s, {:.0} events/s, {:.1} MB/s ({} bytes)\nmanifest {} ({})\n",
             self.wall.as_secs_f64(),
             events as f64 / secs,
             bytes as f64 / 1e6 / secs,
             bytes,
-            self.manifest
+            self.manifest,
+            self.shard
         );
         if self.resumed > 0 {
             s += &format!(

@@ -6,6 +6,7 @@
 //!
 //! Errors name the key as its source spells it, with the file and line.
 
+mod engine;
 mod layers;
 mod origin;
 mod run;

@@ -35,6 +35,9 @@ pub(crate) struct Run {
     pub threads: usize,
     pub shard_index: u32,
     pub shard_count: u32,
+    /// Where the shard index came from: a flag, a variable, the config
+    /// file, an engine's variable (`AWS_BATCH_JOB_ARRAY_INDEX`), or default.
+    pub shard_source: String,
     /// Print the plan and write nothing.
     pub dry_run: bool,
     /// Continue a killed run of this shard.
@@ -107,12 +110,7 @@ pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
         Some(t) => in_range(l, "threads", t, 1, 1024)? as usize,
     };
     let shard_count = in_range(l, "shard_count", s.shard_count, 1, 1_000_000)?;
-    if s.shard_index < 0 || s.shard_index >= shard_count {
-        return Err(l.invalid(
-            "shard_index",
-            format!("must be below --shard-count {shard_count}"),
-        ));
-    }
+    let (shard_index, shard_source) = shard_index(l, shard_count)?;
     let records = s.sink.clone();
     let events_only = records.is_some();
 
@@ -239,8 +237,9 @@ pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
         out: s.out.clone(),
         records,
         threads,
-        shard_index: s.shard_index as u32,
+        shard_index: shard_index as u32,
         shard_count: shard_count as u32,
+        shard_source,
         dry_run: s.dry_run,
         resume: s.resume,
         force: s.force,
@@ -358,4 +357,30 @@ fn realtime(l: &Loaded) -> Result<Option<RealtimeOptions>, Error> {
         flush_bytes,
         duration: duration.map(Duration::from_secs_f64),
     }))
+}
+
+/// The shard index and where it came from: the settings when a layer set
+/// it, else the engine's environment (`engine.rs`), else 0.
+fn shard_index(l: &Loaded, shard_count: i64) -> Result<(i64, String), Error> {
+    let origin = l.origin("shard_index");
+    let engine = if origin == super::Origin::Default {
+        super::engine::shard_from(|k| std::env::var(k).ok())
+            .map_err(|why| Error::usage(format!("invalid {why}")))?
+    } else {
+        None
+    };
+    let (index, source, described) = match engine {
+        Some((i, var)) => (i, var.to_string(), format!("{var} (shard {i})")),
+        None => (
+            l.settings.shard_index,
+            origin.location(),
+            l.describe("shard_index"),
+        ),
+    };
+    if index < 0 || index >= shard_count {
+        return Err(Error::usage(format!(
+            "invalid {described}: must be below --shard-count {shard_count}"
+        )));
+    }
+    Ok((index, source))
 }

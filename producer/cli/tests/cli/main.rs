@@ -1,10 +1,12 @@
 //! End-to-end tests of the `marketpulse` binary, one test binary in
 //! modules: determinism and golden fingerprints, settings from every layer,
-//! failures and `verify`, and the crates' dependency rule.
+//! failures and `verify`, shard identity from fleet engines, and the
+//! crates' dependency rule.
 
 mod architecture;
 mod determinism;
 mod failures;
+mod fleet;
 mod lake;
 mod new_user;
 mod settings;
@@ -15,11 +17,12 @@ use std::process::{Command, Output};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_marketpulse");
 
-/// The binary, with none of the caller's MARKETPULSE_* settings.
+/// The binary, with none of the caller's MARKETPULSE_* settings or an
+/// engine's shard variables.
 pub fn bin() -> Command {
     let mut cmd = Command::new(BIN);
     for (k, _) in std::env::vars() {
-        if k.starts_with("MARKETPULSE_") {
+        if k.starts_with("MARKETPULSE_") || fleet::ENGINE_VARS.contains(&k.as_str()) {
             cmd.env_remove(k);
         }
     }
