@@ -25,7 +25,11 @@ test:
 test-build:
 	env -u MAKEFLAGS -u MFLAGS cargo test --locked --workspace --no-run
 
+# podman for the container tests: installed from Debian when root, else
+# those tests skip and say so.
 test-env: $(VENV)/.installed $(VENV)/jars/.installed wheel
+	@command -v podman >/dev/null || [ "$$(id -u)" != 0 ] || \
+		(apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends podman buildah runc >/dev/null)
 
 test-rust:
 	cargo test --locked --workspace
@@ -60,6 +64,7 @@ lint: $(VENV)/.installed
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	$(VENV)/bin/ruff check producer/tests load-tests jobs
 	$(VENV)/bin/sqlfluff lint --disable-progress-bar jobs/redshift/sql
+	$(VENV)/bin/hadolint deploy/container/Containerfile deploy/container/Containerfile.build
 
 bench: $(VENV)/.installed
 	cargo build --release --locked
