@@ -62,7 +62,7 @@ wheel: $(VENV)/.installed
 lint: $(VENV)/.installed
 	cargo fmt --all --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
-	$(VENV)/bin/ruff check producer/tests load-tests jobs
+	$(VENV)/bin/ruff check producer/tests load-tests jobs deploy
 	$(VENV)/bin/sqlfluff lint --disable-progress-bar jobs/redshift/sql
 	$(VENV)/bin/hadolint deploy/container/Containerfile deploy/container/Containerfile.build
 
