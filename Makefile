@@ -29,7 +29,7 @@ test-build:
 # those tests skip and say so.
 test-env: $(VENV)/.installed $(VENV)/jars/.installed wheel
 	@command -v podman >/dev/null || [ "$$(id -u)" != 0 ] || \
-		(apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends podman buildah runc >/dev/null)
+		(export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends podman buildah runc >/dev/null)
 
 test-rust:
 	cargo test --locked --workspace

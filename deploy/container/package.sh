@@ -19,6 +19,8 @@ ldd "$binary" | awk '/=> \//{print $3} /^[ \t]*\//{print $1}' | while read -r li
     mkdir -p "$context/rootfs$(dirname "$lib")"
     cp -L "$lib" "$context/rootfs$lib"
 done
+# A /tmp anyone may write, as on any Linux (engines that do not mount a tmpfs there).
+chmod 1777 "$context/rootfs/tmp"
 echo "marketpulse:x:10001:10001:marketpulse:/:/nonexistent" > "$context/rootfs/etc/passwd"
 echo "marketpulse:x:10001:" > "$context/rootfs/etc/group"
 cp "$(dirname "$0")/Containerfile" "$context/Containerfile"

@@ -114,3 +114,25 @@ def aws_run(binary: Path, *args, endpoint: str | None = None, env: dict | None =
     if check and run.returncode != 0:
         pytest.fail(f"{cmd} failed: {run.stderr}")
     return run
+
+
+IMAGE = "localhost/marketpulse:test"
+
+
+@pytest.fixture(scope="session")
+def podman_image(binary, tmp_path_factory) -> dict:
+    """The producer's image, built with podman from the test binary; yields
+    the environment podman runs with. Skips without podman."""
+    import shutil
+
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed (make test installs it with apt-get when run as root)")
+    container = REPO / "deploy" / "container"
+    env = dict(os.environ, CONTAINERS_CONF=str(container / "containers.conf"))
+    context = tmp_path_factory.mktemp("image-context")
+    subprocess.run([container / "package.sh", binary, context], check=True, capture_output=True)
+    built = subprocess.run(
+        ["podman", "build", "-q", "-t", IMAGE, context], env=env, capture_output=True, text=True, check=False
+    )
+    assert built.returncode == 0, built.stderr
+    return env

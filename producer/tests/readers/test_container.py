@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import IMAGE, REPO
 
 CONTAINER = REPO / "deploy" / "container"
-IMAGE = "localhost/marketpulse:test"
 SETTINGS = {"MARKETPULSE_SCALE": "0.002", "MARKETPULSE_DAYS": "1", "MARKETPULSE_SEED": "11"}
 
 
@@ -27,17 +26,8 @@ def data_files(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def image(binary, tmp_path_factory):
-    if shutil.which("podman") is None:
-        pytest.skip("podman is not installed (make test installs it with apt-get when run as root)")
-    env = dict(os.environ, CONTAINERS_CONF=str(CONTAINER / "containers.conf"))
-    context = tmp_path_factory.mktemp("image-context")
-    subprocess.run([CONTAINER / "package.sh", binary, context], check=True, capture_output=True)
-    built = subprocess.run(
-        ["podman", "build", "-q", "-t", IMAGE, context], env=env, capture_output=True, text=True, check=False
-    )
-    assert built.returncode == 0, built.stderr
-    return env
+def image(podman_image):
+    return podman_image
 
 
 def podman_run(env: dict, out: Path, settings: dict, *args: str) -> subprocess.CompletedProcess:
