@@ -73,28 +73,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def moto():
-    """A moto server on 127.0.0.1 for the whole test session; yields its URL."""
+def start_moto(env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """A moto server on 127.0.0.1 (with `env`), once it answers; and its URL."""
     import time
     import urllib.request
 
     port = free_port()
     server = subprocess.Popen(
         [Path(sys.executable).parent / "moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
+            return server, url
+        except OSError:
+            time.sleep(0.1)
+    server.terminate()
+    pytest.fail("moto server did not start")
+
+
+@pytest.fixture(scope="session")
+def moto():
+    """A moto server on 127.0.0.1 for the whole test session; yields its URL."""
+    server, url = start_moto()
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("moto server did not start")
         os.environ.update(AWS_ENV)
         yield url
     finally:

@@ -8,12 +8,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 
 import boto3
 import pytest
-from conftest import AWS_ENV, IMAGE, REPO, free_port
+from conftest import AWS_ENV, IMAGE, REPO, start_moto
 
 sys.path.insert(0, str(REPO / "deploy" / "batch"))
 import submit
@@ -38,24 +37,17 @@ def batch_moto(request, tmp_path_factory):
     sock = tmp_path_factory.mktemp("podman") / "podman.sock"
     service = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    port = free_port()
     moto_env = dict(env, DOCKER_HOST=f"unix://{sock}", MOTO_DOCKER_NETWORK_MODE="none", **AWS_ENV)
-    server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1",
-                               "-p", str(port)], env=moto_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        os.environ.update(AWS_ENV)
-        yield url, True
+        server, url = start_moto(moto_env)
+        try:
+            os.environ.update(AWS_ENV)
+            yield url, True
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
     finally:
-        server.terminate()
         service.terminate()
-        server.wait(timeout=10)
         service.wait(timeout=10)
 
 
