@@ -16,13 +16,22 @@ to them, so Glue tables and Redshift DDL are tested against the same file.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from .utils import JobError, Metrics, TableSchema, gold_schemas, list_files, spark_type
+from .utils import (
+    JobError,
+    Metrics,
+    TableSchema,
+    gold_schemas,
+    list_files,
+    spark_type,
+    write_text,
+)
 
 # Gold table -> the silver table it is built from.
 SOURCES = {
@@ -273,7 +282,7 @@ def build(
     unknown = [t for t in tables if t not in SOURCES or t not in schemas]
     if unknown:
         raise JobError(f"unknown gold table(s) {', '.join(unknown)} (expected {', '.join(GOLD_TABLES)})")
-    fx_df = None
+    fx_df = None  # checked against the sales once, for both sales tables
     written: dict[str, dict] = {}
     for table in tables:
         source = SOURCES[table]
@@ -284,19 +293,24 @@ def build(
         snapshot = DAY_KEY[source] == "snapshot_date"
         rows = _silver(spark, silver_root, source, None if snapshot else wanted)
         if source == "sales":
-            if fx is None:
-                raise JobError("gold sales tables need the FX table: pass fx_per_usd (CODE=units-per-USD,…)")
-            seen = {r[0] for r in rows.select("currency").distinct().collect()}
-            if seen - set(fx):
-                raise JobError(f"fx_per_usd has no rate for {', '.join(sorted(seen - set(fx)))}")
             if fx_df is None:
-                fx_df = _fx_frame(spark, fx)
+                fx_df = _checked_fx(spark, rows, fx)
             df = FUNCTIONS[table](rows, fx_df)
         else:
             df = FUNCTIONS[table](rows)
         _write(df, gold_root, schemas[table])
         written[table] = {"partitions": ["all"] if snapshot else list(wanted)}
     return written
+
+
+def _checked_fx(spark, sales: DataFrame, fx: dict[str, float] | None) -> DataFrame:
+    """The FX table as a frame, once it covers every currency of `sales`."""
+    if fx is None:
+        raise JobError("gold sales tables need the FX table: pass fx_per_usd (CODE=units-per-USD,…)")
+    missing = {r[0] for r in sales.select("currency").distinct().collect()} - set(fx)
+    if missing:
+        raise JobError(f"fx_per_usd has no rate for {', '.join(sorted(missing))}")
+    return _fx_frame(spark, fx)
 
 
 FUNCTIONS = {
@@ -329,6 +343,8 @@ def run_glue(glue_context, args: dict, metrics_path: str | None = None) -> dict:
     metrics = Metrics("silver_to_gold", args.get("JOB_RUN_ID") or time.strftime("s2g-%Y%m%dT%H%M%SZ", time.gmtime()))
     new_files = {}
     for source in SILVER_SOURCES:
+        # A source with no files at all gives Glue a frame without columns,
+        # not even the attached file name: skip it before reading.
         if not list_files(f"{silver}/{source}"):
             new_files[source] = []
             continue
@@ -341,22 +357,16 @@ def run_glue(glue_context, args: dict, metrics_path: str | None = None) -> dict:
         new_files[source] = [r[0] for r in frame.toDF().select("source_file").distinct().collect()]
     days = affected_keys(new_files)
     written = build(spark, silver, args["gold"], days, fx)
+    partitions = {s: leaf_partitions(new_files[s]) for s in SILVER_SOURCES}
     for source in SILVER_SOURCES:
-        metrics.record(
-            f"silver.{source}",
-            {"new_partitions": len(leaf_partitions(new_files[source])), "days": len(days[source])},
-        )
+        metrics.record(f"silver.{source}", {"new_partitions": len(partitions[source]), "days": len(days[source])})
     for table, info in written.items():
         metrics.record(table, {"partitions_written": len(info["partitions"])})
     record = metrics.as_dict()
-    record["new_partitions"] = {s: leaf_partitions(new_files[s]) for s in SILVER_SOURCES}
+    record["new_partitions"] = partitions
     record["days"] = days
     for line in metrics.emf_lines():
         print(line, flush=True)
     if metrics_path:
-        import json
-
-        from .utils import write_text
-
         write_text(metrics_path, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return record

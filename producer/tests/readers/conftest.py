@@ -142,3 +142,13 @@ def podman_image(binary, tmp_path_factory) -> dict:
     )
     assert built.returncode == 0, built.stderr
     return env
+
+
+def data_files(root: Path) -> dict[str, bytes]:
+    """A lake's data files (no manifests, no truth sidecars) by path."""
+    skip = ("_manifests", "_truth")
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not str(p.relative_to(root)).startswith(skip)
+    }

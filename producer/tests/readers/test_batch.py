@@ -12,7 +12,7 @@ import urllib.request
 
 import boto3
 import pytest
-from conftest import AWS_ENV, IMAGE, REPO, start_moto
+from conftest import AWS_ENV, IMAGE, REPO, data_files, start_moto
 
 sys.path.insert(0, str(REPO / "deploy" / "batch"))
 import submit
@@ -67,12 +67,6 @@ def queue(url: str) -> str:
     order = [{"order": 1, "computeEnvironment": env["computeEnvironmentArn"]}]
     return batch.create_job_queue(jobQueueName="producers", state="ENABLED", priority=1,
                                   computeEnvironmentOrder=order)["jobQueueArn"]  # fmt: skip
-
-
-def data_files(root):
-    skip = ("_manifests", "_truth")
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and not str(p.relative_to(root)).startswith(skip)}  # fmt: skip
 
 
 def test_an_array_job_of_three_children_writes_the_single_process_lake(batch_moto, binary, tmp_path):

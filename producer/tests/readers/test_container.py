@@ -10,19 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import IMAGE, REPO
+from conftest import IMAGE, REPO, data_files
 
 CONTAINER = REPO / "deploy" / "container"
 SETTINGS = {"MARKETPULSE_SCALE": "0.002", "MARKETPULSE_DAYS": "1", "MARKETPULSE_SEED": "11"}
-
-
-def data_files(root: Path) -> dict[str, bytes]:
-    skip = ("_manifests", "_truth")
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and not str(p.relative_to(root)).startswith(skip)
-    }
 
 
 @pytest.fixture(scope="module")
