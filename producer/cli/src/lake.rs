@@ -68,9 +68,17 @@ struct Claim {
     spec: serde_json::Value,
 }
 
-/// The run id a bookkeeping key belongs to, if it names one.
+/// The run id a bookkeeping key belongs to, if it names one. Another
+/// writer's temporary file names no run, though its owner's name holds one.
 pub(crate) fn run_of(key: &str) -> Option<&str> {
     let rest = key.strip_prefix(&format!("{MANIFEST_DIR}/"))?;
+    if rest
+        .rsplit('/')
+        .next()
+        .is_some_and(|name| name.starts_with(crate::sinks::folder_temp_prefix()))
+    {
+        return None;
+    }
     let name = rest
         .strip_prefix("_journal/")
         .or_else(|| rest.strip_prefix("_locks/"))
@@ -101,26 +109,19 @@ pub(crate) fn claim(lake: &dyn ObjectSink, spec: &DatasetSpec, force: bool) -> R
         spec: serde_json::to_value(spec).expect("spec serialises"),
     };
     let bytes = serde_json::to_vec_pretty(&ours).expect("claim serialises");
-    if lake.put_new(CLAIM, &bytes)? {
-        // A new claim; an older lake may still hold other runs' manifests.
-        if let Some(other) = lake
-            .list(&format!("{MANIFEST_DIR}/"))?
-            .iter()
-            .filter_map(|l| run_of(&l.key))
-            .find(|r| *r != run)
-            && !force
-        {
-            lake.delete(CLAIM)?;
-            return Err(Error::usage(format!(
-                "{} holds dataset {other}; this run is {run} ({}): write to another --out, or add --force",
-                lake.describe(""),
-                describe(&ours.spec)
-            )));
+    // Shards start together: a claim seen taken can be gone when read (a
+    // run of another dataset gave it up), and then it is tried again.
+    let mut held = None;
+    for _ in 0..3 {
+        if lake.put_new(CLAIM, &bytes)? {
+            return first_claim(lake, &run, &ours, force);
         }
-        return Ok(());
+        held = lake.get(CLAIM)?;
+        if held.is_some() {
+            break;
+        }
     }
-    let held: Claim = lake
-        .get(CLAIM)?
+    let held: Claim = held
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| Error::runtime(format!("{} is unreadable", lake.describe(CLAIM))))?;
     if held.run == run {
@@ -137,6 +138,25 @@ pub(crate) fn claim(lake: &dyn ObjectSink, spec: &DatasetSpec, force: bool) -> R
         describe(&held.spec),
         describe(&ours.spec)
     )))
+}
+
+/// A new claim: an older lake may still hold other runs' manifests.
+fn first_claim(lake: &dyn ObjectSink, run: &str, ours: &Claim, force: bool) -> Result<(), Error> {
+    if let Some(other) = lake
+        .list(&format!("{MANIFEST_DIR}/"))?
+        .iter()
+        .filter_map(|l| run_of(&l.key))
+        .find(|r| *r != run)
+        && !force
+    {
+        lake.delete(CLAIM)?;
+        return Err(Error::usage(format!(
+            "{} holds dataset {other}; this run is {run} ({}): write to another --out, or add --force",
+            lake.describe(""),
+            describe(&ours.spec)
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -270,5 +290,11 @@ mod tests {
             Some("abc")
         );
         assert_eq!(run_of(CLAIM), None);
+        // A folder lake's temporary file, named after its writer's shard.
+        let temp = format!(
+            "_manifests/{}abc-shard-00001-of-00003-x1y2",
+            crate::sinks::folder_temp_prefix()
+        );
+        assert_eq!(run_of(&temp), None);
     }
 }

@@ -64,10 +64,25 @@ impl FolderSink {
         let path = self.root.join(key);
         let fail = write_failed(&path);
         let dir = path.parent().expect("keys name a file below the root");
-        std::fs::create_dir_all(dir).map_err(fail)?;
-        let mut tmp = self.temp_in(dir).map_err(fail)?;
+        let mut tmp = in_folder(dir, || self.temp_in(dir)).map_err(fail)?;
         tmp.write_all(bytes).map_err(fail)?;
         Ok((path, tmp))
+    }
+}
+
+/// Runs `create` in `dir`, making the folder first. Shards sharing a lake
+/// remove folders they emptied, so `dir` can vanish between the two steps:
+/// then it is made again.
+fn in_folder<T>(dir: &Path, mut create: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    use std::io::ErrorKind::{AlreadyExists, NotFound};
+    let mut tries = 0;
+    loop {
+        // create_dir_all itself reports AlreadyExists when the folder it
+        // found made goes again before it looks.
+        match std::fs::create_dir_all(dir).and_then(|()| create()) {
+            Err(e) if matches!(e.kind(), NotFound | AlreadyExists) && tries < 100 => tries += 1,
+            done => return done,
+        }
     }
 }
 
@@ -85,8 +100,14 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<Listed>) -> std::io::Result<()> {
     for entry in entries {
         let entry = entry?;
         let path = entry.path();
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
+        // Another shard's temporary file can be renamed or removed between
+        // the folder read and this look at it: it is no longer there to list.
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        if meta.is_dir() {
             walk(root, &path, out)?;
         } else {
             let rel = path.strip_prefix(root).expect("below root");
@@ -96,7 +117,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<Listed>) -> std::io::Result<()> {
                     .map(|c| c.as_os_str().to_string_lossy())
                     .collect::<Vec<_>>()
                     .join("/"),
-                size: entry.metadata()?.len(),
+                size: meta.len(),
             });
         }
     }
@@ -282,16 +303,18 @@ impl ObjectSink for FolderSink {
         let path = self.root.join(key);
         let fail =
             |e: std::io::Error| Error::runtime(format!("cannot lock {}: {e}", path.display()));
-        std::fs::create_dir_all(path.parent().expect("lock keys name a file")).map_err(fail)?;
+        let dir = path.parent().expect("lock keys name a file");
         // A few tries: the holder may unlink the file between our open and
         // our lock, and then the lock we got is on a file no one sees.
         for _ in 0..10 {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)
-                .map_err(fail)?;
+            let file = in_folder(dir, || {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+            })
+            .map_err(fail)?;
             match file.try_lock() {
                 Ok(()) if same_file(&file, &path) => {
                     return Ok(Box::new(FileLock {
@@ -313,5 +336,73 @@ impl ObjectSink for FolderSink {
             "cannot lock {}: it keeps changing",
             path.display()
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{in_folder, walk};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Shards sharing a folder list it while others rename their temporary
+    /// files into place: a file gone by the time it is looked at is skipped.
+    #[test]
+    fn a_listing_skips_files_renamed_while_it_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("_manifests");
+        std::fs::create_dir(&folder).unwrap();
+        for i in 0..300 {
+            std::fs::write(folder.join(format!("kept-{i}")), b"x").unwrap();
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (folder, stop) = (folder.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let (temp, done) = (folder.join(".tmp-m"), folder.join("m"));
+                    std::fs::write(&temp, b"y").unwrap();
+                    std::fs::rename(&temp, &done).unwrap();
+                    std::fs::remove_file(&done).unwrap();
+                }
+            })
+        };
+        for _ in 0..500 {
+            let mut out = Vec::new();
+            walk(dir.path(), &folder, &mut out).unwrap();
+            assert!(
+                out.iter()
+                    .filter(|l| l.key.starts_with("_manifests/kept-"))
+                    .count()
+                    == 300
+            );
+        }
+        stop.store(true, Ordering::Relaxed);
+        writer.join().unwrap();
+    }
+
+    /// Another shard removes a folder it emptied while this one is about to
+    /// write into it: the folder is made again and the write goes through.
+    #[test]
+    fn a_write_remakes_a_folder_removed_under_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("sales").join("dt=2025-01-06");
+        let stop = Arc::new(AtomicBool::new(false));
+        let remover = {
+            let (folder, stop) = (folder.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut removed = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    removed += u32::from(std::fs::remove_dir(&folder).is_ok());
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                removed
+            })
+        };
+        for _ in 0..2000 {
+            in_folder(&folder, || tempfile::NamedTempFile::new_in(&folder)).unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(remover.join().unwrap() > 0, "the folder was never removed");
     }
 }
