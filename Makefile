@@ -65,6 +65,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check producer/tests load-tests jobs deploy
 	$(VENV)/bin/sqlfluff lint --disable-progress-bar jobs/redshift/sql
 	$(VENV)/bin/hadolint deploy/container/Containerfile deploy/container/Containerfile.build
+	$(VENV)/bin/shellcheck deploy/*/*.sh
 
 bench: $(VENV)/.installed
 	cargo build --release --locked

@@ -1,0 +1,169 @@
+"""The EMR fleet's AWS side against moto (the Spark fan-out itself is tested
+in jobs/tests/test_emr_fleet.py): the bootstrap action installs the real
+binary only when its SHA-256 matches, using the real AWS CLI; the cluster
+and step templates pass botocore's checks of the EMR API model and create a
+cluster of on-demand master and core and spot task groups whose one step is
+the fan-out, with speculation off; a failed step fails the submitter."""
+
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from conftest import AWS_ENV, REPO
+
+EMR = REPO / "deploy" / "emr"
+sys.path.insert(0, str(EMR))
+import submit
+
+VALUES = {
+    "ENV": "dev",
+    "LOGS_BUCKET": "logs",
+    "SERVICE_ROLE": "marketpulse-dev-emr-service",
+    "INSTANCE_PROFILE": "marketpulse-dev-emr-instance",
+    "SUBNET_ID": "subnet-0123456789abcdef0",
+    "LAKE": "s3://raw/lake",
+}
+
+
+@pytest.fixture(scope="module")
+def aws():
+    """moto in this process (steps never finish by themselves: tests set
+    their state through the backend); yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    saved = {k: os.environ.get(k) for k in AWS_ENV}
+    os.environ.update(AWS_ENV)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    boto3.client("s3", endpoint_url=url).create_bucket(Bucket="artifacts")
+    try:
+        yield url
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def published(aws, binary):
+    """The artifacts as `submit.py publish` uploads them, and the values it prints."""
+    out = subprocess.run(
+        [sys.executable, EMR / "submit.py", "publish", "--bucket", "artifacts", "--binary", binary, "--endpoint-url", aws],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return dict(pair.split("=", 1) for pair in out.stdout.split() if pair != "--set")
+
+
+def bootstrap(aws, tmp_path, *args):
+    """bootstrap.sh as EMR runs it, with the venv's AWS CLI pointed at moto."""
+    env = {**os.environ, **AWS_ENV, "AWS_ENDPOINT_URL": aws, "MARKETPULSE_INSTALL_DIR": str(tmp_path / "bin")}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    return subprocess.run(["bash", EMR / "bootstrap.sh", *args], capture_output=True, text=True, env=env, check=False)
+
+
+def test_publish_uploads_the_binary_by_version_with_its_sha256(aws, published, binary):
+    assert published["BINARY_SHA256"] == hashlib.sha256(binary.read_bytes()).hexdigest()
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True).stdout.split()[-1]
+    assert published["VERSION"] == version
+    keys = {o["Key"] for o in boto3.client("s3", endpoint_url=aws).list_objects_v2(Bucket="artifacts")["Contents"]}
+    assert {f"bin/marketpulse-{version}", "emr/bootstrap.sh", "emr/fleet.py"} <= keys
+
+
+def test_bootstrap_installs_the_binary_when_its_sha256_matches(aws, published, binary, tmp_path):
+    src = f"s3://artifacts/bin/marketpulse-{published['VERSION']}"
+    done = bootstrap(aws, tmp_path, src, published["BINARY_SHA256"])
+    assert done.returncode == 0, done.stderr
+    installed = tmp_path / "bin" / "marketpulse"
+    assert installed.read_bytes() == binary.read_bytes()
+    assert os.access(installed, os.X_OK)
+    assert f"installed marketpulse {published['VERSION']}" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("key", "sha", "message"),
+    [
+        ("bin/marketpulse-{VERSION}", "0" * 64, "{src} has SHA-256 {BINARY_SHA256}, not " + "0" * 64 + ": not installed"),
+        ("bin/marketpulse-0.0.0", "{BINARY_SHA256}", "cannot download s3://artifacts/bin/marketpulse-0.0.0"),
+        ("bin/marketpulse-{VERSION}", "abc", "abc is not a SHA-256 (64 hex digits)"),
+    ],
+)
+def test_bootstrap_installs_nothing_on_a_bad_sha256_or_object(aws, published, tmp_path, key, sha, message):
+    src = f"s3://artifacts/{key.format(**published)}"
+    done = bootstrap(aws, tmp_path, src, sha.format(**published))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == f"bootstrap: {message.format(src=src, **published)}"
+    assert not (tmp_path / "bin").exists()
+
+
+def test_the_cluster_has_spot_task_nodes_and_the_fan_out_as_its_step(aws, published):
+    emr = boto3.client("emr", endpoint_url=aws)
+    values = {**VALUES, **published}
+    step = submit.fleet_step(values, 40, ["--scale", "10", "--days", "30"])
+    cluster = submit.create(emr, values, step)
+    groups = {g["Name"]: g for g in emr.list_instance_groups(ClusterId=cluster)["InstanceGroups"]}
+    assert {(g["InstanceGroupType"], g["Market"]) for g in groups.values()} == {
+        ("MASTER", "ON_DEMAND"), ("CORE", "ON_DEMAND"), ("TASK", "SPOT"),
+    }  # fmt: skip
+    assert sum(1 for g in groups.values() if g["InstanceGroupType"] == "TASK") == 2
+    (action,) = emr.list_bootstrap_actions(ClusterId=cluster)["BootstrapActions"]
+    assert action["ScriptPath"] == "s3://artifacts/emr/bootstrap.sh"
+    assert action["Args"] == [f"s3://artifacts/bin/marketpulse-{published['VERSION']}", published["BINARY_SHA256"]]
+    (listed,) = emr.list_steps(ClusterId=cluster)["Steps"]
+    args = listed["Config"]["Args"]
+    assert args[:3] == ["spark-submit", "--deploy-mode", "cluster"]
+    assert "spark.speculation=false" in args and "s3://artifacts/emr/fleet.py" in args
+    assert args[args.index("--shards") + 1] == "40"
+    assert args[args.index("--") :] == ["--", "--out", "s3://raw/lake", "--scale", "10", "--days", "30"]
+    described = emr.describe_cluster(ClusterId=cluster)["Cluster"]
+    spark = next(c for c in described["Configurations"] if c["Classification"] == "spark-defaults")
+    assert spark["Properties"]["spark.speculation"] == "false"
+
+
+def finish_new_steps(cluster: str, state: str, reason: str) -> threading.Thread:
+    """Plays EMR ending the next step added to `cluster` (moto never does)."""
+    from moto.emr.models import emr_backends
+
+    steps = emr_backends["123456789012"]["us-east-1"].clusters[cluster].steps
+    before = {s.id for s in steps}
+
+    def finish():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            new = [s for s in steps if s.id not in before]
+            if new:
+                new[0].last_state_change_reason = reason
+                new[0].state = state
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=finish, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize(("state", "code"), [("FAILED", 1), ("COMPLETED", 0)])
+def test_the_submitter_waits_for_the_step_and_fails_when_it_fails(aws, published, capsys, state, code):
+    values = {**VALUES, **published}
+    emr = boto3.client("emr", endpoint_url=aws)
+    cluster = submit.create(emr, values, submit.fleet_step(values, 4, []))
+    finisher = finish_new_steps(cluster, state, "fleet: shard 3 of 4 failed after 4 attempt(s)")
+    argv = ["add-step", "--cluster-id", cluster, "--shards", "4", "--poll-seconds", "0.05", "--endpoint-url", aws]
+    argv += [f"--set={k}={v}" for k, v in values.items()]
+    assert submit.main(argv) == code
+    finisher.join()
+    err = capsys.readouterr().err
+    if code:
+        assert f"on {cluster} ended FAILED: fleet: shard 3 of 4 failed after 4 attempt(s)" in err
+    else:
+        assert err == ""
