@@ -6,6 +6,7 @@ cluster of on-demand master and core and spot task groups whose one step is
 the fan-out, with speculation off; a failed step fails the submitter."""
 
 import hashlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -18,8 +19,17 @@ import pytest
 from conftest import AWS_ENV, REPO
 
 EMR = REPO / "deploy" / "emr"
-sys.path.insert(0, str(EMR))
-import submit
+
+
+def load(path: Path, name: str):
+    """A script as a module under its own name (deploy/batch has a submit.py too)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+submit = load(EMR / "submit.py", "emr_submit")
 
 VALUES = {
     "ENV": "dev",
