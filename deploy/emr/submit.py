@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -37,9 +38,10 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def publish(s3, bucket: str, binary: Path) -> dict[str, str]:
-    """Uploads the binary (named by its version), the bootstrap action and
-    the driver; returns the values cluster.json needs for them."""
+def publish(s3, bucket: str, binary: Path, wheel: Path | None = None) -> dict[str, str]:
+    """Uploads the binary (named by its version), the bootstrap actions and
+    the driver, and with `wheel` the jobs wheel and its Glue/EMR entry
+    points; returns the values the cluster definitions need for them."""
     try:
         version = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True).stdout.split()[-1]
     except (OSError, subprocess.CalledProcessError, IndexError) as e:
@@ -47,7 +49,17 @@ def publish(s3, bucket: str, binary: Path) -> dict[str, str]:
     s3.upload_file(str(binary), bucket, f"bin/marketpulse-{version}")
     s3.upload_file(str(HERE / "bootstrap.sh"), bucket, "emr/bootstrap.sh")
     s3.upload_file(str(HERE / "fleet.py"), bucket, "emr/fleet.py")
-    return {"ARTIFACTS_BUCKET": bucket, "VERSION": version, "BINARY_SHA256": sha256(binary)}
+    s3.upload_file(str(HERE / "install-jobs.sh"), bucket, "emr/install-jobs.sh")
+    values = {"ARTIFACTS_BUCKET": bucket, "VERSION": version, "BINARY_SHA256": sha256(binary)}
+    if wheel is not None:
+        m = re.fullmatch(r"marketpulse_jobs-([^-]+)-py3-none-any\.whl", wheel.name)
+        if not m:
+            raise SystemExit(f"submit: {wheel} is not a marketpulse_jobs wheel (make wheel builds jobs/dist/*.whl)")
+        s3.upload_file(str(wheel), bucket, f"jobs/{wheel.name}")
+        for script in sorted((HERE.parents[1] / "jobs" / "entrypoints").glob("*.py")):
+            s3.upload_file(str(script), bucket, f"jobs/entrypoints/{script.name}")
+        values |= {"JOBS_VERSION": m[1], "JOBS_SHA256": sha256(wheel)}
+    return values
 
 
 def fleet_step(values: dict[str, str], shards: int, generate: list[str]) -> dict:
@@ -79,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", choices=["publish", "create", "add-step"])
     p.add_argument("--bucket", help="publish: the artifacts bucket")
     p.add_argument("--binary", type=Path, help="publish: the release binary")
+    p.add_argument("--wheel", type=Path, help="publish: the jobs wheel (jobs/dist/marketpulse_jobs-*.whl)")
     p.add_argument("--cluster-id", help="add-step: the running cluster")
     p.add_argument("--shards", type=int, help="number of shards (one Spark task each)")
     p.add_argument("--set", action="append", default=[], help="NAME=value for the templates' ${NAME}")
@@ -92,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.action == "publish":
         if not a.bucket or not a.binary:
             p.error("publish needs --bucket and --binary")
-        values = publish(boto3.client("s3", endpoint_url=a.endpoint_url), a.bucket, a.binary)
+        values = publish(boto3.client("s3", endpoint_url=a.endpoint_url), a.bucket, a.binary, a.wheel)
         print(" ".join(f"--set {k}={v}" for k, v in values.items()))
         return 0
     if not a.shards or a.shards < 1:

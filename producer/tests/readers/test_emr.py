@@ -66,10 +66,19 @@ def aws():
 
 
 @pytest.fixture(scope="module")
-def published(aws, binary):
+def wheel(tmp_path_factory) -> Path:
+    """A wheel named as `make wheel` names it (its content is not under test here)."""
+    path = tmp_path_factory.mktemp("wheel") / "marketpulse_jobs-0.1.0-py3-none-any.whl"
+    path.write_bytes(b"PK\x05\x06" + bytes(18))
+    return path
+
+
+@pytest.fixture(scope="module")
+def published(aws, binary, wheel):
     """The artifacts as `submit.py publish` uploads them, and the values it prints."""
     out = subprocess.run(
-        [sys.executable, EMR / "submit.py", "publish", "--bucket", "artifacts", "--binary", binary, "--endpoint-url", aws],
+        [sys.executable, EMR / "submit.py", "publish", "--bucket", "artifacts", "--binary", binary,
+         "--wheel", wheel, "--endpoint-url", aws],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return dict(pair.split("=", 1) for pair in out.stdout.split() if pair != "--set")
@@ -82,12 +91,15 @@ def bootstrap(aws, tmp_path, *args):
     return subprocess.run(["bash", EMR / "bootstrap.sh", *args], capture_output=True, text=True, env=env, check=False)
 
 
-def test_publish_uploads_the_binary_by_version_with_its_sha256(aws, published, binary):
+def test_publish_uploads_the_binary_by_version_with_its_sha256(aws, published, binary, wheel):
     assert published["BINARY_SHA256"] == hashlib.sha256(binary.read_bytes()).hexdigest()
+    assert published["JOBS_SHA256"] == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert published["JOBS_VERSION"] == "0.1.0"
     version = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True).stdout.split()[-1]
     assert published["VERSION"] == version
     keys = {o["Key"] for o in boto3.client("s3", endpoint_url=aws).list_objects_v2(Bucket="artifacts")["Contents"]}
-    assert {f"bin/marketpulse-{version}", "emr/bootstrap.sh", "emr/fleet.py"} <= keys
+    assert {f"bin/marketpulse-{version}", "emr/bootstrap.sh", "emr/fleet.py", "emr/install-jobs.sh"} <= keys
+    assert {"jobs/marketpulse_jobs-0.1.0-py3-none-any.whl", "jobs/entrypoints/silver_to_gold.py"} <= keys
 
 
 def test_bootstrap_installs_the_binary_when_its_sha256_matches(aws, published, binary, tmp_path):
