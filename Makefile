@@ -3,6 +3,9 @@
 # jobs wheel) itself.
 
 VENV := .venv
+# checkov pins clash with the test venv's (python-hcl2): its own venv.
+CHECKOV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
 READERS := producer/tests/readers
 REQUIREMENTS := $(READERS)/requirements.txt jobs/requirements.txt
 # Spark 3.5 runs on Java 17, not on newer defaults.
@@ -18,16 +21,16 @@ run:
 # Each suite's output is printed whole when it ends.
 test:
 	$(MAKE) --no-print-directory -j2 test-build test-env
-	$(MAKE) --no-print-directory -j3 --output-sync=target test-rust test-readers test-jobs
+	$(MAKE) --no-print-directory -j4 --output-sync=target test-rust test-readers test-jobs test-infra
 
-.PHONY: test-build test-env test-rust test-readers test-jobs
+.PHONY: test-build test-env test-rust test-readers test-jobs test-infra
 # Without make's jobserver, so cargo uses every core while pip downloads.
 test-build:
 	env -u MAKEFLAGS -u MFLAGS cargo test --locked --workspace --no-run
 
 # podman for the container tests: installed from Debian when root, else
 # those tests skip and say so.
-test-env: $(VENV)/.installed $(VENV)/jars/.installed wheel
+test-env: $(VENV)/.installed $(VENV)/jars/.installed $(CHECKOV)/.installed wheel
 	@command -v podman >/dev/null || [ "$$(id -u)" != 0 ] || \
 		(export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends podman buildah runc >/dev/null)
 
@@ -40,6 +43,12 @@ test-rust:
 test-readers: $(VENV)/.installed
 	@mkdir -p target/pytest
 	MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q --basetemp=target/pytest/readers $(READERS)
+
+# The platform's Terraform against a local emulator (infra/tests); skips,
+# saying why, where the machine lacks Terraform or its AWS provider mirror.
+test-infra: $(VENV)/.installed $(CHECKOV)/.installed
+	@mkdir -p target/pytest
+	CHECKOV=$(CHECKOV)/bin/checkov $(VENV)/bin/pytest -q -rs --basetemp=target/pytest/infra infra/tests
 
 test-jobs: $(VENV)/jars/.installed
 	@mkdir -p target/pytest
@@ -62,7 +71,7 @@ wheel: $(VENV)/.installed
 lint: $(VENV)/.installed
 	cargo fmt --all --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
-	$(VENV)/bin/ruff check producer/tests load-tests jobs deploy
+	$(VENV)/bin/ruff check producer/tests load-tests jobs deploy infra/tests
 	$(VENV)/bin/sqlfluff lint --disable-progress-bar jobs/redshift/sql
 	$(VENV)/bin/hadolint deploy/container/Containerfile deploy/container/Containerfile.build
 	$(VENV)/bin/shellcheck deploy/*/*.sh
@@ -95,4 +104,9 @@ $(VENV)/.installed: $(REQUIREMENTS)
 	@test -x $(JAVA17)/bin/java || (echo "Java 17 is missing at $(JAVA17): install openjdk-17-jre-headless (Spark 3.5 needs it)" >&2; exit 1)
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(addprefix -r ,$(REQUIREMENTS))
+	touch $@
+
+$(CHECKOV)/.installed:
+	python3 -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	touch $@

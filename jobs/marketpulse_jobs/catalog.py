@@ -94,3 +94,35 @@ def register(database: str, schemas: dict[str, TableSchema], written: dict[str, 
             summary["partitions_added"] += _add_partitions(glue, database, table_input, keys, rows)
             summary["tables"].append(name)
     return summary
+
+
+def terraform_tables() -> dict:
+    """Every catalog table Terraform declares (infra/modules/glue/tables.json),
+    built by the same code as the tables the jobs register, so the two never
+    differ: silver and quarantine tables in the silver database, gold tables
+    in the gold one. Locations are prefixes of the layer's bucket."""
+    from .bronze_to_silver import quarantine_partitions, silver_partitions
+    from .silver_to_gold import PARTITION
+    from .utils import gold_schemas, load_schemas, silver_schema
+
+    def entry(schema: TableSchema, keys: list[str], prefix: str) -> dict:
+        table = _table_input("-", schema, prefix, keys, "-")
+        return {"columns": table["StorageDescriptor"]["Columns"], "partition_keys": keys, "prefix": prefix}
+
+    quarantine = job_schema("quarantine")
+    silver, gold = {}, {}
+    for table, versions in sorted(load_schemas().items()):
+        silver[table] = entry(silver_schema(versions), silver_partitions(table), f"silver/{table}/")
+        silver[f"{table}_quarantine"] = entry(quarantine, quarantine_partitions(table), f"quarantine/{table}/")
+    for table, schema in sorted(gold_schemas().items()):
+        gold[table] = entry(schema, [PARTITION], f"gold/{table}/")
+    return {"silver": silver, "gold": gold}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    # python -m marketpulse_jobs.catalog > infra/modules/glue/tables.json
+    json.dump(terraform_tables(), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")

@@ -1,0 +1,14 @@
+env                     = "dev"
+vpc_cidr                = "10.10.0.0/20"
+nat_gateways            = 1
+producer_image          = "123456789012.dkr.ecr.us-east-1.amazonaws.com/marketpulse-dev:0.1.0"
+producer_version        = "0.1.0"
+producer_sha256         = "0000000000000000000000000000000000000000000000000000000000000000"
+jobs_version            = "0.1.0"
+jobs_sha256             = "0000000000000000000000000000000000000000000000000000000000000000"
+emr_task_instance_count = 1
+emr_max_capacity_units  = 4
+redshift_nodes          = 1
+kinesis_shards          = 1
+monthly_budget_usd      = 300
+force_destroy           = true

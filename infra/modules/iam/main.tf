@@ -1,0 +1,149 @@
+# One role per component, each limited to the buckets, prefixes, stream and
+# catalog objects it works on. No role gets "*" actions; "*" resources appear
+# only for actions that have no resource-level permissions.
+
+locals {
+  raw       = var.bucket_arns["raw"]
+  silver    = var.bucket_arns["silver"]
+  gold      = var.bucket_arns["gold"]
+  logs      = var.bucket_arns["logs"]
+  artifacts = var.bucket_arns["artifacts"]
+  stream    = "arn:aws:kinesis:${var.region}:${var.account_id}:stream/${var.stream_name}"
+  firehose  = "arn:aws:firehose:${var.region}:${var.account_id}:deliverystream/${var.delivery_stream_name}"
+  catalog   = "arn:aws:glue:${var.region}:${var.account_id}:catalog"
+  db        = { for k, v in var.glue_databases : k => "arn:aws:glue:${var.region}:${var.account_id}:database/${v}" }
+  tables    = { for k, v in var.glue_databases : k => "arn:aws:glue:${var.region}:${var.account_id}:table/${v}/*" }
+  kms_use   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+
+  # Statements reused by several roles.
+  read_write = {
+    for layer in ["raw", "silver", "gold", "artifacts"] : layer => [
+      { Effect = "Allow", Action = ["s3:ListBucket", "s3:GetBucketLocation"], Resource = var.bucket_arns[layer] },
+      { Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource = "${var.bucket_arns[layer]}/*" },
+    ]
+  }
+  read = {
+    for layer in ["raw", "silver", "gold", "artifacts"] : layer => [
+      { Effect = "Allow", Action = ["s3:ListBucket", "s3:GetBucketLocation"], Resource = var.bucket_arns[layer] },
+      { Effect = "Allow", Action = ["s3:GetObject"], Resource = "${var.bucket_arns[layer]}/*" },
+    ]
+  }
+  key = [{ Effect = "Allow", Action = local.kms_use, Resource = var.kms_key_arn }]
+}
+
+data "aws_iam_policy_document" "assume" {
+  for_each = {
+    producer      = "ecs-tasks.amazonaws.com"
+    ecs_execution = "ecs-tasks.amazonaws.com"
+    emr           = "elasticmapreduce.amazonaws.com"
+    emr_ec2       = "ec2.amazonaws.com"
+    glue          = "glue.amazonaws.com"
+    redshift      = "redshift.amazonaws.com"
+    firehose      = "firehose.amazonaws.com"
+    batch         = "batch.amazonaws.com"
+    batch_ec2     = "ec2.amazonaws.com"
+    events        = "events.amazonaws.com"
+  }
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = [each.value]
+    }
+    dynamic "condition" {
+      for_each = contains(["emr", "glue", "firehose", "batch", "events", "redshift"], each.key) ? [1] : []
+      content {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [var.account_id]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  for_each           = data.aws_iam_policy_document.assume
+  name               = "${var.name_prefix}-${replace(each.key, "_", "-")}"
+  assume_role_policy = each.value.json
+}
+
+resource "aws_iam_role_policy" "this" {
+  for_each = local.policies
+  name     = "least-privilege"
+  role     = aws_iam_role.this[each.key].id
+  policy   = jsonencode({ Version = "2012-10-17", Statement = each.value })
+}
+
+locals {
+  policies = {
+    # The producer task: writes the raw lake and the streams.
+    producer = concat(local.read_write["raw"], local.key, [
+      { Effect = "Allow", Action = ["kinesis:PutRecords", "kinesis:PutRecord", "kinesis:DescribeStreamSummary", "kinesis:ListShards"], Resource = local.stream },
+      { Effect = "Allow", Action = ["firehose:PutRecordBatch", "firehose:PutRecord", "firehose:DescribeDeliveryStream"], Resource = local.firehose },
+    ])
+    # ECS pulls the image and writes the task's logs.
+    ecs_execution = [
+      { Effect = "Allow", Action = ["ecr:GetAuthorizationToken"], Resource = "*" },
+      { Effect = "Allow", Action = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"], Resource = "arn:aws:ecr:${var.region}:${var.account_id}:repository/marketpulse*" },
+      { Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = "arn:aws:logs:${var.region}:${var.account_id}:log-group:/marketpulse/*" },
+    ]
+    # EMR's service role manages the cluster's instances in this account.
+    emr = [
+      { Effect = "Allow", Action = ["ec2:RunInstances", "ec2:TerminateInstances", "ec2:CreateTags", "ec2:Describe*", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:CreateFleet", "ec2:CreateLaunchTemplate", "ec2:DeleteLaunchTemplate", "ec2:CreateLaunchTemplateVersion", "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress"], Resource = "*", Condition = { StringEquals = { "aws:RequestedRegion" = var.region } } },
+      { Effect = "Allow", Action = ["iam:PassRole"], Resource = "arn:aws:iam::${var.account_id}:role/${var.name_prefix}-emr-ec2" },
+      { Effect = "Allow", Action = ["iam:CreateServiceLinkedRole"], Resource = "arn:aws:iam::${var.account_id}:role/aws-service-role/spot.amazonaws.com/*" },
+    ]
+    # EMR nodes: the fleet writes raw, bronze->silver reads raw and writes silver.
+    emr_ec2 = concat(local.read_write["raw"], local.read_write["silver"], local.read["artifacts"], local.key, [
+      { Effect = "Allow", Action = ["s3:PutObject"], Resource = "${local.logs}/emr/*" },
+      { Effect = "Allow", Action = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable", "glue:GetPartitions", "glue:BatchCreatePartition"], Resource = [local.catalog, local.db["silver"], local.tables["silver"]] },
+    ])
+    # Glue silver->gold: reads silver, rewrites gold days, keeps bookmarks and temp files in artifacts.
+    glue = concat(local.read["silver"], local.read_write["gold"], local.key, [
+      { Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], Resource = "${local.artifacts}/glue/*" },
+      { Effect = "Allow", Action = ["s3:ListBucket"], Resource = local.artifacts },
+      { Effect = "Allow", Action = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions", "glue:UpdateTable", "glue:CreateTable", "glue:BatchCreatePartition"], Resource = [local.catalog, local.db["silver"], local.tables["silver"], local.db["gold"], local.tables["gold"]] },
+      # The gold-partitions crawler reads and adds partitions.
+      { Effect = "Allow", Action = ["glue:GetPartition", "glue:BatchGetPartition", "glue:CreatePartition", "glue:UpdatePartition", "glue:BatchUpdatePartition"], Resource = [local.catalog, local.db["gold"], local.tables["gold"]] },
+      { Effect = "Allow", Action = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"], Resource = "arn:aws:logs:${var.region}:${var.account_id}:log-group:/aws-glue/*" },
+      { Effect = "Allow", Action = ["cloudwatch:PutMetricData"], Resource = "*", Condition = { StringEquals = { "cloudwatch:namespace" = "Glue" } } },
+    ])
+    # Redshift: COPY from gold, UNLOAD to gold/unload, Spectrum over the gold catalog.
+    redshift = concat(local.read["gold"], local.key, [
+      { Effect = "Allow", Action = ["s3:PutObject", "s3:DeleteObject"], Resource = "${local.gold}/unload/*" },
+      { Effect = "Allow", Action = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions"], Resource = [local.catalog, local.db["gold"], local.tables["gold"]] },
+    ])
+    # Firehose: reads the stream, writes raw.
+    firehose = concat(local.key, [
+      { Effect = "Allow", Action = ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"], Resource = local.stream },
+      { Effect = "Allow", Action = ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:PutObject"], Resource = [local.raw, "${local.raw}/*"] },
+      { Effect = "Allow", Action = ["logs:PutLogEvents"], Resource = "arn:aws:logs:${var.region}:${var.account_id}:log-group:/marketpulse/*" },
+    ])
+    # Batch's service role runs the managed compute environment.
+    batch = [
+      { Effect = "Allow", Action = ["ec2:Describe*", "ec2:CreateLaunchTemplate", "ec2:DeleteLaunchTemplate", "ec2:CreateLaunchTemplateVersion", "ec2:RunInstances", "ec2:TerminateInstances", "ec2:CreateTags", "ec2:CreateFleet", "autoscaling:Describe*", "autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup", "autoscaling:CreateOrUpdateTags", "autoscaling:CreateLaunchConfiguration", "autoscaling:DeleteLaunchConfiguration", "ecs:CreateCluster", "ecs:DeleteCluster", "ecs:Describe*", "ecs:List*", "ecs:DeregisterContainerInstance"], Resource = "*", Condition = { StringEquals = { "aws:RequestedRegion" = var.region } } },
+      { Effect = "Allow", Action = ["iam:PassRole"], Resource = "arn:aws:iam::${var.account_id}:role/${var.name_prefix}-batch-ec2" },
+    ]
+    # Batch hosts join the ECS cluster Batch makes and ship container logs.
+    batch_ec2 = [
+      { Effect = "Allow", Action = ["ecs:RegisterContainerInstance", "ecs:DeregisterContainerInstance", "ecs:DiscoverPollEndpoint", "ecs:Submit*", "ecs:Poll", "ecs:StartTelemetrySession", "ecs:UpdateContainerInstancesState"], Resource = "*", Condition = { StringEquals = { "aws:RequestedRegion" = var.region } } },
+      { Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = "arn:aws:logs:${var.region}:${var.account_id}:log-group:/aws/batch/*" },
+      { Effect = "Allow", Action = ["ecr:GetAuthorizationToken"], Resource = "*" },
+      { Effect = "Allow", Action = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], Resource = "arn:aws:ecr:${var.region}:${var.account_id}:repository/marketpulse*" },
+    ]
+    # EventBridge starts the Glue workflow when the silver step completes.
+    events = [
+      { Effect = "Allow", Action = ["glue:notifyEvent"], Resource = "arn:aws:glue:${var.region}:${var.account_id}:workflow/${var.name_prefix}-*" },
+    ]
+  }
+}
+
+resource "aws_iam_instance_profile" "emr_ec2" {
+  name = "${var.name_prefix}-emr-ec2"
+  role = aws_iam_role.this["emr_ec2"].name
+}
+
+resource "aws_iam_instance_profile" "batch_ec2" {
+  name = "${var.name_prefix}-batch-ec2"
+  role = aws_iam_role.this["batch_ec2"].name
+}

@@ -1,0 +1,53 @@
+# One customer key per environment for everything at rest: buckets, logs,
+# streams, SNS, Redshift, EMR. IAM policies grant its use per role; the key
+# policy only adds the service principals that cannot act through IAM roles.
+
+resource "aws_kms_key" "this" {
+  description             = "MarketPulse ${var.name_prefix} data at rest"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.deletion_window_days
+  policy                  = data.aws_iam_policy_document.key.json
+}
+
+resource "aws_kms_alias" "this" {
+  name          = "alias/${var.name_prefix}"
+  target_key_id = aws_kms_key.this.key_id
+}
+
+data "aws_iam_policy_document" "key" {
+  #checkov:skip=CKV_AWS_111:In a key policy "*" is the key itself; the account root administers it and IAM grants its use.
+  #checkov:skip=CKV_AWS_356:In a key policy "*" is the key itself, not every resource.
+  #checkov:skip=CKV_AWS_109:Key administration by the account root is what keeps the key manageable; roles get use only, through IAM.
+  statement {
+    sid       = "AccountAdministersAndDelegatesToIam"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::${var.account_id}:root"]
+    }
+  }
+  statement {
+    sid       = "CloudWatchLogsEncrypts"
+    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${var.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:aws:logs:${var.region}:${var.account_id}:log-group:*"]
+    }
+  }
+  statement {
+    sid       = "AlarmsAndBudgetsPublishToEncryptedTopics"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com", "events.amazonaws.com"]
+    }
+  }
+}

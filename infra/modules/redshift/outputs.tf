@@ -1,0 +1,19 @@
+output "cluster_id" {
+  description = "The cluster identifier."
+  value       = aws_redshift_cluster.this.cluster_identifier
+}
+
+output "endpoint" {
+  description = "host:port of the cluster."
+  value       = aws_redshift_cluster.this.endpoint
+}
+
+output "database" {
+  description = "Database of the marts."
+  value       = var.database
+}
+
+output "parameter_group" {
+  description = "The TLS-only parameter group, or null when disabled."
+  value       = var.enable_parameter_group ? aws_redshift_parameter_group.this[0].name : null
+}
