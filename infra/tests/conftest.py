@@ -87,6 +87,9 @@ def emulator():
             os.environ[k] = v
 
 
+# Three retries: the emulator's HTTP server drops idle keep-alive
+# connections, which the provider sees as a failed request when the
+# machine is busy; a 500 for a call the emulator lacks retries only thrice.
 def provider_override(url: str) -> str:
     endpoints = "\n".join(f'    {s} = "{url}"' for s in SERVICES)
     return f"""# Written by infra/tests: the emulator run's provider settings.
@@ -97,7 +100,7 @@ provider "aws" {{
   skip_metadata_api_check     = true
   skip_region_validation      = true
   s3_use_path_style           = true
-  max_retries                 = 1
+  max_retries                 = 3
   endpoints {{
 {endpoints}
   }}
