@@ -66,25 +66,21 @@ def emulator():
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    saved = {k: os.environ.get(k) for k in AWS}
-    os.environ.update(AWS)  # the tests' boto3 clients
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        server.terminate()
-        pytest.fail("the emulator did not start")
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in AWS.items():
+            mp.setenv(k, v)  # the tests' boto3 clients
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
         else:
-            os.environ[k] = v
+            server.terminate()
+            pytest.fail("the emulator did not start")
+        yield url
+        server.terminate()
+        server.wait(timeout=30)
 
 
 # Three retries: the emulator's HTTP server drops idle keep-alive

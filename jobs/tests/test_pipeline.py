@@ -3,7 +3,6 @@ Black Friday with its layers on moto's S3, then the Redshift SQL on its
 local stand-in: the DDL's layout, COPY, UNLOAD and every BI query against
 an independent answer from the clean lake."""
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -39,14 +38,10 @@ REDSHIFT_TYPES = {
 @pytest.fixture(scope="module")
 def aws(moto_s3):
     """AWS settings for moto, for the module's duration."""
-    saved = {k: os.environ.get(k) for k in AWS}
-    os.environ.update(AWS)
-    yield moto_s3
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in AWS.items():
+            mp.setenv(k, v)
+        yield moto_s3
 
 
 @pytest.fixture(scope="module")

@@ -180,46 +180,68 @@ resource "aws_cloudwatch_metric_alarm" "glue_failed_tasks" {
   ok_actions         = local.actions
 }
 
-# --- EMR ----------------------------------------------------------------
+# --- EMR and Redshift ---------------------------------------------------
 
-resource "aws_cloudwatch_metric_alarm" "emr_idle" {
-  count = var.emr_alarm ? 1 : 0
+# One alarm per cluster the root asked for. Each spec is built only when its
+# flag is set, so a cluster id left null (the default) is never read.
+locals {
+  cluster_alarms = { for a in concat(
+    var.emr_alarm ? [{
+      key         = "emr_idle"
+      name        = "emr-idle"
+      description = "EMR cluster ${var.emr_cluster_id} has been idle for ${var.emr_idle_minutes} minutes and is still billed."
+      namespace   = "AWS/ElasticMapReduce"
+      metric      = "IsIdle"
+      dimensions  = { JobFlowId = var.emr_cluster_id }
+      statistic   = "Minimum"
+      periods     = var.emr_idle_minutes / 5
+      comparison  = "GreaterThanOrEqualToThreshold"
+      threshold   = 1
+    }] : [],
+    var.redshift_alarm ? [{
+      key         = "redshift_queue"
+      name        = "redshift-wlm-queue"
+      description = "More than ${var.redshift_max_wlm_queue_length} queries have waited in Redshift ${var.redshift_cluster_id}'s WLM queues for 15 minutes."
+      namespace   = "AWS/Redshift"
+      metric      = "WLMQueueLength"
+      dimensions  = { ClusterIdentifier = var.redshift_cluster_id }
+      statistic   = "Average"
+      periods     = 3
+      comparison  = "GreaterThanThreshold"
+      threshold   = var.redshift_max_wlm_queue_length
+    }] : [],
+  ) : a.key => a }
+}
 
-  alarm_name          = "${var.name_prefix}-emr-idle"
-  alarm_description   = "EMR cluster ${var.emr_cluster_id} has been idle for ${var.emr_idle_minutes} minutes and is still billed."
-  namespace           = "AWS/ElasticMapReduce"
-  metric_name         = "IsIdle"
-  dimensions          = { JobFlowId = var.emr_cluster_id }
-  statistic           = "Minimum"
+resource "aws_cloudwatch_metric_alarm" "cluster" {
+  for_each = local.cluster_alarms
+
+  alarm_name          = "${var.name_prefix}-${each.value.name}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
   period              = 300
-  evaluation_periods  = var.emr_idle_minutes / 5
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = 1
-  # A terminated cluster stops reporting, which is the outcome we want.
+  evaluation_periods  = each.value.periods
+  comparison_operator = each.value.comparison
+  threshold           = each.value.threshold
+  # A terminated EMR cluster stops reporting, which is the outcome we want; a
+  # paused Redshift cluster queues nothing and its health has its own signals.
   treat_missing_data = "notBreaching"
   alarm_actions      = local.actions
   ok_actions         = local.actions
 }
 
-# --- Redshift -----------------------------------------------------------
+# The two alarms were separate counted resources; keep existing ones in place.
+moved {
+  from = aws_cloudwatch_metric_alarm.emr_idle[0]
+  to   = aws_cloudwatch_metric_alarm.cluster["emr_idle"]
+}
 
-resource "aws_cloudwatch_metric_alarm" "redshift_queue" {
-  count = var.redshift_alarm ? 1 : 0
-
-  alarm_name          = "${var.name_prefix}-redshift-wlm-queue"
-  alarm_description   = "More than ${var.redshift_max_wlm_queue_length} queries have waited in Redshift ${var.redshift_cluster_id}'s WLM queues for 15 minutes."
-  namespace           = "AWS/Redshift"
-  metric_name         = "WLMQueueLength"
-  dimensions          = { ClusterIdentifier = var.redshift_cluster_id }
-  statistic           = "Average"
-  period              = 300
-  evaluation_periods  = 3
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.redshift_max_wlm_queue_length
-  # A paused cluster queues nothing; its health has its own signals.
-  treat_missing_data = "notBreaching"
-  alarm_actions      = local.actions
-  ok_actions         = local.actions
+moved {
+  from = aws_cloudwatch_metric_alarm.redshift_queue[0]
+  to   = aws_cloudwatch_metric_alarm.cluster["redshift_queue"]
 }
 
 # --- Dashboard ----------------------------------------------------------
@@ -230,8 +252,7 @@ locals {
     [for a in aws_cloudwatch_metric_alarm.sink_p99 : a.arn],
     [for a in aws_cloudwatch_metric_alarm.throttles : a.arn],
     [for a in aws_cloudwatch_metric_alarm.glue_failed_tasks : a.arn],
-    [for a in aws_cloudwatch_metric_alarm.emr_idle : a.arn],
-    [for a in aws_cloudwatch_metric_alarm.redshift_queue : a.arn],
+    [for a in aws_cloudwatch_metric_alarm.cluster : a.arn],
   )
 
   # Producer graphs search every Sink, so runs to sinks not listed in

@@ -15,7 +15,6 @@ output "alarm_names" {
     [for a in aws_cloudwatch_metric_alarm.sink_p99 : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.throttles : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.glue_failed_tasks : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.emr_idle : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.redshift_queue : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.cluster : a.alarm_name],
   )
 }

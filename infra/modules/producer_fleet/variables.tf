@@ -108,14 +108,20 @@ variable "kms_key_arn" {
   }
 }
 
+# The retention values CloudWatch Logs accepts (validation may read locals
+# since Terraform 1.9).
+locals {
+  log_retention_values = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
+}
+
 variable "log_retention_days" {
   type        = number
   description = "Days CloudWatch keeps the producer's logs (and so its EMF lines)."
   default     = 30
 
   validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days is one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."
+    condition     = contains(local.log_retention_values, var.log_retention_days)
+    error_message = "log_retention_days is one of the values CloudWatch Logs accepts (${join(", ", local.log_retention_values)})."
   }
 }
 
