@@ -11,7 +11,7 @@ REQUIREMENTS := $(READERS)/requirements.txt jobs/requirements.txt
 # Spark 3.5 runs on Java 17, not on newer defaults.
 JAVA17 ?= /usr/lib/jvm/java-17-openjdk-amd64
 
-.PHONY: run test lint bench wheel pipeline
+.PHONY: run test lint bench wheel pipeline calibrate peers
 
 run:
 	cargo run --release --locked -- generate
@@ -19,11 +19,14 @@ run:
 # The test build (CPU) overlaps the venv install (mostly I/O); the Rust,
 # reader (sleeps, leases, backoff) and Spark suites then run side by side.
 # Each suite's output is printed whole when it ends.
+# The capacity model's check against a timed run goes first, alone: its
+# wall-time prediction holds for a machine doing nothing else.
 test:
 	$(MAKE) --no-print-directory -j2 test-build test-env
+	$(MAKE) --no-print-directory test-model
 	$(MAKE) --no-print-directory -j4 --output-sync=target test-rust test-readers test-jobs test-infra
 
-.PHONY: test-build test-env test-rust test-readers test-jobs test-infra
+.PHONY: test-build test-env test-model test-rust test-readers test-jobs test-infra
 # Without make's jobserver, so cargo uses every core while pip downloads.
 test-build:
 	env -u MAKEFLAGS -u MFLAGS cargo test --locked --workspace --no-run
@@ -36,6 +39,9 @@ test-env: $(VENV)/.installed $(VENV)/jars/.installed $(CHECKOV)/.installed wheel
 
 test-rust:
 	cargo test --locked --workspace
+
+test-model:
+	cargo test --locked --workspace --test cli -- --ignored --nocapture capacity::plan_predicts
 
 # A separate pytest base folder per suite: two sessions at once would
 # prune each other's numbered temp folders. test-jobs runs the installed
@@ -84,6 +90,18 @@ bench: $(VENV)/.installed
 	$(MAKE) wheel
 	$(VENV)/bin/python load-tests/bench_silver.py --runs 3 --formats parquet
 	$(VENV)/bin/python load-tests/bench_redshift.py --runs 5
+	python3 load-tests/bench_rate_profile.py --runs 3
+
+# Capacity: this machine's calibration (the compiled-in reference when run
+# on the reference machine), and the peers side by side with their charts
+# (load-tests/peers/README.md sets up their venv and tpchgen-cli).
+calibrate:
+	cargo build --release --locked
+	target/release/marketpulse calibrate --out load-tests/results/calibration.json
+
+peers:
+	cargo build --release --locked
+	load-tests/peers/.venv/bin/python load-tests/peers/run.py
 
 # hadoop-aws and the AWS SDK bundle for s3a://, which the pyspark wheel
 # lacks and Maven cannot be reached for: PyPI's sagemaker-pyspark sdist

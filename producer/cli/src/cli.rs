@@ -40,6 +40,22 @@ pub(crate) enum Command {
         #[arg(long)]
         endpoint_url: Option<String>,
     },
+    /// Measure this machine: events/s per core and bytes per event of each
+    /// table, format and codec, start-up, parallel efficiency and RSS per
+    /// thread; written as JSON for `plan`.
+    Calibrate {
+        /// Where the calibration goes [default: calibration.json]
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// A few seconds instead of a few minutes: small runs, once each;
+        /// `plan` scales the reference calibration by it
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Capacity and cost of N events a day: vCPU-hours, instances for a
+    /// backfill, S3 requests and storage, Kinesis shards at the peak minute,
+    /// Firehose ingestion, compute cost, the monthly total.
+    Plan(Box<PlanArgs>),
     /// Print a Parquet lake's realised distributions next to its config:
     /// hourly curves, top pages and stores, funnel, baskets, defects.
     Profile {
@@ -154,10 +170,14 @@ pub(crate) struct GenerateArgs {
     #[arg(long, value_parser = PossibleValuesParser::new(["backfill", "realtime"]), help_heading = "Real time")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
-    /// Emit this many events per second
+    /// Emit this many events per second (in a fleet: all shards together)
     #[arg(long, allow_hyphen_values = true, help_heading = "Real time")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
+    /// Pace by segments, e.g. ramp:1000..20000/60s,hold:20000/2m,spike:50000/10s; or diurnal:SPEEDUP, the world's own hourly curve with each hour lasting 3600/SPEEDUP s (at --rate on average when given). The run ends with the profile
+    #[arg(long, help_heading = "Real time")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_profile: Option<String>,
     /// Replay simulated time this many times faster than the clock [default: 1]
     #[arg(long, allow_hyphen_values = true, help_heading = "Real time")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -191,6 +211,59 @@ pub(crate) struct GenerateArgs {
     #[arg(long, help_heading = "Metrics")]
     #[serde(skip_serializing_if = "is_false")]
     pub emf: bool,
+}
+
+/// `plan`'s flags. The dataset flags mean what they mean to `generate`.
+#[derive(clap::Args, Default)]
+pub(crate) struct PlanArgs {
+    /// Events (sales and clicks) a day, on average over the window
+    #[arg(long, allow_hyphen_values = true)]
+    pub events_per_day: f64,
+    /// First day of the window, YYYY-MM-DD [default: 2025-01-06]
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Days in the window: the backfill, and where the peak is sought [default: 30]
+    #[arg(long, allow_hyphen_values = true)]
+    pub days: Option<i64>,
+    /// Tables, comma-separated [default: all; sales,clicks for streams]
+    #[arg(long, value_parser = domain_names(), value_delimiter = ',')]
+    pub domains: Option<Vec<String>>,
+    /// File format of the lake [default: parquet]
+    #[arg(long, value_parser = names(&Format::ALL, Format::name))]
+    pub format: Option<String>,
+    /// Codec [default: zstd for parquet, none for text]
+    #[arg(long, value_parser = names(&Compression::ALL, Compression::name))]
+    pub compression: Option<String>,
+    /// Where events go: the S3 lake, a Kinesis data stream or Firehose
+    #[arg(long, default_value = "s3", value_parser = PossibleValuesParser::new(["s3", "kinesis", "firehose"]))]
+    pub sink: String,
+    /// Backfill the window within this many hours: instances needed and cost
+    #[arg(long, allow_hyphen_values = true)]
+    pub backfill_hours: Option<f64>,
+    /// EC2 instance type of the producers, as priced in the price file [default: c7i.2xlarge]
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// The monthly total with spot prices
+    #[arg(long)]
+    pub spot: bool,
+    /// Compute of the monthly total: EMR instances or ECS Fargate tasks
+    #[arg(long, default_value = "emr", value_parser = PossibleValuesParser::new(["emr", "ecs"]))]
+    pub engine: String,
+    /// Threads of the local run whose wall time the plan predicts [default: the calibration's cores]
+    #[arg(long, allow_hyphen_values = true)]
+    pub threads: Option<i64>,
+    /// World config (TOML), as for generate: its curves decide the peak
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Calibration JSON from `marketpulse calibrate` [default: the reference machine's]
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
+    /// Price table (TOML) [default: load-tests/prices/aws-us-east-1-2026-11.toml, compiled in]
+    #[arg(long)]
+    pub prices: Option<PathBuf>,
+    /// Print the plan as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags of the sinks (`sinks/`).

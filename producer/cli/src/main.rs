@@ -1,6 +1,7 @@
 //! `marketpulse`: the command line over the generator (`marketpulse-gen`),
 //! the encoders, the sinks and the pipeline. See ARCHITECTURE.md.
 
+mod capacity;
 mod cli;
 mod console;
 mod encode;
@@ -187,6 +188,8 @@ fn generate(args: &GenerateArgs) -> Result<(), Error> {
 fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Generate(args) => generate(&args),
+        Command::Calibrate { out, quick } => capacity::calibrate(out, quick),
+        Command::Plan(args) => capacity::plan(&args),
         Command::Profile { dir, json } => {
             let p = profile::profile(&dir)?;
             if json {

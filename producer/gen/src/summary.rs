@@ -23,6 +23,10 @@ pub struct TablePlan {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlanSummary {
     pub tables: Vec<TablePlan>,
+    /// Events (sales and clicks) per UTC hour of the run, day by day from
+    /// the start: the curves the capacity planner takes its peak from.
+    /// Online sales are estimated, as in `tables`.
+    pub hourly_events: Vec<u64>,
 }
 
 impl PlanSummary {
@@ -95,8 +99,9 @@ pub(crate) fn summarize(world: &World, shard_index: u32, shard_count: u32) -> Pl
         .collect();
     let mut estimated = vec![0.0f64; tables.len()];
     let users = users_total(spec);
+    let mut hourly = vec![0.0f64; spec.days as usize * 24];
     let mut position = 0u64;
-    for date in spec.dates() {
+    for (day, date) in spec.dates().enumerate() {
         let vol = DayVolumes::new(world, date);
         for (t, &domain) in spec.domains.iter().enumerate() {
             for (hour, chunks) in domain.table().plan_day(world, &vol) {
@@ -114,11 +119,19 @@ pub(crate) fn summarize(world: &World, shard_index: u32, shard_count: u32) -> Pl
                             .map(|&n| chunk_share(n, chunks, chunk))
                             .sum()
                     };
+                    let at = day * 24 + h;
                     match domain.name() {
-                        "clicks" => tables[t].rows += share(&vol.clicks[h]),
+                        "clicks" => {
+                            let n = share(&vol.clicks[h]);
+                            tables[t].rows += n;
+                            hourly[at] += n as f64;
+                        }
                         "sales" => {
-                            tables[t].rows += share(&vol.pos_sales[h]);
-                            estimated[t] += share(&vol.clicks[h]) as f64 * online;
+                            let pos = share(&vol.pos_sales[h]);
+                            let web = share(&vol.clicks[h]) as f64 * online;
+                            tables[t].rows += pos;
+                            estimated[t] += web;
+                            hourly[at] += pos as f64 + web;
                         }
                         "users" => {
                             let lo = u64::from(chunk) * USERS_PER_FILE;
@@ -142,7 +155,10 @@ pub(crate) fn summarize(world: &World, shard_index: u32, shard_count: u32) -> Pl
     for (t, e) in tables.iter_mut().zip(estimated) {
         t.rows += e.round() as u64;
     }
-    PlanSummary { tables }
+    PlanSummary {
+        tables,
+        hourly_events: hourly.into_iter().map(|n| n.round() as u64).collect(),
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod ledger;
 mod produce;
 mod progress;
 mod realtime;
+pub(crate) mod schedule;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

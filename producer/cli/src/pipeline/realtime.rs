@@ -1,6 +1,7 @@
 //! Real-time mode: the same events as a backfill, emitted paced in event-time
-//! order, hour by hour. `--rate N` paces N events per second (governor);
-//! `--speedup X` replays simulated time X times faster than the wall clock.
+//! order, hour by hour. `--rate N` and `--rate-profile` pace by a schedule of
+//! due times (`schedule.rs`); `--speedup X` replays simulated time X times
+//! faster than the wall clock.
 //!
 //! Each event is emitted at its event time; late arrivals (dirty data) at the
 //! start of the hour they land in, future timestamps at its end. Record sinks
@@ -10,7 +11,6 @@
 //! so the files are deterministic for a given spec and flush settings.
 
 use std::collections::BTreeMap;
-use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -18,13 +18,13 @@ use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
 use chrono::Datelike;
-use governor::{Quota, RateLimiter};
 use marketpulse_gen::dirty::{DefectKind, Defects};
 use marketpulse_gen::{Domain, Format, Generator, Unit};
 use sha2::{Digest, Sha256};
 
 use super::ledger::{Delivered, Ledger};
 use super::produce::{Needs, Produced, Sidecar, produce};
+use super::schedule::{Profile, Schedule};
 use super::{Outputs, Summary};
 use crate::encode::{Buffers, encode_with_defects};
 use crate::error::Error;
@@ -33,12 +33,15 @@ use crate::settings::Run;
 
 const HOUR_US: i64 = 3_600_000_000;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Pace {
-    /// Events per second.
+    /// Events per second, in total over the fleet's shards.
     Rate(f64),
     /// Simulated seconds per wall-clock second.
     Speedup(f64),
+    /// A rate profile, in total over the shards; with `--rate`, the mean
+    /// rate of a diurnal profile.
+    Profile(Profile, Option<f64>),
 }
 
 #[derive(Clone, Debug)]
@@ -331,8 +334,35 @@ impl State<'_> {
     }
 }
 
+/// The shard's schedule: the fleet's, times this shard's share of the
+/// plan's events. `None` when paced by speed-up.
+fn schedule_of(generator: &Generator, run: &Run, pace: &Pace) -> Option<Schedule> {
+    let all = || generator.summarize(0, 1);
+    let fleet = match pace {
+        Pace::Speedup(_) => return None,
+        Pace::Rate(r) => Schedule::constant(*r),
+        Pace::Profile(Profile::Segments(s), _) => Schedule::new(s.clone()),
+        Pace::Profile(Profile::Diurnal(x), mean) => {
+            Schedule::diurnal(&all().hourly_events, *x, *mean)
+        }
+    };
+    if run.shard_count == 1 {
+        return Some(fleet);
+    }
+    let total = all().events();
+    let mine = generator
+        .summarize(run.shard_index, run.shard_count)
+        .events();
+    Some(fleet.scaled(if total > 0 {
+        mine as f64 / total as f64
+    } else {
+        0.0
+    }))
+}
+
 pub(super) fn run(run: &Run, out: &Outputs<'_>, opts: &RealtimeOptions) -> Result<Summary, Error> {
     let generator = Generator::new(&run.spec).map_err(|e| Error::usage(e.to_string()))?;
+    let schedule = schedule_of(&generator, run, &opts.pace);
     let mut state = State {
         run,
         out,
@@ -341,34 +371,20 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, opts: &RealtimeOptions) -> Resul
         emitted: 0,
     };
     // Reaching --duration is a normal end, with an incomplete manifest.
-    let (outcome, complete) = match emit_all(&generator, &mut state) {
+    let (outcome, complete) = match emit_all(&generator, schedule.as_ref(), &mut state) {
         Ok(done) => (Ok(()), done),
         Err(e) => (Err(e), false),
     };
     state.ledger.finish(run, out, outcome, complete)
 }
 
-/// Emits the run; `Ok(false)` when `--duration` ended it early.
-fn emit_all(generator: &Generator, state: &mut State<'_>) -> Result<bool, Error> {
-    let rate_limiter = match state.opts.pace {
-        Pace::Rate(r) => {
-            // Batches of 5 ms of events; the bucket holds 50 ms, so a late
-            // timer wake-up is made up instead of lost.
-            let batch = ((r / 200.0).ceil() as u32).clamp(1, 500);
-            let burst = ((r / 20.0).ceil() as u32).clamp(batch, 5000);
-            let period = Duration::from_secs_f64(1.0 / r);
-            Some((
-                RateLimiter::direct(
-                    Quota::with_period(period)
-                        .expect("positive period")
-                        .allow_burst(NonZeroU32::new(burst).expect("burst >= 1")),
-                ),
-                batch as usize,
-                NonZeroU32::new(burst).expect("burst >= 1"),
-            ))
-        }
-        Pace::Speedup(_) => None,
-    };
+/// Emits the run; `Ok(false)` when `--duration` or the end of the rate
+/// profile ended it early.
+fn emit_all(
+    generator: &Generator,
+    schedule: Option<&Schedule>,
+    state: &mut State<'_>,
+) -> Result<bool, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -383,6 +399,7 @@ fn emit_all(generator: &Generator, state: &mut State<'_>) -> Result<bool, Error>
             .duration
             .zip(pace_start)
             .is_some_and(|(d, t0)| t0.elapsed() >= d)
+            || schedule.is_some_and(|s| s.time_of(state.emitted).is_none())
     };
     let run = state.run;
     let records = state.records();
@@ -420,13 +437,7 @@ fn emit_all(generator: &Generator, state: &mut State<'_>) -> Result<bool, Error>
             let sim0 = *sim_start.get_or_insert(start);
             let mut windows: BTreeMap<Domain, Window> = BTreeMap::new();
             let mut i = 0;
-            let t0 = *pace_start.get_or_insert_with(|| {
-                // Start from an empty bucket: no burst ahead of the schedule.
-                if let Some((limiter, _, burst)) = &rate_limiter {
-                    let _ = limiter.check_n(*burst);
-                }
-                Instant::now()
-            });
+            let t0 = *pace_start.get_or_insert_with(Instant::now);
             while i < order.len() {
                 if signalled(state) || timed_out(state, pace_start) {
                     flush_all(state, &hour, &mut windows)?;
@@ -437,17 +448,18 @@ fn emit_all(generator: &Generator, state: &mut State<'_>) -> Result<bool, Error>
                     return Ok(false);
                 }
                 // How many events are due next; waits until they are.
-                let n = match (&rate_limiter, state.opts.pace) {
-                    (Some((limiter, batch, _)), _) => {
-                        let n = (*batch).min(order.len() - i);
-                        runtime
-                            .block_on(
-                                limiter.until_n_ready(NonZeroU32::new(n as u32).expect("n >= 1")),
-                            )
-                            .expect("n is within the burst");
-                        n
+                let n = match (schedule, &state.opts.pace) {
+                    (Some(s), _) => {
+                        let due = s.time_of(state.emitted).expect("checked above");
+                        let due_at = t0 + Duration::from_secs_f64(due);
+                        runtime.block_on(async { tokio::time::sleep_until(due_at.into()).await });
+                        // Everything due within the next 5 ms goes in this batch.
+                        let horizon = t0.elapsed().as_secs_f64() + 0.005;
+                        let ready = s.due_by(horizon).saturating_sub(state.emitted) as usize;
+                        ready.clamp(1, 500).min(order.len() - i)
                     }
                     (None, Pace::Speedup(x)) => {
+                        let x = *x;
                         let at =
                             |key: i64| t0 + Duration::from_secs_f64((key - sim0) as f64 / 1e6 / x);
                         let due_at = at(order[i].0);
@@ -461,7 +473,7 @@ fn emit_all(generator: &Generator, state: &mut State<'_>) -> Result<bool, Error>
                             .count()
                             .max(1)
                     }
-                    (None, Pace::Rate(_)) => unreachable!("a rate has a limiter"),
+                    (None, _) => unreachable!("a rate or profile has a schedule"),
                 };
                 let due = &order[i..i + n];
                 if state.records() {
@@ -486,13 +498,15 @@ fn emit_all(generator: &Generator, state: &mut State<'_>) -> Result<bool, Error>
                 // Each event's lag against its own scheduled time.
                 let now = Instant::now();
                 for (j, e) in order[i..i + n].iter().enumerate() {
-                    let due = match state.opts.pace {
-                        Pace::Rate(r) => {
-                            t0 + Duration::from_secs_f64((state.emitted + j as u64) as f64 / r)
+                    let due = match (schedule, &state.opts.pace) {
+                        (Some(s), _) => {
+                            let k = state.emitted + j as u64;
+                            t0 + Duration::from_secs_f64(s.time_of(k).unwrap_or(0.0))
                         }
-                        Pace::Speedup(x) => {
+                        (None, Pace::Speedup(x)) => {
                             t0 + Duration::from_secs_f64((e.0 - sim0) as f64 / 1e6 / x)
                         }
+                        (None, _) => unreachable!("a rate or profile has a schedule"),
                     };
                     state.out.metrics.lag(now.saturating_duration_since(due), 1);
                 }

@@ -63,6 +63,8 @@ pub(crate) struct Settings {
     pub mode: Mode,
     #[serde(default, deserialize_with = "opt_lenient")]
     pub rate: Option<f64>,
+    #[serde(default, deserialize_with = "opt_text")]
+    pub rate_profile: Option<String>,
     #[serde(default, deserialize_with = "opt_lenient")]
     pub speedup: Option<f64>,
     #[serde(default, deserialize_with = "opt_lenient")]

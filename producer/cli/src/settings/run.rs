@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{Loaded, layers};
 use crate::console::say;
 use crate::error::Error;
+use crate::pipeline::schedule::Profile;
 use crate::pipeline::{Pace, RealtimeOptions};
 use crate::sinks::SinkOptions;
 
@@ -326,7 +327,14 @@ fn realtime(l: &Loaded) -> Result<Option<RealtimeOptions>, Error> {
     let flush_seconds = in_range(l, "flush_seconds", s.flush_seconds, 1, 3600)? as u32;
     let flush_bytes = (in_range(l, "flush_mb", s.flush_mb, 1, 4096)? as usize) << 20;
     if s.mode == Mode::Backfill {
-        for key in ["rate", "speedup", "duration", "flush_seconds", "flush_mb"] {
+        for key in [
+            "rate",
+            "rate_profile",
+            "speedup",
+            "duration",
+            "flush_seconds",
+            "flush_mb",
+        ] {
             if l.origin(key) != super::Origin::Default {
                 return Err(Error::usage(format!(
                     "{} needs --mode realtime",
@@ -346,10 +354,29 @@ fn realtime(l: &Loaded) -> Result<Option<RealtimeOptions>, Error> {
     let rate = within(l, "rate", s.rate, 0.001, 10_000_000.0, " events/s")?;
     let speedup = within(l, "speedup", s.speedup, 0.001, 10_000_000.0, "")?;
     let duration = within(l, "duration", s.duration, 0.001, 1e9, " seconds")?;
-    let pace = match (rate, speedup) {
-        (Some(r), _) => Pace::Rate(r),
-        (None, Some(x)) => Pace::Speedup(x),
-        (None, None) => Pace::Speedup(1.0),
+    let profile = match &s.rate_profile {
+        None => None,
+        Some(text) => Some(Profile::parse(text).map_err(|why| l.invalid("rate_profile", why))?),
+    };
+    let pace = match (profile, rate, speedup) {
+        (Some(_), _, Some(_)) => {
+            return Err(Error::usage(format!(
+                "{} and {} cannot be used together: pace by profile or by speed-up",
+                l.describe("rate_profile"),
+                l.describe("speedup")
+            )));
+        }
+        (Some(Profile::Segments(_)), Some(_), _) => {
+            return Err(Error::usage(format!(
+                "{} and {} cannot be used together: the segments give the rates (only diurnal:SPEEDUP takes a mean --rate)",
+                l.describe("rate_profile"),
+                l.describe("rate")
+            )));
+        }
+        (Some(p), r, None) => Pace::Profile(p, r),
+        (None, Some(r), _) => Pace::Rate(r),
+        (None, None, Some(x)) => Pace::Speedup(x),
+        (None, None, None) => Pace::Speedup(1.0),
     };
     Ok(Some(RealtimeOptions {
         pace,

@@ -4,6 +4,7 @@
 //! crates' dependency rule.
 
 mod architecture;
+mod capacity;
 mod determinism;
 mod failures;
 mod fleet;

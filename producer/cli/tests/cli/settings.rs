@@ -139,6 +139,10 @@ fn cases() -> Vec<Case> {
         },
         Case {
             context: REALTIME,
+            ..case("rate_profile", "hold:10/1s", "hold:20/1s", "hold:30/1s")
+        },
+        Case {
+            context: REALTIME,
             ..case("speedup", "1.5", "2.5", "3.5")
         },
         Case {
