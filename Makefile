@@ -95,13 +95,18 @@ bench: $(VENV)/.installed
 # Capacity: this machine's calibration (the compiled-in reference when run
 # on the reference machine), and the peers side by side with their charts
 # (load-tests/peers/README.md sets up their venv and tpchgen-cli).
+# Each then rewrites the docs' measured parts (load-tests/write_docs.py);
+# the second build compiles the new calibration in.
 calibrate:
 	cargo build --release --locked
 	target/release/marketpulse calibrate --out load-tests/results/calibration.json
+	cargo build --release --locked
+	python3 load-tests/write_docs.py
 
 peers:
 	cargo build --release --locked
 	load-tests/peers/.venv/bin/python load-tests/peers/run.py
+	python3 load-tests/write_docs.py
 
 # hadoop-aws and the AWS SDK bundle for s3a://, which the pyspark wheel
 # lacks and Maven cannot be reached for: PyPI's sagemaker-pyspark sdist

@@ -68,6 +68,12 @@ impl Generator {
         summary::summarize(&self.world, index, count)
     }
 
+    /// Events each of `count` shards plans (online sales estimated): what
+    /// a fleet's shares of a rate come from.
+    pub fn shard_events(&self, count: u32) -> Vec<f64> {
+        summary::shard_events(&self.world, count)
+    }
+
     /// The rows of `unit`, with `[dirty]` defects injected.
     pub fn generate(&self, unit: Unit) -> Generated {
         let clean = tables::unit_batch(&self.world, &unit);

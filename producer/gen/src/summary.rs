@@ -79,14 +79,81 @@ fn versions_per_user(world: &World, date: NaiveDate) -> f64 {
     1.0 + (w.tier_changes_per_year + w.city_moves_per_year) * years
 }
 
-/// The plan of shard `shard_index` of `shard_count`.
-pub(crate) fn summarize(world: &World, shard_index: u32, shard_count: u32) -> PlanSummary {
+/// One unit of the plan, as counted before it is generated.
+struct Counted {
+    /// The unit's place in the run's plan order (shard = position mod N).
+    position: u64,
+    /// Index of its table in the spec's domains.
+    table: usize,
+    /// Hour of the run, from the first day's midnight UTC.
+    hour: usize,
+    /// Exact rows, and estimated ones (online sales, user versions).
+    exact: u64,
+    estimated: f64,
+    events: bool,
+}
+
+/// Visits every unit of the run in plan order, with its rows.
+fn count_units(world: &World, mut visit: impl FnMut(Counted)) {
     let spec = &world.spec;
     let online = if spec.domains.contains(&Domain::named("sales")) {
         online_sales_per_click(world)
     } else {
         0.0
     };
+    let users = users_total(spec);
+    let mut position = 0u64;
+    for (day, date) in spec.dates().enumerate() {
+        let vol = DayVolumes::new(world, date);
+        for (t, &domain) in spec.domains.iter().enumerate() {
+            for (hour, chunks) in domain.table().plan_day(world, &vol) {
+                for chunk in 0..chunks {
+                    let h = hour as usize;
+                    let share = |per_country: &[u64; COUNTRIES.len()]| -> u64 {
+                        per_country
+                            .iter()
+                            .map(|&n| chunk_share(n, chunks, chunk))
+                            .sum()
+                    };
+                    let (exact, estimated) = match domain.name() {
+                        "clicks" => (share(&vol.clicks[h]), 0.0),
+                        "sales" => (
+                            share(&vol.pos_sales[h]),
+                            share(&vol.clicks[h]) as f64 * online,
+                        ),
+                        "users" => {
+                            let lo = u64::from(chunk) * USERS_PER_FILE;
+                            let n = (lo + USERS_PER_FILE).min(users) - lo;
+                            (0, n as f64 * versions_per_user(world, date))
+                        }
+                        "stores" => {
+                            let opened = world
+                                .physical_stores
+                                .iter()
+                                .filter(|s| s.opened_on <= date)
+                                .count();
+                            ((opened + COUNTRIES.len()) as u64, 0.0)
+                        }
+                        _ => (0, 0.0),
+                    };
+                    visit(Counted {
+                        position,
+                        table: t,
+                        hour: day * 24 + h,
+                        exact,
+                        estimated,
+                        events: domain.events().is_some(),
+                    });
+                    position += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The plan of shard `shard_index` of `shard_count`.
+pub(crate) fn summarize(world: &World, shard_index: u32, shard_count: u32) -> PlanSummary {
+    let spec = &world.spec;
     let mut tables: Vec<TablePlan> = spec
         .domains
         .iter()
@@ -98,60 +165,18 @@ pub(crate) fn summarize(world: &World, shard_index: u32, shard_count: u32) -> Pl
         })
         .collect();
     let mut estimated = vec![0.0f64; tables.len()];
-    let users = users_total(spec);
     let mut hourly = vec![0.0f64; spec.days as usize * 24];
-    let mut position = 0u64;
-    for (day, date) in spec.dates().enumerate() {
-        let vol = DayVolumes::new(world, date);
-        for (t, &domain) in spec.domains.iter().enumerate() {
-            for (hour, chunks) in domain.table().plan_day(world, &vol) {
-                for chunk in 0..chunks {
-                    let mine = position % u64::from(shard_count) == u64::from(shard_index);
-                    position += 1;
-                    if !mine {
-                        continue;
-                    }
-                    tables[t].files += 1;
-                    let h = hour as usize;
-                    let share = |per_country: &[u64; COUNTRIES.len()]| -> u64 {
-                        per_country
-                            .iter()
-                            .map(|&n| chunk_share(n, chunks, chunk))
-                            .sum()
-                    };
-                    let at = day * 24 + h;
-                    match domain.name() {
-                        "clicks" => {
-                            let n = share(&vol.clicks[h]);
-                            tables[t].rows += n;
-                            hourly[at] += n as f64;
-                        }
-                        "sales" => {
-                            let pos = share(&vol.pos_sales[h]);
-                            let web = share(&vol.clicks[h]) as f64 * online;
-                            tables[t].rows += pos;
-                            estimated[t] += web;
-                            hourly[at] += pos as f64 + web;
-                        }
-                        "users" => {
-                            let lo = u64::from(chunk) * USERS_PER_FILE;
-                            let n = (lo + USERS_PER_FILE).min(users) - lo;
-                            estimated[t] += n as f64 * versions_per_user(world, date);
-                        }
-                        "stores" => {
-                            let opened = world
-                                .physical_stores
-                                .iter()
-                                .filter(|s| s.opened_on <= date)
-                                .count();
-                            tables[t].rows += (opened + COUNTRIES.len()) as u64;
-                        }
-                        _ => {}
-                    }
-                }
-            }
+    count_units(world, |u| {
+        if u.position % u64::from(shard_count) != u64::from(shard_index) {
+            return;
         }
-    }
+        tables[u.table].files += 1;
+        tables[u.table].rows += u.exact;
+        estimated[u.table] += u.estimated;
+        if u.events {
+            hourly[u.hour] += u.exact as f64 + u.estimated;
+        }
+    });
     for (t, e) in tables.iter_mut().zip(estimated) {
         t.rows += e.round() as u64;
     }
@@ -159,6 +184,18 @@ pub(crate) fn summarize(world: &World, shard_index: u32, shard_count: u32) -> Pl
         tables,
         hourly_events: hourly.into_iter().map(|n| n.round() as u64).collect(),
     }
+}
+
+/// Events (sales and clicks, online sales estimated) of each of
+/// `shard_count` shards, in one pass over the plan.
+pub(crate) fn shard_events(world: &World, shard_count: u32) -> Vec<f64> {
+    let mut events = vec![0.0; shard_count as usize];
+    count_units(world, |u| {
+        if u.events {
+            events[(u.position % u64::from(shard_count)) as usize] += u.exact as f64 + u.estimated;
+        }
+    });
+    events
 }
 
 #[cfg(test)]
@@ -174,6 +211,14 @@ mod tests {
         };
         let generator = crate::Generator::new(&spec).unwrap();
         let summary = generator.summarize(0, 1);
+        // Shards' events add up to the run's; each is its own summary's.
+        let shards = generator.shard_events(3);
+        for (i, e) in shards.iter().enumerate() {
+            let own = generator.summarize(i as u32, 3).events() as f64;
+            assert!((e - own).abs() <= 1.0, "shard {i}: {e} vs {own}");
+        }
+        let hourly: u64 = summary.hourly_events.iter().sum();
+        assert!(hourly.abs_diff(summary.events()) <= 48, "{hourly}");
         let mut files = 0;
         let mut rows = std::collections::BTreeMap::new();
         for unit in generator.shard_units(0, 1) {

@@ -88,6 +88,10 @@ pub(crate) struct Entry {
     /// Rows per second of one core beyond the per-file cost, start-up excluded.
     pub events_per_core_second: f64,
     pub seconds_per_file: f64,
+    /// CPU seconds per wall second of the one-thread run, start-up
+    /// excluded: the I/O threads (writes, compression of text files) work
+    /// beside the worker, and a vCPU-hour is CPU time.
+    pub cpu_per_wall: f64,
     /// Data bytes per row beyond the per-file bytes.
     pub bytes_per_event: f64,
     pub bytes_per_file: f64,
@@ -150,6 +154,10 @@ impl Entry {
             }),
             events_per_core_second: round(1.0 / spr, 0),
             seconds_per_file: round(spf, 6),
+            cpu_per_wall: round(
+                ((big.cpu_seconds - startup) / work(big).max(1e-9)).max(1.0),
+                3,
+            ),
             bytes_per_event: round(bpr, 3),
             bytes_per_file: round(bpf, 0),
             data_files: big.files,
@@ -199,15 +207,19 @@ struct Child {
     rss_mib: f64,
 }
 
-/// Runs `cmd` to its end and reads its resource use from `wait4`.
-fn measure(mut cmd: Command) -> Result<Child, Error> {
+/// Runs `cmd` to its end and reads its resource use from `wait4`. Its
+/// stderr goes to a file: a pipe nobody reads could fill and stall it.
+fn measure(mut cmd: Command, stderr: &Path) -> Result<Child, Error> {
+    let cannot =
+        |e: std::io::Error| Error::runtime(format!("calibrate: cannot start generate: {e}"));
+    let err_file = std::fs::File::create(stderr).map_err(cannot)?;
     let started = Instant::now();
     let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(err_file)
         .spawn()
-        .map_err(|e| Error::runtime(format!("calibrate: cannot start generate: {e}")))?;
+        .map_err(cannot)?;
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: `usage` is plain old data that wait4 fills; `pid` is our own
@@ -222,11 +234,7 @@ fn measure(mut cmd: Command) -> Result<Child, Error> {
         )));
     }
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        let mut err = String::new();
-        if let Some(mut e) = child.stderr {
-            use std::io::Read;
-            let _ = e.read_to_string(&mut err);
-        }
+        let err = std::fs::read_to_string(stderr).unwrap_or_default();
         let last = err.lines().last().unwrap_or("no message").to_string();
         return Err(Error::runtime(format!(
             "calibrate: generate failed: {last}"
@@ -241,7 +249,8 @@ fn measure(mut cmd: Command) -> Result<Child, Error> {
     })
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The middle value (the mean of the two middle ones); 0 for none.
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n == 0 {
@@ -340,6 +349,7 @@ pub(crate) fn calibrate(opts: &Options) -> Result<Calibration, Error> {
     };
     let scale_arg = scale.to_string();
     let exe = exe.as_path();
+    let errors = tmp.path().join("stderr.txt");
 
     // Start-up: clicks at a scale that gives a few hundred rows.
     let mut startup = Vec::new();
@@ -350,7 +360,7 @@ pub(crate) fn calibrate(opts: &Options) -> Result<Calibration, Error> {
             &out,
             &strings(&["--domains", "clicks", "--scale", "0.0001", "--threads", "1"]),
         );
-        startup.push(measure(cmd)?.wall);
+        startup.push(measure(cmd, &errors)?.wall);
         let _ = std::fs::remove_dir_all(&out);
     }
     let startup_seconds = median(startup);
@@ -367,7 +377,7 @@ pub(crate) fn calibrate(opts: &Options) -> Result<Calibration, Error> {
             args.extend(strings(&["--scale", &scale.to_string()]));
             args.extend(strings(&["--format", f.name(), "--compression", c.name()]));
             args.extend(strings(&["--metrics-json", &metrics.to_string_lossy()]));
-            let run = measure(generate(exe, &out, &args))?;
+            let run = measure(generate(exe, &out, &args), &errors)?;
             (p.rows, p.bytes, p.files) = manifest_totals(&out, domain)?;
             p.requests = requests_of(&metrics)?;
             walls.push(run.wall);
@@ -443,7 +453,7 @@ pub(crate) fn calibrate(opts: &Options) -> Result<Calibration, Error> {
                 "--threads",
                 &t.to_string(),
             ]);
-            let c = measure(generate(exe, &out, &args))?;
+            let c = measure(generate(exe, &out, &args), &errors)?;
             walls.push((c.wall - startup_seconds).max(c.wall * 0.05));
             *rss = rss.max(c.rss_mib);
             let _ = std::fs::remove_dir_all(&out);

@@ -10,9 +10,36 @@ const FARGATE_GB_PER_VCPU: f64 = 2.0;
 
 /// What compute is priced with.
 pub(crate) struct Costing<'a> {
+    /// Of a process on every vCPU of an instance; a 1-vCPU Fargate task
+    /// runs one worker thread and loses nothing to it.
     pub efficiency: f64,
     pub instance: (&'a str, &'a Instance),
     pub prices: &'a Prices,
+}
+
+impl Costing<'_> {
+    /// EC2 and EMR per instance-hour.
+    fn instance_hour(&self, spot: bool) -> (f64, f64) {
+        let i = self.instance.1;
+        (
+            if spot { i.spot_hour } else { i.on_demand_hour },
+            i.emr_hour,
+        )
+    }
+
+    /// Fargate per vCPU-hour and per GB-hour.
+    fn fargate_hour(&self, spot: bool) -> (f64, f64) {
+        let p = self.prices;
+        if spot {
+            (p.fargate_spot_vcpu_hour, p.fargate_spot_gb_hour)
+        } else {
+            (p.fargate_vcpu_hour, p.fargate_gb_hour)
+        }
+    }
+}
+
+fn kind(spot: bool) -> &'static str {
+    if spot { "spot" } else { "on-demand" }
 }
 
 /// Compute cost of `vcpu_hours` of producer work on the engine.
@@ -23,47 +50,38 @@ pub(crate) fn compute_cost(
     (engine, spot): (Engine, bool),
     c: &Costing<'_>,
 ) -> f64 {
-    let (efficiency, instance, prices) = (c.efficiency, c.instance, c.prices);
-    let kind = if spot { "spot" } else { "on-demand" };
     match engine {
         Engine::Emr => {
-            let (name, i) = instance;
-            let hourly = if spot { i.spot_hour } else { i.on_demand_hour } + i.emr_hour;
-            let hours = vcpu_hours / (i.vcpu * efficiency);
+            let (name, i) = c.instance;
+            let (ec2, emr) = c.instance_hour(spot);
+            let hours = vcpu_hours / (i.vcpu * c.efficiency);
             items.add(
                 key,
-                &format!("{what}: EMR {name} {kind}"),
-                hours * hourly,
+                &format!("{what}: EMR {name} {}", kind(spot)),
+                hours * (ec2 + emr),
                 "USD",
                 format!(
                     "{} vCPU-h / ({} vCPU x {} efficiency) = {} instance-h x (EC2 {} + EMR {}) USD/h",
                     n(vcpu_hours),
                     n(i.vcpu),
-                    n(efficiency),
+                    n(c.efficiency),
                     n(hours),
-                    n(hourly - i.emr_hour),
-                    n(i.emr_hour)
+                    n(ec2),
+                    n(emr)
                 ),
             )
         }
         Engine::Ecs => {
-            let (vcpu_price, gb_price) = if spot {
-                (prices.fargate_spot_vcpu_hour, prices.fargate_spot_gb_hour)
-            } else {
-                (prices.fargate_vcpu_hour, prices.fargate_gb_hour)
-            };
-            let task_vcpu_hours = vcpu_hours / efficiency;
-            let gb_hours = task_vcpu_hours * FARGATE_GB_PER_VCPU;
+            let (vcpu_price, gb_price) = c.fargate_hour(spot);
+            let gb_hours = vcpu_hours * FARGATE_GB_PER_VCPU;
             items.add(
                 key,
-                &format!("{what}: ECS Fargate {kind}"),
-                task_vcpu_hours * vcpu_price + gb_hours * gb_price,
+                &format!("{what}: ECS Fargate {}, 1-vCPU tasks", kind(spot)),
+                vcpu_hours * vcpu_price + gb_hours * gb_price,
                 "USD",
                 format!(
-                    "{} vCPU-h / {} efficiency = {} task vCPU-h x {} USD + {} GB-h ({} GB per vCPU) x {} USD",
+                    "{} vCPU-h x {} USD + {} GB-h ({} GB per vCPU) x {} USD",
                     n(vcpu_hours),
-                    n(efficiency),
-                    n(task_vcpu_hours),
                     n(vcpu_price),
                     n(gb_hours),
                     n(FARGATE_GB_PER_VCPU),
@@ -82,39 +100,34 @@ pub(crate) fn always_on_cost(
     (engine, spot): (Engine, bool),
     c: &Costing<'_>,
 ) -> f64 {
-    let kind = if spot { "spot" } else { "on-demand" };
     match engine {
         Engine::Emr => {
             let (name, i) = c.instance;
-            let price = if spot { i.spot_hour } else { i.on_demand_hour };
-            let count = (vcpus / i.vcpu).ceil().max(1.0);
+            let (ec2, emr) = c.instance_hour(spot);
+            let count = (vcpus / (i.vcpu * c.efficiency)).ceil().max(1.0);
             items.add(
                 key,
-                &format!("{what}: EMR {name} {kind}, always on"),
-                count * MONTH_HOURS * (price + i.emr_hour),
+                &format!("{what}: EMR {name} {}, always on", kind(spot)),
+                count * MONTH_HOURS * (ec2 + emr),
                 "USD",
                 format!(
-                    "ceil({} vCPU / {} vCPU) = {} instances x {} h x (EC2 {} + EMR {}) USD/h",
+                    "ceil({} vCPU / ({} vCPU x {} efficiency)) = {} instances x {} h x (EC2 {} + EMR {}) USD/h",
                     n(vcpus),
                     n(i.vcpu),
+                    n(c.efficiency),
                     n(count),
                     n(MONTH_HOURS),
-                    n(price),
-                    n(i.emr_hour)
+                    n(ec2),
+                    n(emr)
                 ),
             )
         }
         Engine::Ecs => {
-            let p = c.prices;
-            let (vcpu_price, gb_price) = if spot {
-                (p.fargate_spot_vcpu_hour, p.fargate_spot_gb_hour)
-            } else {
-                (p.fargate_vcpu_hour, p.fargate_gb_hour)
-            };
+            let (vcpu_price, gb_price) = c.fargate_hour(spot);
             let tasks = vcpus.ceil().max(1.0);
             items.add(
                 key,
-                &format!("{what}: ECS Fargate {kind}, always on"),
+                &format!("{what}: ECS Fargate {}, always on", kind(spot)),
                 tasks * MONTH_HOURS * (vcpu_price + FARGATE_GB_PER_VCPU * gb_price),
                 "USD",
                 format!(

@@ -14,6 +14,7 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
+use marketpulse_gen::spec::MAX_SCALE;
 use marketpulse_gen::{Compression, DatasetSpec, Format, Generator};
 use serde_json::json;
 
@@ -43,15 +44,34 @@ pub(crate) fn parse_calibration(name: &str, text: &str) -> Result<Calibration, E
             calibration::VERSION
         )));
     }
-    if let Some(e) = c
-        .tables
-        .iter()
-        .find(|e| !(e.events_per_core_second > 0.0 && e.bytes_per_event >= 0.0))
-    {
-        return Err(Error::usage(format!(
-            "invalid calibration {name}: {} {}/{} has no positive events_per_core_second",
-            e.domain, e.format, e.compression
+    let bad = |why: String| Error::usage(format!("invalid calibration {name}: {why}"));
+    for e in &c.tables {
+        let table = format!("{} {}/{}", e.domain, e.format, e.compression);
+        for (field, v, positive) in [
+            ("events_per_core_second", e.events_per_core_second, true),
+            ("cpu_per_wall", e.cpu_per_wall, true),
+            ("seconds_per_file", e.seconds_per_file, false),
+            ("bytes_per_event", e.bytes_per_event, false),
+            ("bytes_per_file", e.bytes_per_file, false),
+        ] {
+            if !(v.is_finite() && (v > 0.0 || (!positive && v == 0.0))) {
+                let least = if positive { "above 0" } else { "at least 0" };
+                return Err(bad(format!(
+                    "{table}: {field} is {v}, not a number {least}"
+                )));
+            }
+        }
+    }
+    let eff = c.parallel.efficiency;
+    if !(eff > 0.0 && eff <= 1.0) {
+        return Err(bad(format!(
+            "parallel.efficiency is {eff}, not above 0 and at most 1"
         )));
+    }
+    if c.cores == 0 || !(c.startup_seconds.is_finite() && c.startup_seconds >= 0.0) {
+        return Err(bad(
+            "cores must be at least 1 and startup_seconds at least 0".to_string(),
+        ));
     }
     Ok(c)
 }
@@ -60,34 +80,41 @@ pub(crate) fn reference() -> Calibration {
     parse_calibration(REFERENCE_NAME, REFERENCE_TEXT).expect("the compiled-in calibration reads")
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() { 1.0 } else { v[v.len() / 2] }
-}
-
-/// A quick calibration is few rows and one run: its speeds, relative to the
-/// reference's, scale the reference onto this machine (per table, format and
-/// codec where it has them, else by their median). Sizes stay the
-/// reference's, measured on full days.
+/// A quick calibration is small runs: its speeds, relative to what the
+/// reference model says the reference machine would have taken for the same
+/// rows and files, scale the reference onto this machine. One ratio per
+/// format (the median over its tables and codecs: single short runs are
+/// noisy, while formats differ, a debug build's encoders most), else the
+/// median of all. Sizes stay the reference's, measured on full days; so
+/// does the parallel efficiency when the core counts match, as small runs
+/// measure it poorly.
 pub(crate) fn onto_machine(quick: &Calibration, reference: &Calibration) -> (Calibration, f64) {
-    // How much faster this machine did the quick runs than the reference
-    // model says the reference machine would have.
-    let ratio = |e: &calibration::Entry| {
-        quick
-            .tables
-            .iter()
-            .find(|q| {
+    let ratios: Vec<(&str, f64)> = reference
+        .tables
+        .iter()
+        .filter_map(|e| {
+            let q = quick.tables.iter().find(|q| {
                 q.domain == e.domain && q.format == e.format && q.compression == e.compression
-            })
-            .map(|q| {
-                let work = (q.seconds - quick.startup_seconds).max(q.seconds * 0.05);
-                e.seconds_for(q.rows as f64, q.data_files as f64) / work
-            })
+            })?;
+            let work = (q.seconds - quick.startup_seconds).max(q.seconds * 0.05);
+            Some((
+                e.format.as_str(),
+                e.seconds_for(q.rows as f64, q.data_files as f64) / work,
+            ))
+        })
+        .collect();
+    let median_of = |format: Option<&str>| {
+        let v: Vec<f64> = ratios
+            .iter()
+            .filter(|(f, _)| format.is_none_or(|x| x == *f))
+            .map(|r| r.1)
+            .collect();
+        (!v.is_empty()).then(|| calibration::median(v))
     };
-    let factor = median(reference.tables.iter().filter_map(ratio).collect());
+    let factor = median_of(None).unwrap_or(1.0);
     let mut c = reference.clone();
     for e in &mut c.tables {
-        let r = ratio(e).unwrap_or(factor);
+        let r = median_of(Some(&e.format)).unwrap_or(factor);
         e.events_per_core_second *= r;
         e.seconds_per_file /= r;
     }
@@ -97,7 +124,9 @@ pub(crate) fn onto_machine(quick: &Calibration, reference: &Calibration) -> (Cal
     c.build = quick.build.clone();
     c.date = quick.date.clone();
     c.startup_seconds = quick.startup_seconds;
-    c.parallel = quick.parallel.clone();
+    if quick.cores != reference.cores {
+        c.parallel = quick.parallel.clone();
+    }
     (c, factor)
 }
 
@@ -277,23 +306,39 @@ pub(crate) fn compute(a: &PlanArgs) -> Result<Computed, Error> {
     let scale = per_day / per_day_at_one;
     // One dataset spec has limits (users, events per hour); above them the
     // volume runs as several datasets side by side, each with its own seed.
-    let mut datasets = 1u32;
+    let too_big = |why: String| {
+        Error::usage(format!(
+            "invalid --events-per-day {per_day:e}: more than 10,000 datasets of this world would be needed ({why})"
+        ))
+    };
+    // At least what the scale and user limits need, then one more at a time
+    // while an hour holds too many events.
+    let users = spec.world.users as f64 * scale / marketpulse_gen::spec::MAX_USERS as f64;
+    let least = (scale / MAX_SCALE).max(users).ceil().max(1.0);
+    if least > 10_000.0 {
+        return Err(too_big(format!("scale {scale:e}")));
+    }
+    let mut datasets = least as u32;
     let generator = loop {
         spec.scale = scale / f64::from(datasets);
         match Generator::new(&spec) {
             Ok(g) => break g,
-            Err(_) if datasets < 10_000 => datasets += 1,
-            Err(e) => {
-                return Err(Error::usage(format!(
-                    "invalid --events-per-day {per_day}: more than 10,000 datasets of this world would be needed ({e})"
-                )));
-            }
+            // Only the volume's limits: more datasets make each smaller.
+            Err(e) if e.key == "scale" && datasets < 10_000 => datasets += 1,
+            Err(e) if e.key == "scale" => return Err(too_big(e.to_string())),
+            Err(e) => return Err(Error::usage(e.to_string())),
         }
     };
     let summary = generator.summarize(0, 1);
     let times = f64::from(datasets);
     let record_sink = sink != Sink::S3;
     let (format, compression) = if record_sink {
+        if a.format.is_some() || a.compression.is_some() {
+            return Err(Error::usage(format!(
+                "--format and --compression are the lake's: --sink {} carries JSON lines, one event per record",
+                a.sink
+            )));
+        }
         (Format::Jsonl, Compression::None)
     } else {
         (spec.format, spec.compression)
@@ -311,7 +356,6 @@ pub(crate) fn compute(a: &PlanArgs) -> Result<Computed, Error> {
     for t in &summary.tables {
         let name = t.domain.name();
         let e = entry(name, format, compression)?;
-        let jsonl = entry(name, Format::Jsonl, Compression::None)?;
         tables.push(Table {
             name: name.to_string(),
             events: t.domain.events().is_some(),
@@ -319,10 +363,12 @@ pub(crate) fn compute(a: &PlanArgs) -> Result<Computed, Error> {
             files: t.files as f64 * times,
             events_per_core_second: e.events_per_core_second,
             seconds_per_file: e.seconds_per_file,
+            cpu_per_wall: e.cpu_per_wall,
             bytes_per_event: e.bytes_per_event,
             bytes_per_file: e.bytes_per_file,
             requests_per_file: e.requests as f64 / e.data_files.max(1) as f64,
-            record_bytes: jsonl.bytes_per_event,
+            // Streams: the format is JSON lines, a record one line.
+            record_bytes: e.bytes_per_event,
         });
     }
     let input = Input {

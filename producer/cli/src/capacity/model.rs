@@ -48,12 +48,22 @@ pub(crate) struct Table {
     pub files: f64,
     pub events_per_core_second: f64,
     pub seconds_per_file: f64,
+    /// CPU seconds per wall second of a one-thread run (the I/O threads
+    /// work beside the worker).
+    pub cpu_per_wall: f64,
     pub bytes_per_event: f64,
     pub bytes_per_file: f64,
     /// Sink requests per data file (manifest, journal and truth included).
     pub requests_per_file: f64,
     /// JSON-lines bytes per event: the size of a stream record.
     pub record_bytes: f64,
+}
+
+impl Table {
+    /// Wall seconds of one worker thread for the table's rows and files.
+    pub(crate) fn worker_seconds(&self) -> f64 {
+        self.rows / self.events_per_core_second + self.files * self.seconds_per_file
+    }
 }
 
 /// What the machine adds beyond the tables.
@@ -177,14 +187,15 @@ pub(crate) fn plan(
             items.add(
                 &format!("window.vcpu_hours.{}", t.name),
                 &format!("{} vCPU-hours in the window", t.name),
-                (t.rows / t.events_per_core_second + t.files * t.seconds_per_file) / 3600.0,
+                t.worker_seconds() * t.cpu_per_wall / 3600.0,
                 "vCPU-h",
                 format!(
-                    "({} rows / {} rows per core-second + {} files x {} s) / 3600",
+                    "({} rows / {} rows per second + {} files x {} s) x {} CPU per wall second / 3600",
                     n(t.rows),
                     n(t.events_per_core_second),
                     n(t.files),
-                    n(t.seconds_per_file)
+                    n(t.seconds_per_file),
+                    n(t.cpu_per_wall)
                 ),
             ),
         ));
@@ -205,17 +216,19 @@ pub(crate) fn plan(
     );
 
     // A local run on this machine.
+    // A local run on this machine: the worker threads' wall time.
     let threads = input.threads.min(machine.cores).max(1);
     let efficiency = if threads > 1 { machine.efficiency } else { 1.0 };
+    let worker: f64 = input.tables.iter().map(Table::worker_seconds).sum();
     items.add(
         "local.wall_seconds",
-        &format!("wall time of one local run on {} thread(s)", input.threads),
-        machine.startup_seconds + vcpu_hours * 3600.0 / (threads as f64 * efficiency),
+        &format!("wall time of one local run on {threads} thread(s)"),
+        machine.startup_seconds + worker / (threads as f64 * efficiency),
         "s",
         format!(
-            "{} s start-up + {} vCPU-s / ({} thread(s) x {} efficiency)",
+            "{} s start-up + {} worker-thread s / ({} thread(s) x {} efficiency)",
             n(machine.startup_seconds),
-            n(vcpu_hours * 3600.0),
+            n(worker),
             threads,
             n(efficiency)
         ),
@@ -281,7 +294,7 @@ pub(crate) fn plan(
     let hours = input.hourly_events.len().max(1) as f64;
     let peak = items.add(
         "peak.events_per_second",
-        "events/s at the peak minute",
+        "events/s at the peak (the busiest hour)",
         peak_hour / 3600.0,
         "events/s",
         format!("{} events in the busiest hour / 3600 s", n(peak_hour)),
@@ -304,19 +317,18 @@ pub(crate) fn plan(
     } else {
         let per_event = events
             .iter()
-            .map(|t| t.rows / t.events_per_core_second + t.files * t.seconds_per_file)
+            .map(|t| t.worker_seconds() * t.cpu_per_wall)
             .sum::<f64>()
             / window_events.max(1.0);
         Some(items.add(
             "stream.vcpus",
-            "vCPUs producing the peak",
-            peak * per_event / machine.efficiency,
+            "vCPUs generating the peak (the sink's own CPU not counted)",
+            peak * per_event,
             "vCPU",
             format!(
-                "{} events/s x {} core-seconds per event / {} efficiency",
+                "{} events/s x {} CPU seconds per event",
                 n(peak),
-                n(per_event),
-                n(machine.efficiency)
+                n(per_event)
             ),
         ))
     };
@@ -361,10 +373,10 @@ pub(crate) fn plan(
                     items.add(
                         &format!("month.s3.requests.{name}"),
                         &format!("{name} S3 requests per month"),
-                        t.files * t.requests_per_file * per_file * month,
+                        t.files * (t.requests_per_file - 1.0 + per_file) * month,
                         "requests",
                         format!(
-                            "{} files x {} requests per file x {} puts per file ({} MiB each) x {}",
+                            "{} files x ({} requests per file - 1 + {} for the data file of {} MiB) x {}",
                             n(t.files),
                             n(t.requests_per_file),
                             n(per_file),

@@ -52,6 +52,7 @@ fn table(
         files,
         events_per_core_second: eps,
         seconds_per_file: 0.01,
+        cpu_per_wall: 1.0,
         bytes_per_event: bpe,
         bytes_per_file: 1000.0,
         requests_per_file: rpf,
@@ -59,23 +60,27 @@ fn table(
     }
 }
 
+/// Two days: 1.8M clicks and 0.2M sales in 48 files each, 0.1M users in 2.
+/// Clicks use 1.5 CPU seconds per wall second of their worker.
 fn input(sink: Sink, peak_hour: f64) -> Input {
     let mut hourly = vec![40_000.0; 48];
     hourly[30] = peak_hour;
+    let mut clicks = table(
+        "clicks",
+        true,
+        1_800_000.0,
+        48.0,
+        1_000_000.0,
+        10.0,
+        2.0,
+        250.0,
+    );
+    clicks.cpu_per_wall = 1.5;
     Input {
         events_per_day: 1_000_000.0,
         days: 2.0,
         tables: vec![
-            table(
-                "clicks",
-                true,
-                1_800_000.0,
-                48.0,
-                1_000_000.0,
-                10.0,
-                2.0,
-                250.0,
-            ),
+            clicks,
             table("sales", true, 200_000.0, 48.0, 500_000.0, 30.0, 3.0, 330.0),
             table(
                 "users",
@@ -93,7 +98,8 @@ fn input(sink: Sink, peak_hour: f64) -> Input {
         engine: Engine::Emr,
         spot: false,
         instance_type: "x.big".to_string(),
-        backfill_hours: Some(1.0),
+        // 0.0001 h: short enough that one instance does not do.
+        backfill_hours: Some(0.0001),
         threads: 2,
     }
 }
@@ -104,79 +110,106 @@ const MACHINE: Machine = Machine {
     efficiency: 0.8,
 };
 
-fn close(items: &model::Items, key: &str, want: f64) {
-    let got = items.get(key).unwrap_or_else(|| panic!("no item {key}"));
-    assert!(
-        (got - want).abs() <= 1e-9 * want.abs().max(1.0),
-        "{key}: plan {got}, by hand {want}"
+/// Checks items against values worked out by hand, and that every item of
+/// the plan was checked.
+struct ByHand<'a> {
+    items: &'a model::Items,
+    checked: std::collections::BTreeSet<String>,
+}
+
+impl<'a> ByHand<'a> {
+    fn new(items: &'a model::Items) -> Self {
+        ByHand {
+            items,
+            checked: Default::default(),
+        }
+    }
+
+    fn close(&mut self, key: &str, want: f64) {
+        let got = self
+            .items
+            .get(key)
+            .unwrap_or_else(|| panic!("no item {key}"));
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{key}: plan {got}, by hand {want}"
+        );
+        self.checked.insert(key.to_string());
+    }
+
+    fn all_checked(&self) {
+        let keys: std::collections::BTreeSet<String> =
+            self.items.0.iter().map(|i| i.key.clone()).collect();
+        assert_eq!(keys, self.checked, "items not worked out by hand");
+    }
+}
+
+/// The S3 and stream plans share these; `ecs`: the backfill on Fargate.
+fn common(h: &mut ByHand<'_>, ecs: bool) {
+    let month = 730.0 / 48.0; // a 2-day window to 730 hours
+    h.close("window.events", 2_000_000.0);
+    h.close("month.events", 1_000_000.0 * 730.0 / 24.0);
+    h.close("window.bytes.clicks", 18_000_000.0 + 48_000.0);
+    h.close("window.bytes.sales", 6_000_000.0 + 48_000.0);
+    h.close("window.bytes.users", 1_500_000.0 + 2_000.0);
+    h.close("window.bytes", 25_500_000.0 + 98_000.0);
+    // Worker seconds: rows / rate + 0.01 s a file; clicks x 1.5 CPU.
+    h.close("window.vcpu_hours.clicks", (1.8 + 0.48) * 1.5 / 3600.0);
+    h.close("window.vcpu_hours.sales", (0.4 + 0.48) / 3600.0);
+    h.close("window.vcpu_hours.users", (0.05 + 0.02) / 3600.0);
+    let vcpu_h = (3.42 + 0.88 + 0.07) / 3600.0;
+    h.close("window.vcpu_hours", vcpu_h);
+    // The local run's wall time counts worker seconds, not CPU.
+    h.close(
+        "local.wall_seconds",
+        0.5 + (2.28 + 0.88 + 0.07) / (2.0 * 0.8),
     );
+    // 0.0012139 vCPU-h over 0.0001 h x 8 vCPU x 0.8: 1.9 instances.
+    h.close("backfill.instances", 2.0);
+    if ecs {
+        h.close("backfill.cost.on_demand", vcpu_h * (0.04 + 2.0 * 0.004));
+        h.close("backfill.cost.spot", vcpu_h * (0.012 + 2.0 * 0.0012));
+    } else {
+        h.close("backfill.cost.on_demand", vcpu_h / 6.4 * (0.4 + 0.1));
+        h.close("backfill.cost.spot", vcpu_h / 6.4 * (0.15 + 0.1));
+    }
+    h.close("month.vcpu_hours", vcpu_h * month);
 }
 
 #[test]
 fn every_line_item_of_an_s3_plan_by_hand() {
     let prices = Prices::parse("test", PRICES).unwrap();
     let items = model::plan(&input(Sink::S3, 180_000.0), &MACHINE, &prices).unwrap();
-    let month = 730.0 / 48.0; // a 2-day window to 730 hours
+    let mut h = ByHand::new(&items);
+    common(&mut h, false);
+    let month = 730.0 / 48.0;
     let month_events = 1_000_000.0 * 730.0 / 24.0;
-    close(&items, "window.events", 2_000_000.0);
-    close(&items, "month.events", month_events);
-    close(&items, "window.bytes.clicks", 18_000_000.0 + 48_000.0);
-    close(&items, "window.bytes.sales", 6_000_000.0 + 48_000.0);
-    close(&items, "window.bytes.users", 1_500_000.0 + 2_000.0);
-    let bytes = 25_500_000.0 + 98_000.0;
-    close(&items, "window.bytes", bytes);
-    close(&items, "window.vcpu_hours.clicks", (1.8 + 0.48) / 3600.0);
-    close(&items, "window.vcpu_hours.sales", (0.4 + 0.48) / 3600.0);
-    close(&items, "window.vcpu_hours.users", (0.05 + 0.02) / 3600.0);
-    let vcpu_s = 2.25 + 0.98;
-    let vcpu_h = vcpu_s / 3600.0;
-    close(&items, "window.vcpu_hours", vcpu_h);
-    close(&items, "local.wall_seconds", 0.5 + vcpu_s / (2.0 * 0.8));
-    close(&items, "backfill.instances", 1.0);
-    close(
-        &items,
-        "backfill.cost.on_demand",
-        vcpu_h / 6.4 * (0.4 + 0.1),
-    );
-    close(&items, "backfill.cost.spot", vcpu_h / 6.4 * (0.15 + 0.1));
-    let mv = vcpu_h * month;
-    close(&items, "month.vcpu_hours", mv);
-    close(&items, "month.compute.emr.on_demand", mv / 6.4 * 0.5);
-    close(&items, "month.compute.emr.spot", mv / 6.4 * 0.25);
-    close(
-        &items,
-        "month.compute.ecs.on_demand",
-        mv / 0.8 * 0.04 + mv / 0.8 * 2.0 * 0.004,
-    );
-    close(
-        &items,
-        "month.compute.ecs.spot",
-        mv / 0.8 * 0.012 + mv / 0.8 * 2.0 * 0.0012,
-    );
-    close(&items, "peak.events_per_second", 50.0);
-    close(
-        &items,
+    h.close("peak.events_per_second", 50.0);
+    h.close(
         "average.events_per_second",
         (47.0 * 40_000.0 + 180_000.0) / 48.0 / 3600.0,
     );
-    // Files well under the multipart threshold: one PUT each.
-    close(&items, "month.s3.requests.clicks", 48.0 * 2.0 * month);
-    close(&items, "month.s3.requests.sales", 48.0 * 3.0 * month);
-    close(&items, "month.s3.requests.users", 2.0 * month);
+    let mv = (3.42 + 0.88 + 0.07) / 3600.0 * month;
+    h.close("month.compute.emr.on_demand", mv / 6.4 * 0.5);
+    h.close("month.compute.emr.spot", mv / 6.4 * 0.25);
+    // Fargate: 1-vCPU tasks, no loss to threads; 2 GB per vCPU.
+    h.close("month.compute.ecs.on_demand", mv * 0.04 + mv * 2.0 * 0.004);
+    h.close("month.compute.ecs.spot", mv * 0.012 + mv * 2.0 * 0.0012);
+    // Files well under the multipart threshold: one PUT for the data file
+    // beside the rest of the requests per file.
+    h.close("month.s3.requests.clicks", 48.0 * 2.0 * month);
+    h.close("month.s3.requests.sales", 48.0 * 3.0 * month);
+    h.close("month.s3.requests.users", 2.0 * month);
     let puts = (96.0 + 144.0 + 2.0) * month;
-    close(&items, "month.s3.requests", puts);
-    close(&items, "month.s3.requests.cost", puts / 1000.0 * 0.005);
-    let gb = bytes * month / 1_073_741_824.0;
-    close(&items, "month.s3.gb", gb);
-    close(&items, "month.s3.storage.cost", gb * 0.025);
+    h.close("month.s3.requests", puts);
+    h.close("month.s3.requests.cost", puts / 1000.0 * 0.005);
+    let gb = (25_500_000.0 + 98_000.0) * month / 1_073_741_824.0;
+    h.close("month.s3.gb", gb);
+    h.close("month.s3.storage.cost", gb * 0.025);
     let total = mv / 6.4 * 0.5 + puts / 1000.0 * 0.005 + gb * 0.025;
-    close(&items, "month.total", total);
-    close(
-        &items,
-        "month.per_billion_events",
-        total / (month_events / 1e9),
-    );
-    assert!(items.get("kinesis.shards").is_none());
+    h.close("month.total", total);
+    h.close("month.per_billion_events", total / (month_events / 1e9));
+    h.all_checked();
 }
 
 #[test]
@@ -189,57 +222,80 @@ fn every_line_item_of_a_stream_plan_by_hand() {
     kinesis.engine = Engine::Ecs;
     kinesis.spot = true;
     let items = model::plan(&kinesis, &MACHINE, &prices).unwrap();
-    close(&items, "peak.events_per_second", 2000.0);
-    close(&items, "kinesis.record_bytes", record + 10.0);
+    let mut h = ByHand::new(&items);
+    common(&mut h, true);
+    h.close("peak.events_per_second", 2000.0);
+    h.close(
+        "average.events_per_second",
+        (47.0 * 40_000.0 + 7_200_000.0) / 48.0 / 3600.0,
+    );
+    // CPU per event: (2.28 x 1.5 + 0.88) s per 2M events.
+    let vcpus = 2000.0 * (3.42 + 0.88) / 2e6;
+    h.close("stream.vcpus", vcpus);
+    // Producers run all month: one instance, one 1-vCPU task.
+    h.close("month.compute.emr.on_demand", 730.0 * 0.5);
+    h.close("month.compute.emr.spot", 730.0 * 0.25);
+    h.close("month.compute.ecs.on_demand", 730.0 * (0.04 + 2.0 * 0.004));
+    let compute = 730.0 * (0.012 + 2.0 * 0.0012);
+    h.close("month.compute.ecs.spot", compute);
+    h.close("kinesis.record_bytes", record + 10.0);
     // 2,000 records/s over 1,000 per shard outweighs 2,000 x 268 bytes over 1 MiB/s.
-    close(&items, "kinesis.shards", 2.0);
-    close(&items, "month.kinesis.shards.cost", 2.0 * 730.0 * 0.015);
-    close(&items, "month.kinesis.payload_units", month_events);
-    close(
-        &items,
+    h.close("kinesis.shards", 2.0);
+    h.close("month.kinesis.shards.cost", 2.0 * 730.0 * 0.015);
+    h.close("month.kinesis.payload_units", month_events);
+    h.close(
         "month.kinesis.payload_units.cost",
         month_events / 1e6 * 0.014,
     );
-    // Producers run all month, sized for the peak: 2,000 events/s at
-    // (1.8 + 0.48 + 0.4 + 0.48) core-seconds per 2M events, / 0.8 efficiency.
-    close(&items, "stream.vcpus", 2000.0 * (3.16 / 2e6) / 0.8);
-    close(
-        &items,
-        "month.compute.ecs.spot",
-        730.0 * (0.012 + 2.0 * 0.0012),
-    );
-    close(&items, "month.compute.emr.on_demand", 730.0 * 0.5);
-    let compute = 730.0 * (0.012 + 2.0 * 0.0012);
-    close(
-        &items,
-        "month.total",
-        compute + 2.0 * 730.0 * 0.015 + month_events / 1e6 * 0.014,
-    );
+    let total = compute + 2.0 * 730.0 * 0.015 + month_events / 1e6 * 0.014;
+    h.close("month.total", total);
+    h.close("month.per_billion_events", total / (month_events / 1e9));
+    h.all_checked();
 
     let items = model::plan(&input(Sink::Firehose, 180_000.0), &MACHINE, &prices).unwrap();
+    let mut h = ByHand::new(&items);
     // Each 258-byte record is billed as 5 KB.
     let billed = month_events * 5120.0 / 1_073_741_824.0;
-    close(&items, "month.firehose.billed_gb", billed);
-    close(&items, "month.firehose.cost", billed * 0.03);
+    h.close("month.firehose.billed_gb", billed);
+    h.close("month.firehose.cost", billed * 0.03);
     let gb = month_events * record / 1_073_741_824.0;
-    close(&items, "month.s3.gb", gb);
-    let compute = 730.0 * 0.5;
-    close(&items, "month.total", compute + billed * 0.03 + gb * 0.025);
+    h.close("month.s3.gb", gb);
+    h.close("month.total", 730.0 * 0.5 + billed * 0.03 + gb * 0.025);
+}
+
+#[test]
+fn stream_producers_are_sized_for_the_peak() {
+    let prices = Prices::parse("test", PRICES).unwrap();
+    let mut slow = input(Sink::Kinesis, 7_200_000.0);
+    // 100 clicks/s a worker: 2,000 events/s need about 27 vCPUs.
+    slow.tables[0].events_per_core_second = 100.0;
+    let items = model::plan(&slow, &MACHINE, &prices).unwrap();
+    let mut h = ByHand::new(&items);
+    let vcpus = 2000.0 * ((18_000.0 + 0.48) * 1.5 + 0.88) / 2e6;
+    h.close("stream.vcpus", vcpus);
+    // ceil(27.0 / (8 x 0.8)) = 5 instances; 28 one-vCPU tasks.
+    h.close("month.compute.emr.on_demand", 5.0 * 730.0 * 0.5);
+    h.close(
+        "month.compute.ecs.on_demand",
+        28.0 * 730.0 * (0.04 + 2.0 * 0.004),
+    );
 }
 
 #[test]
 fn big_files_go_up_in_parts() {
     let prices = Prices::parse("test", PRICES).unwrap();
     let mut i = input(Sink::S3, 180_000.0);
-    // 1.8M rows of 1,000 bytes in 48 files: 37.5 MB each.
+    // 1.8M rows of 1,000 bytes in 48 files: 37.5 MB each, 5 parts of 8 MiB
+    // and the create and complete requests: 7 in place of the one PUT.
     i.tables[0].bytes_per_event = 1000.0;
     let items = model::plan(&i, &MACHINE, &prices).unwrap();
-    let file = (1_800_000_000.0 + 48_000.0) / 48.0;
-    let parts = (file / 8_388_608.0_f64).ceil() + 2.0;
-    close(
-        &items,
+    let file: f64 = (1_800_000_000.0 + 48_000.0) / 48.0;
+    let parts = (file / 8_388_608.0).ceil() + 2.0;
+    assert_eq!(parts, 7.0);
+    let mut h = ByHand::new(&items);
+    h.close(
         "month.s3.requests.clicks",
-        48.0 * 2.0 * parts * 730.0 / 48.0,
+        48.0 * (2.0 - 1.0 + 7.0) * 730.0 / 48.0,
     );
 }
 

@@ -5,6 +5,7 @@
 
 mod backfill;
 mod ledger;
+mod pacer;
 mod produce;
 mod progress;
 mod realtime;

@@ -23,8 +23,9 @@ use marketpulse_gen::{Domain, Format, Generator, Unit};
 use sha2::{Digest, Sha256};
 
 use super::ledger::{Delivered, Ledger};
+use super::pacer::{Pacer, pacer_of, wait_until};
 use super::produce::{Needs, Produced, Sidecar, produce};
-use super::schedule::{Profile, Schedule};
+use super::schedule::Profile;
 use super::{Outputs, Summary};
 use crate::encode::{Buffers, encode_with_defects};
 use crate::error::Error;
@@ -334,35 +335,9 @@ impl State<'_> {
     }
 }
 
-/// The shard's schedule: the fleet's, times this shard's share of the
-/// plan's events. `None` when paced by speed-up.
-fn schedule_of(generator: &Generator, run: &Run, pace: &Pace) -> Option<Schedule> {
-    let all = || generator.summarize(0, 1);
-    let fleet = match pace {
-        Pace::Speedup(_) => return None,
-        Pace::Rate(r) => Schedule::constant(*r),
-        Pace::Profile(Profile::Segments(s), _) => Schedule::new(s.clone()),
-        Pace::Profile(Profile::Diurnal(x), mean) => {
-            Schedule::diurnal(&all().hourly_events, *x, *mean)
-        }
-    };
-    if run.shard_count == 1 {
-        return Some(fleet);
-    }
-    let total = all().events();
-    let mine = generator
-        .summarize(run.shard_index, run.shard_count)
-        .events();
-    Some(fleet.scaled(if total > 0 {
-        mine as f64 / total as f64
-    } else {
-        0.0
-    }))
-}
-
 pub(super) fn run(run: &Run, out: &Outputs<'_>, opts: &RealtimeOptions) -> Result<Summary, Error> {
     let generator = Generator::new(&run.spec).map_err(|e| Error::usage(e.to_string()))?;
-    let schedule = schedule_of(&generator, run, &opts.pace);
+    let pacer = pacer_of(&generator, run, &opts.pace);
     let mut state = State {
         run,
         out,
@@ -371,7 +346,7 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, opts: &RealtimeOptions) -> Resul
         emitted: 0,
     };
     // Reaching --duration is a normal end, with an incomplete manifest.
-    let (outcome, complete) = match emit_all(&generator, schedule.as_ref(), &mut state) {
+    let (outcome, complete) = match emit_all(&generator, &pacer, &mut state) {
         Ok(done) => (Ok(()), done),
         Err(e) => (Err(e), false),
     };
@@ -380,11 +355,7 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, opts: &RealtimeOptions) -> Resul
 
 /// Emits the run; `Ok(false)` when `--duration` or the end of the rate
 /// profile ended it early.
-fn emit_all(
-    generator: &Generator,
-    schedule: Option<&Schedule>,
-    state: &mut State<'_>,
-) -> Result<bool, Error> {
+fn emit_all(generator: &Generator, pacer: &Pacer, state: &mut State<'_>) -> Result<bool, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -399,7 +370,7 @@ fn emit_all(
             .duration
             .zip(pace_start)
             .is_some_and(|(d, t0)| t0.elapsed() >= d)
-            || schedule.is_some_and(|s| s.time_of(state.emitted).is_none())
+            || matches!(pacer, Pacer::Schedule(s) if s.time_of(state.emitted).is_none())
     };
     let run = state.run;
     let records = state.records();
@@ -447,34 +418,30 @@ fn emit_all(
                     }
                     return Ok(false);
                 }
-                // How many events are due next; waits until they are.
-                let n = match (schedule, &state.opts.pace) {
-                    (Some(s), _) => {
-                        let due = s.time_of(state.emitted).expect("checked above");
-                        let due_at = t0 + Duration::from_secs_f64(due);
-                        runtime.block_on(async { tokio::time::sleep_until(due_at.into()).await });
-                        // Everything due within the next 5 ms goes in this batch.
+                // Waits until the next event is due, then takes what falls
+                // due within the next 5 ms (10 ms by speed-up).
+                let due = pacer
+                    .due(state.emitted, order[i].0, sim0)
+                    .expect("checked above");
+                let stop = || signalled(state) || timed_out(state, pace_start);
+                if !wait_until(&runtime, t0 + Duration::from_secs_f64(due), stop) {
+                    continue;
+                }
+                let n = match pacer {
+                    Pacer::Schedule(s) => {
                         let horizon = t0.elapsed().as_secs_f64() + 0.005;
-                        let ready = s.due_by(horizon).saturating_sub(state.emitted) as usize;
-                        ready.clamp(1, 500).min(order.len() - i)
+                        s.due_by(horizon).saturating_sub(state.emitted) as usize
                     }
-                    (None, Pace::Speedup(x)) => {
-                        let x = *x;
-                        let at =
-                            |key: i64| t0 + Duration::from_secs_f64((key - sim0) as f64 / 1e6 / x);
-                        let due_at = at(order[i].0);
-                        runtime.block_on(async { tokio::time::sleep_until(due_at.into()).await });
-                        // Everything due within the next 10 ms goes in this batch.
-                        let horizon = Instant::now() + Duration::from_millis(10);
+                    Pacer::Speedup(_) => {
+                        let horizon = t0.elapsed().as_secs_f64() + 0.010;
                         order[i..]
                             .iter()
                             .take(500)
-                            .take_while(|e| at(e.0) <= horizon)
+                            .take_while(|e| pacer.due(0, e.0, sim0).is_some_and(|d| d <= horizon))
                             .count()
-                            .max(1)
                     }
-                    (None, _) => unreachable!("a rate or profile has a schedule"),
                 };
+                let n = n.clamp(1, 500).min(order.len() - i);
                 let due = &order[i..i + n];
                 if state.records() {
                     state.send(&mut hour, due)?;
@@ -498,16 +465,8 @@ fn emit_all(
                 // Each event's lag against its own scheduled time.
                 let now = Instant::now();
                 for (j, e) in order[i..i + n].iter().enumerate() {
-                    let due = match (schedule, &state.opts.pace) {
-                        (Some(s), _) => {
-                            let k = state.emitted + j as u64;
-                            t0 + Duration::from_secs_f64(s.time_of(k).unwrap_or(0.0))
-                        }
-                        (None, Pace::Speedup(x)) => {
-                            t0 + Duration::from_secs_f64((e.0 - sim0) as f64 / 1e6 / x)
-                        }
-                        (None, _) => unreachable!("a rate or profile has a schedule"),
-                    };
+                    let k = state.emitted + j as u64;
+                    let due = t0 + Duration::from_secs_f64(pacer.due(k, e.0, sim0).unwrap_or(0.0));
                     state.out.metrics.lag(now.saturating_duration_since(due), 1);
                 }
                 state.emitted += n as u64;

@@ -85,6 +85,7 @@ fn duration(text: &str) -> Result<f64, String> {
 
 impl Profile {
     pub(crate) fn parse(text: &str) -> Result<Profile, String> {
+        let text = text.trim();
         if let Some(x) = text.strip_prefix("diurnal:") {
             return match x.trim().parse::<f64>() {
                 Ok(v) if v.is_finite() && v > 0.0 && v <= 1e7 => Ok(Profile::Diurnal(v)),
@@ -121,6 +122,13 @@ impl Profile {
         if segments.iter().all(|s| s.events() <= 0.0) {
             return Err("no segment has events: every rate is 0".to_string());
         }
+        // The run ends with the last event: a pause after it would not run.
+        if segments.last().is_some_and(|s| s.events() <= 0.0) {
+            return Err(format!(
+                "segment {} is a pause at the end: the run ends with the last event, so end the profile with the segment before it",
+                segments.len()
+            ));
+        }
         Ok(Profile::Segments(segments))
     }
 }
@@ -141,8 +149,10 @@ impl Schedule {
         for s in &segments {
             starts.push((t, k));
             t += s.seconds;
-            k += if s.seconds.is_infinite() {
+            k += if s.seconds.is_infinite() && s.from > 0.0 {
                 f64::INFINITY
+            } else if s.seconds.is_infinite() {
+                0.0
             } else {
                 s.events()
             };
@@ -185,6 +195,34 @@ impl Schedule {
                 })
                 .collect(),
         )
+    }
+
+    /// This schedule, then on for ever at its last rate (or its mean rate,
+    /// when it ends at 0).
+    pub(crate) fn open_ended(&self) -> Schedule {
+        let seconds = self.seconds();
+        let last = self.segments.last().map_or(0.0, |s| s.to);
+        let rate = if last > 0.0 {
+            last
+        } else if seconds > 0.0 && self.total.is_finite() {
+            self.total / seconds
+        } else {
+            0.0
+        };
+        let mut segments = self.segments.clone();
+        segments.push(Segment {
+            from: rate,
+            to: rate,
+            seconds: f64::INFINITY,
+        });
+        Schedule::new(segments)
+    }
+
+    /// This schedule, ending after `events` events.
+    pub(crate) fn capped(&self, events: u64) -> Schedule {
+        let mut s = self.clone();
+        s.total = s.total.min(events as f64);
+        s
     }
 
     /// This schedule with every rate times `share` (a shard's part).
@@ -238,16 +276,32 @@ impl Schedule {
     }
 
     /// Seconds the schedule lasts (infinite for a plain rate).
-    #[cfg(test)]
     pub(crate) fn seconds(&self) -> f64 {
         self.segments.iter().map(|s| s.seconds).sum()
     }
 
     /// Every event it schedules (infinite for a plain rate).
-    #[cfg(test)]
     pub(crate) fn events(&self) -> f64 {
         self.total
     }
+}
+
+/// `total` events split by `shares` into whole numbers that add up to it:
+/// each its share rounded down, the rest one each to the largest remainders.
+pub(crate) fn quotas(total: u64, shares: &[f64]) -> Vec<u64> {
+    let sum: f64 = shares.iter().sum();
+    if sum <= 0.0 {
+        return vec![0; shares.len()];
+    }
+    let exact: Vec<f64> = shares.iter().map(|s| total as f64 * s / sum).collect();
+    let mut q: Vec<u64> = exact.iter().map(|e| e.floor() as u64).collect();
+    let mut order: Vec<usize> = (0..shares.len()).collect();
+    order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())));
+    let short = total.saturating_sub(q.iter().sum());
+    for &i in order.iter().take(short as usize) {
+        q[i] += 1;
+    }
+    q
 }
 
 #[cfg(test)]
@@ -295,6 +349,7 @@ mod tests {
             ),
             ("ramp:5/10s", "segment 1 'ramp:5/10s' is not"),
             ("hold:0/10s", "no segment has events"),
+            ("hold:10/1s,hold:0/5s", "segment 2 is a pause at the end"),
             ("diurnal:0", "diurnal:SPEEDUP needs a speed-up above 0"),
             ("", "segment 1 '' is not"),
         ] {
@@ -345,6 +400,32 @@ mod tests {
         let shares = [0.1, 0.2, 0.3, 0.4];
         let sum: f64 = shares.iter().map(|&f| s.scaled(f).events_by(2.5)).sum();
         assert!((sum - s.events_by(2.5)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn quotas_add_up_to_the_whole() {
+        assert_eq!(quotas(400, &[0.25, 0.25, 0.25, 0.25]), [100, 100, 100, 100]);
+        assert_eq!(quotas(10, &[0.5, 0.3, 0.2]), [5, 3, 2]);
+        let q = quotas(1001, &[0.31, 0.29, 0.4]);
+        assert_eq!(q.iter().sum::<u64>(), 1001);
+        assert_eq!(q, [310, 290, 401]);
+        assert_eq!(quotas(5, &[0.0, 0.0]), [0, 0]);
+    }
+
+    #[test]
+    fn a_zero_share_of_a_rate_schedules_nothing() {
+        let s = Schedule::constant(100.0).scaled(0.0);
+        assert_eq!(s.time_of(0), None);
+        let capped = Schedule::constant(100.0).capped(3);
+        assert_eq!(capped.time_of(2), Some(0.02));
+        assert_eq!(capped.time_of(3), None);
+    }
+
+    #[test]
+    fn open_ended_runs_on_at_the_last_rate() {
+        let s = Schedule::new(segments("hold:100/1s,ramp:100..50/1s")).open_ended();
+        assert!(s.events().is_infinite());
+        assert!((s.events_by(3.0) - (100.0 + 75.0 + 50.0)).abs() < 1e-9);
     }
 
     #[test]

@@ -27,6 +27,18 @@ fn item(plan: &serde_json::Value, key: &str) -> f64 {
         .unwrap()
 }
 
+/// CPU seconds (user and system) of this process's waited-for children.
+fn children_cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the plain struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
+        0
+    );
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
 /// Data bytes of a lake, from its manifests (truth sidecars excluded).
 fn data_bytes(lake: &Path) -> f64 {
     manifest_paths(lake)
@@ -41,8 +53,9 @@ fn data_bytes(lake: &Path) -> f64 {
 }
 
 /// The model checked against a run: the reference calibration, scaled by a
-/// quick calibration of this machine, predicts the bytes (within 10%) and
-/// wall time (within 35%) of a local run. Timed: `make test` runs it on its
+/// quick calibration of this machine, predicts the bytes (within 10%), wall
+/// time and CPU time (within 35%) of a local run. The run is the test
+/// process's only child while it runs (the test runs alone). Timed: `make test` runs it on its
 /// own (target test-model) before the other suites start.
 #[test]
 #[ignore = "timing: make test runs it alone (make test-model)"]
@@ -68,6 +81,7 @@ fn plan_predicts_the_bytes_and_wall_time_of_a_local_run() {
         assert!((item(&plan, "scale") / scale - 1.0).abs() < 1e-6);
         let lake = dir.path().join(format);
         let started = Instant::now();
+        let cpu_before = children_cpu_seconds();
         let o = bin()
             .args(["generate", "--quiet", "--threads", "2", "--scale", "0.5"])
             .args(["--days", "3", "--start", "2025-03-03", "--format", format])
@@ -80,17 +94,26 @@ fn plan_predicts_the_bytes_and_wall_time_of_a_local_run() {
             .output()
             .unwrap();
         let wall = started.elapsed().as_secs_f64();
+        let cpu = children_cpu_seconds() - cpu_before;
         assert!(o.status.success(), "generate failed: {}", stderr(&o));
         let bytes = data_bytes(&lake);
         let (want_bytes, want_wall) = (
             item(&plan, "window.bytes"),
             item(&plan, "local.wall_seconds"),
         );
+        let want_cpu = item(&plan, "window.vcpu_hours") * 3600.0;
         eprintln!(
-            "{format}/{compression}: bytes {bytes} planned {want_bytes:.0} ({:+.1}%); wall {wall:.2} s planned {want_wall:.2} s ({:+.1}%)",
+            "{format}/{compression}: bytes {bytes} planned {want_bytes:.0} ({:+.1}%); wall {wall:.2} s planned {want_wall:.2} s ({:+.1}%); CPU {cpu:.2} s planned {want_cpu:.2} s ({:+.1}%)",
             (bytes / want_bytes - 1.0) * 100.0,
-            (wall / want_wall - 1.0) * 100.0
+            (wall / want_wall - 1.0) * 100.0,
+            (cpu / want_cpu - 1.0) * 100.0
         );
+        // The vCPU-hours a plan bills are CPU time: checked too.
+        if (cpu / want_cpu - 1.0).abs() > 0.35 {
+            failures.push(format!(
+                "{format}: CPU {cpu:.2} s against {want_cpu:.2} s planned"
+            ));
+        }
         if (bytes / want_bytes - 1.0).abs() > 0.10 {
             failures.push(format!(
                 "{format}: bytes {bytes} against {want_bytes:.0} planned"
@@ -173,6 +196,21 @@ fn bad_plans_fail_with_one_line_and_exit_2() {
             vec!["--events-per-day", "1e6", "--backfill-hours", "0"],
             "invalid --backfill-hours 0",
         ),
+        (
+            vec![
+                "--events-per-day",
+                "1e6",
+                "--sink",
+                "kinesis",
+                "--format",
+                "parquet",
+            ],
+            "--format and --compression are the lake's",
+        ),
+        (
+            vec!["--events-per-day", "1e300"],
+            "invalid --events-per-day 1e300: more than 10,000 datasets",
+        ),
     ] {
         let mut all = vec!["plan"];
         all.extend_from_slice(&args);
@@ -210,34 +248,94 @@ fn bad_plans_fail_with_one_line_and_exit_2() {
 
 /// Lines a real-time run to stdout emitted, and its manifest.
 fn realtime(out: &Path, args: &[&str]) -> (Vec<String>, serde_json::Value) {
-    (realtime_shard(out, args), manifest(out))
+    let (lines, _) = realtime_shard(out, args);
+    (lines, manifest(out))
+}
+
+/// Lines a real-time run (or one shard of it) emitted to stdout, and how
+/// long it took. Clicks unless `args` say otherwise.
+fn realtime_shard(out: &Path, args: &[&str]) -> (Vec<String>, f64) {
+    let started = Instant::now();
+    let o = bin()
+        .args(["generate", "--mode", "realtime", "--sink", "stdout"])
+        .args(["--quiet", "--domains", "clicks", "--days", "1"])
+        .args(["--out", out.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap();
+    let took = started.elapsed().as_secs_f64();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    (text.lines().map(str::to_string).collect(), took)
+}
+
+/// Four shards side by side, each with `args`: their lines and times.
+fn fleet_of_four(out: &Path, args: &[&str]) -> Vec<(Vec<String>, f64)> {
+    let shards: Vec<_> = (0..4)
+        .map(|i| {
+            let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            args.extend(["--shard-count", "4", "--shard-index"].map(String::from));
+            args.push(i.to_string());
+            let out = out.to_path_buf();
+            std::thread::spawn(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                realtime_shard(&out, &args)
+            })
+        })
+        .collect();
+    shards.into_iter().map(|s| s.join().unwrap()).collect()
+}
+
+fn counted(lines: impl IntoIterator<Item = String>) -> BTreeMap<String, u32> {
+    let mut m = BTreeMap::new();
+    for line in lines {
+        *m.entry(line).or_default() += 1;
+    }
+    m
 }
 
 #[test]
 fn a_profile_emits_exactly_its_integral_then_ends() {
     let dir = tmp();
-    // 300 in the hold, (300 + 900) / 2 x 1 s = 600 in the ramp.
-    let (lines, m) = realtime(
-        dir.path(),
-        &[
-            "--scale",
-            "0.01",
-            "--rate-profile",
-            "hold:300/1s,ramp:300..900/1s",
-        ],
-    );
+    // 300 in the hold, none in the pause, (300 + 900) / 2 x 1 s in the ramp.
+    let profile = "hold:300/1s,hold:0/0.5s,ramp:300..900/1s";
+    let (lines, m) = realtime(dir.path(), &["--scale", "0.01", "--rate-profile", profile]);
     assert_eq!(lines.len(), 900);
     assert_eq!(m["complete"], false);
 }
 
 #[test]
+fn a_pause_still_stops_at_the_duration() {
+    let dir = tmp();
+    // A 30 s pause after 10 events; --duration 1 ends the run within it.
+    let profile = "hold:10/1s,hold:0/30s,hold:10/1s";
+    let args = [
+        "--scale",
+        "0.01",
+        "--rate-profile",
+        profile,
+        "--duration",
+        "1",
+    ];
+    let (lines, took) = realtime_shard(dir.path(), &args);
+    assert_eq!(lines.len(), 10);
+    assert!(took < 10.0, "the run took {took:.1} s");
+}
+
+#[test]
 fn diurnal_replays_the_day_at_its_own_pace() {
     let dir = tmp();
-    // A day in a second: every event of the day, and a complete run.
-    let (lines, m) = realtime(
-        dir.path(),
-        &["--scale", "0.0004", "--rate-profile", "diurnal:86400"],
-    );
+    // A day in a second, sales (whose online part the plan estimates) and
+    // clicks: every event of the day, and a complete run.
+    let args = [
+        "--scale",
+        "0.0004",
+        "--domains",
+        "sales,clicks",
+        "--rate-profile",
+        "diurnal:86400",
+    ];
+    let (lines, m) = realtime(dir.path(), &args);
     let rows: u64 = m["files"]
         .as_array()
         .unwrap()
@@ -250,66 +348,38 @@ fn diurnal_replays_the_day_at_its_own_pace() {
 }
 
 #[test]
-fn a_fleet_at_a_total_rate_emits_one_process_events() {
+fn a_fleet_at_a_total_rate_emits_one_process_events_at_that_rate() {
     let one = tmp();
-    let (single, _) = realtime(one.path(), &["--scale", "0.0004", "--rate", "6000"]);
+    let (single, _) = realtime(one.path(), &["--scale", "0.0004", "--rate", "3000"]);
     let fleet = tmp();
-    let shards: Vec<_> = (0..4)
-        .map(|i| {
-            let i = i.to_string();
-            let out = fleet.path().to_path_buf();
-            std::thread::spawn(move || {
-                realtime_shard(
-                    &out,
-                    &[
-                        "--scale",
-                        "0.0004",
-                        "--rate",
-                        "6000",
-                        "--shard-count",
-                        "4",
-                        "--shard-index",
-                        &i,
-                    ],
-                )
-            })
-        })
-        .collect();
-    let mut union: BTreeMap<String, u32> = BTreeMap::new();
-    for s in shards {
-        for line in s.join().unwrap() {
-            *union.entry(line).or_default() += 1;
-        }
+    let shards = fleet_of_four(fleet.path(), &["--scale", "0.0004", "--rate", "3000"]);
+    // Each shard paces at its share of 3,000/s, so each takes about as long
+    // as the whole at 3,000/s (one at the full rate would take a quarter).
+    let least = single.len() as f64 / 3000.0 * 0.8;
+    for (i, (_, took)) in shards.iter().enumerate() {
+        assert!(
+            *took >= least,
+            "shard {i} took {took:.2} s, under {least:.2} s"
+        );
     }
-    let mut want: BTreeMap<String, u32> = BTreeMap::new();
-    for line in single {
-        *want.entry(line).or_default() += 1;
-    }
+    let union = counted(shards.into_iter().flat_map(|(lines, _)| lines));
+    let want = counted(single);
     assert!(want.len() > 1000);
     assert_eq!(union, want);
 }
 
-/// Lines a real-time run (or one shard of it) emitted to stdout.
-fn realtime_shard(out: &Path, args: &[&str]) -> Vec<String> {
-    let o = bin()
-        .args([
-            "generate", "--mode", "realtime", "--sink", "stdout", "--quiet",
-        ])
-        .args([
-            "--domains",
-            "clicks",
-            "--days",
-            "1",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
+#[test]
+fn a_fleet_splits_a_finite_profile_into_whole_events() {
+    let fleet = tmp();
+    // 401 events in all, split by the shards' shares of the plan.
+    let shards = fleet_of_four(
+        fleet.path(),
+        &["--scale", "0.01", "--rate-profile", "hold:401/1s"],
+    );
+    let counts: Vec<usize> = shards.iter().map(|(lines, _)| lines.len()).collect();
+    assert_eq!(counts.iter().sum::<usize>(), 401, "{counts:?}");
+    assert!(
+        counts.iter().all(|&n| (80..=120).contains(&n)),
+        "{counts:?}"
+    );
 }
