@@ -340,3 +340,32 @@ fn kinesis_is_sized_for_black_friday_not_the_average() {
         shards(&plain)
     );
 }
+
+#[test]
+fn scale_and_datasets_follow_the_volume() {
+    let at = |events: f64| {
+        let a = crate::cli::PlanArgs {
+            events_per_day: events,
+            days: Some(7),
+            sink: "s3".to_string(),
+            engine: "emr".to_string(),
+            ..Default::default()
+        };
+        super::compute(&a).unwrap().items
+    };
+    // Scale is linear in the volume.
+    let one = at(1e6);
+    let ten = at(1e7);
+    let s1 = one.get("scale").unwrap();
+    assert!((ten.get("scale").unwrap() / s1 - 10.0).abs() < 1e-9);
+    assert!(one.get("datasets").is_none());
+    // 10^9 users at most in one dataset, 10^6 users at scale 1: above scale
+    // 1,000 the volume is planned as datasets side by side.
+    let big = at(2500.0 / s1 * 1e6);
+    assert_eq!(big.get("datasets"), Some(3.0));
+    let events = big.get("window.events").unwrap();
+    assert!(
+        (events / (2500.0 / s1 * 1e6 * 7.0) - 1.0).abs() < 0.01,
+        "{events}"
+    );
+}
