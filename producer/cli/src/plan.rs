@@ -2,8 +2,10 @@
 //! for a plan without events, and the `--dry-run` report. Nothing here
 //! writes anywhere.
 
+use marketpulse_gen::{Compression, Format, Generator, PlanSummary, TablePlan};
+
+use crate::capacity::calibration::Calibration;
 use crate::console::say;
-use marketpulse_gen::{Compression, Format, Generator, PlanSummary};
 
 use crate::error::Error;
 use crate::settings::Run;
@@ -38,29 +40,20 @@ pub(crate) fn check(run: &Run) -> Result<PlanSummary, Error> {
     Ok(summary)
 }
 
-/// Encoded bytes per row, measured on the default world at scale 0.2 (see
-/// `load-tests/results/producer-core.md`): for estimates only.
-fn typical_row_bytes(table: &str, format: Format, compression: Compression) -> f64 {
-    use Compression::*;
-    use Format::*;
-    let [clicks, sales, stores, users] = match (format, compression) {
-        (Parquet, Zstd) => [8.5, 22.5, 29.6, 14.5],
-        (Parquet, Snappy) => [9.4, 29.1, 36.1, 21.6],
-        (Parquet, Gzip) => [8.4, 23.9, 30.8, 16.0],
-        (Parquet, None) => [11.0, 44.3, 49.0, 49.5],
-        (Jsonl, Gzip) => [27.4, 55.6, 31.3, 35.1],
-        (Jsonl, Zstd) => [19.3, 39.5, 25.2, 27.5],
-        (Jsonl, _) => [259.2, 321.3, 194.5, 289.7],
-        (Csv, Gzip) => [22.0, 45.2, 22.7, 27.3],
-        (Csv, Zstd) => [16.7, 35.5, 18.4, 22.9],
-        (Csv, _) => [109.2, 218.7, 75.0, 113.7],
-    };
-    match table {
-        "clicks" => clicks,
-        "sales" => sales,
-        "stores" => stores,
-        _ => users,
-    }
+/// Encoded bytes of a table's rows and files, from the reference
+/// calibration (`load-tests/results/calibration.json`, as `plan` uses it):
+/// for estimates only.
+fn typical_bytes(
+    calibration: &Calibration,
+    table: &TablePlan,
+    format: Format,
+    compression: Compression,
+) -> f64 {
+    calibration
+        .entry(table.domain.name(), format, compression)
+        .map_or(0.0, |e| {
+            table.rows as f64 * e.bytes_per_event + table.files as f64 * e.bytes_per_file
+        })
 }
 
 /// `1.2 GB`, `340 kB`, `17 B`: decimal units, three significant digits.
@@ -113,8 +106,9 @@ pub(crate) fn render(run: &Run, summary: &PlanSummary) -> String {
         "table", "files", "rows", "bytes"
     );
     let (mut files, mut rows, mut bytes, mut estimated) = (0, 0, 0.0, false);
+    let calibration = crate::capacity::reference();
     for t in &summary.tables {
-        let b = t.rows as f64 * typical_row_bytes(t.domain.name(), spec.format, spec.compression);
+        let b = typical_bytes(&calibration, t, spec.format, spec.compression);
         let mark = if t.exact { " " } else { "~" };
         s += &format!(
             "{:<8} {:>10} {:>15}{mark} {:>13}~\n",
@@ -136,7 +130,7 @@ pub(crate) fn render(run: &Run, summary: &PlanSummary) -> String {
         grouped(rows),
         human_bytes(bytes)
     );
-    s += "~ estimated (online sales from a sample hour, users' SCD2 versions from their rates, bytes from typical row sizes); nothing was written\n";
+    s += "~ estimated (online sales from a sample hour, users' SCD2 versions from their rates, bytes from the reference calibration); nothing was written\n";
     s
 }
 

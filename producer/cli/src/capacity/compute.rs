@@ -42,29 +42,65 @@ fn kind(spot: bool) -> &'static str {
     if spot { "spot" } else { "on-demand" }
 }
 
-/// Compute cost of `vcpu_hours` of producer work on the engine.
+/// What the producers do: batch work billed for its CPU time, or producers
+/// on `vcpus` that run the whole month.
+#[derive(Clone, Copy)]
+pub(crate) enum Work {
+    Batch { vcpu_hours: f64 },
+    AlwaysOn { vcpus: f64 },
+}
+
+/// Compute cost of the producers' work on the engine: EMR instance-hours,
+/// or 1-vCPU Fargate task-hours.
 pub(crate) fn compute_cost(
     items: &mut Items,
     (key, what): (&str, &str),
-    vcpu_hours: f64,
+    work: Work,
     (engine, spot): (Engine, bool),
     c: &Costing<'_>,
 ) -> f64 {
+    let always = if matches!(work, Work::AlwaysOn { .. }) {
+        ", always on"
+    } else {
+        ""
+    };
     match engine {
         Engine::Emr => {
             let (name, i) = c.instance;
             let (ec2, emr) = c.instance_hour(spot);
-            let hours = vcpu_hours / (i.vcpu * c.efficiency);
+            let per_instance = i.vcpu * c.efficiency;
+            let (hours, how) = match work {
+                Work::Batch { vcpu_hours } => (
+                    vcpu_hours / per_instance,
+                    format!(
+                        "{} vCPU-h / ({} vCPU x {} efficiency)",
+                        n(vcpu_hours),
+                        n(i.vcpu),
+                        n(c.efficiency)
+                    ),
+                ),
+                Work::AlwaysOn { vcpus } => {
+                    let count = (vcpus / per_instance).ceil().max(1.0);
+                    (
+                        count * MONTH_HOURS,
+                        format!(
+                            "ceil({} vCPU / ({} vCPU x {} efficiency)) = {} instances x {} h",
+                            n(vcpus),
+                            n(i.vcpu),
+                            n(c.efficiency),
+                            n(count),
+                            n(MONTH_HOURS)
+                        ),
+                    )
+                }
+            };
             items.add(
                 key,
-                &format!("{what}: EMR {name} {}", kind(spot)),
+                &format!("{what}: EMR {name} {}{always}", kind(spot)),
                 hours * (ec2 + emr),
                 "USD",
                 format!(
-                    "{} vCPU-h / ({} vCPU x {} efficiency) = {} instance-h x (EC2 {} + EMR {}) USD/h",
-                    n(vcpu_hours),
-                    n(i.vcpu),
-                    n(c.efficiency),
+                    "{how} = {} instance-h x (EC2 {} + EMR {}) USD/h",
                     n(hours),
                     n(ec2),
                     n(emr)
@@ -73,69 +109,34 @@ pub(crate) fn compute_cost(
         }
         Engine::Ecs => {
             let (vcpu_price, gb_price) = c.fargate_hour(spot);
-            let gb_hours = vcpu_hours * FARGATE_GB_PER_VCPU;
+            let (task_hours, how, tasks) = match work {
+                // One worker thread per 1-vCPU task: task-hours are vCPU-hours.
+                Work::Batch { vcpu_hours } => (vcpu_hours, String::new(), ", 1-vCPU tasks"),
+                Work::AlwaysOn { vcpus } => {
+                    let tasks = vcpus.ceil().max(1.0);
+                    (
+                        tasks * MONTH_HOURS,
+                        format!(
+                            "ceil({} vCPU) = {} tasks of 1 vCPU x {} h = ",
+                            n(vcpus),
+                            n(tasks),
+                            n(MONTH_HOURS)
+                        ),
+                        "",
+                    )
+                }
+            };
+            let gb_hours = task_hours * FARGATE_GB_PER_VCPU;
             items.add(
                 key,
-                &format!("{what}: ECS Fargate {}, 1-vCPU tasks", kind(spot)),
-                vcpu_hours * vcpu_price + gb_hours * gb_price,
+                &format!("{what}: ECS Fargate {}{tasks}{always}", kind(spot)),
+                task_hours * vcpu_price + gb_hours * gb_price,
                 "USD",
                 format!(
-                    "{} vCPU-h x {} USD + {} GB-h ({} GB per vCPU) x {} USD",
-                    n(vcpu_hours),
+                    "{how}{} task-h x {} USD + {} GB-h ({} GB per vCPU) x {} USD",
+                    n(task_hours),
                     n(vcpu_price),
                     n(gb_hours),
-                    n(FARGATE_GB_PER_VCPU),
-                    n(gb_price)
-                ),
-            )
-        }
-    }
-}
-
-/// Compute cost of producers that run the whole month on `vcpus`.
-pub(crate) fn always_on_cost(
-    items: &mut Items,
-    (key, what): (&str, &str),
-    vcpus: f64,
-    (engine, spot): (Engine, bool),
-    c: &Costing<'_>,
-) -> f64 {
-    match engine {
-        Engine::Emr => {
-            let (name, i) = c.instance;
-            let (ec2, emr) = c.instance_hour(spot);
-            let count = (vcpus / (i.vcpu * c.efficiency)).ceil().max(1.0);
-            items.add(
-                key,
-                &format!("{what}: EMR {name} {}, always on", kind(spot)),
-                count * MONTH_HOURS * (ec2 + emr),
-                "USD",
-                format!(
-                    "ceil({} vCPU / ({} vCPU x {} efficiency)) = {} instances x {} h x (EC2 {} + EMR {}) USD/h",
-                    n(vcpus),
-                    n(i.vcpu),
-                    n(c.efficiency),
-                    n(count),
-                    n(MONTH_HOURS),
-                    n(ec2),
-                    n(emr)
-                ),
-            )
-        }
-        Engine::Ecs => {
-            let (vcpu_price, gb_price) = c.fargate_hour(spot);
-            let tasks = vcpus.ceil().max(1.0);
-            items.add(
-                key,
-                &format!("{what}: ECS Fargate {}, always on", kind(spot)),
-                tasks * MONTH_HOURS * (vcpu_price + FARGATE_GB_PER_VCPU * gb_price),
-                "USD",
-                format!(
-                    "ceil({} vCPU) = {} tasks of 1 vCPU x {} h x ({} + {} GB x {}) USD/h",
-                    n(vcpus),
-                    n(tasks),
-                    n(MONTH_HOURS),
-                    n(vcpu_price),
                     n(FARGATE_GB_PER_VCPU),
                     n(gb_price)
                 ),

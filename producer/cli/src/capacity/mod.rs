@@ -22,7 +22,8 @@ use crate::cli::{GenerateArgs, PlanArgs};
 use crate::console::{self, say};
 use crate::error::Error;
 use calibration::Calibration;
-use model::{Engine, Input, Items, Machine, Sink, Table, n};
+use model::{Engine, Input, Items, Machine, Sink, Table};
+use numbers::n;
 use prices::Prices;
 
 /// The reference machine's calibration, compiled in.

@@ -5,9 +5,8 @@
 
 use serde::Serialize;
 
-use super::compute::{Costing, always_on_cost, compute_cost};
-pub(crate) use super::numbers::n;
-use super::numbers::sum_formula;
+use super::compute::{Costing, Work, compute_cost};
+use super::numbers::{n, sum_formula};
 use super::prices::Prices;
 
 /// Hours in a month, as AWS bills them.
@@ -269,7 +268,7 @@ pub(crate) fn plan(
             compute_cost(
                 &mut items,
                 (key, "backfill"),
-                vcpu_hours,
+                Work::Batch { vcpu_hours },
                 (input.engine, spot),
                 &costing,
             );
@@ -341,10 +340,13 @@ pub(crate) fn plan(
                 if spot { "spot" } else { "on_demand" }
             );
             let what = (key.as_str(), "per month");
-            let cost = match always_on {
-                Some(vcpus) => always_on_cost(&mut items, what, vcpus, (engine, spot), &costing),
-                None => compute_cost(&mut items, what, month_vcpu, (engine, spot), &costing),
+            let work = match always_on {
+                Some(vcpus) => Work::AlwaysOn { vcpus },
+                None => Work::Batch {
+                    vcpu_hours: month_vcpu,
+                },
             };
+            let cost = compute_cost(&mut items, what, work, (engine, spot), &costing);
             if engine == input.engine && spot == input.spot {
                 chosen = cost;
             }

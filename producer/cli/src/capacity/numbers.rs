@@ -26,16 +26,13 @@ pub(crate) fn money(x: f64) -> String {
     format!("{}.{cents}", group(int))
 }
 
+/// Digits of a whole number, thousands grouped as the dry run groups them.
 fn group(digits: &str) -> String {
     let (sign, d) = digits.strip_prefix('-').map_or(("", digits), |d| ("-", d));
-    let mut out = String::new();
-    for (i, c) in d.chars().enumerate() {
-        if i > 0 && (d.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    format!("{sign}{out}")
+    let whole = d
+        .parse::<u64>()
+        .map_or_else(|_| d.to_string(), crate::plan::grouped);
+    format!("{sign}{whole}")
 }
 
 pub(crate) fn sum_formula(parts: &[(&str, f64)]) -> String {

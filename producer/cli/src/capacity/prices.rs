@@ -14,7 +14,6 @@ pub(crate) const DEFAULT_TEXT: &str =
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Instance {
     pub vcpu: f64,
-    pub memory_gib: f64,
     pub on_demand_hour: f64,
     pub spot_hour: f64,
     /// EMR's charge on top of EC2's, per instance-hour.
@@ -86,7 +85,6 @@ impl Prices {
                 .ok_or_else(|| bad(format!("[{path}] must be a table")))?;
             let i = Instance {
                 vcpu: num(t, &path, "vcpu")?,
-                memory_gib: num(t, &path, "memory_gib")?,
                 on_demand_hour: num(t, &path, "on_demand_hour")?,
                 spot_hour: num(t, &path, "spot_hour")?,
                 emr_hour: num(t, &path, "emr_hour")?,
