@@ -8,10 +8,24 @@ CHECKOV := .venv-checkov
 CHECKOV_VERSION := 3.3.30
 READERS := producer/tests/readers
 REQUIREMENTS := $(READERS)/requirements.txt jobs/requirements.txt
+# Every Python dependency of the test venv, pinned with hashes: see `lock`.
+# jobs/local is no input (it requires marketpulse-jobs, which is no PyPI
+# package); jobs/tests/test_lock.py checks that the lock covers it too.
+LOCK := jobs/requirements.lock
+LOCK_INPUTS := $(REQUIREMENTS) jobs/pyproject.toml jobs/testkit/pyproject.toml $(wildcard deploy/pyproject.toml)
+# The shared test toolkit (fixtures, moto, Spark, Terraform), installed
+# editable so its pytest plugin serves every suite.
+TESTKIT := $(VENV)/.testkit
+# Extra pytest arguments for one suite, e.g.
+# make test-jobs PYTEST_ARGS='-m "not slow"'
+PYTEST_ARGS ?=
+# The Python tests that need no JVM, Terraform or container and take under
+# about 5 s each: test-fast's selection.
+FAST_MARKERS := not spark and not infra and not container and not slow
 # Spark 3.5 runs on Java 17, not on newer defaults.
 JAVA17 ?= /usr/lib/jvm/java-17-openjdk-amd64
 
-.PHONY: run test lint bench wheel pipeline calibrate peers
+.PHONY: run test test-fast lint lock bench wheel pipeline calibrate peers
 
 run:
 	cargo run --release --locked -- generate
@@ -26,14 +40,42 @@ test:
 	$(MAKE) --no-print-directory test-model
 	$(MAKE) --no-print-directory -j4 --output-sync=target test-rust test-readers test-jobs test-infra
 
-.PHONY: test-build test-env test-model test-rust test-readers test-jobs test-infra
+# The quick loop while editing: the Rust unit tests beside the fast Python
+# tests of every suite (FAST_MARKERS), in one pytest run. The end-to-end
+# tests/cli binary and the Spark, Terraform and container tests are left
+# to `make test`.
+test-fast: $(TESTKIT)
+	$(MAKE) --no-print-directory -j2 $(PACKAGES) test-fast-build
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-fast-rust test-fast-python
+
+.PHONY: test-fast-build test-fast-rust test-fast-python
+# `wheel` again only when a file of the packages it installs changed.
+PACKAGES := $(VENV)/.packages
+PACKAGE_FILES := $(shell find jobs deploy schemas \( -path jobs/tests -o -path jobs/testkit -o -path jobs/dist \
+	-o -path jobs/build -o -path deploy/tests -o -name __pycache__ \) -prune -o -type f -print)
+$(PACKAGES): $(VENV)/.installed $(PACKAGE_FILES)
+	$(MAKE) --no-print-directory wheel
+	touch $@
+
+test-fast-build:
+	cargo build --locked
+
+test-fast-rust:
+	cargo test --locked --workspace --lib --bins
+
+test-fast-python:
+	@mkdir -p target/pytest
+	MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q --import-mode=importlib --basetemp=target/pytest/fast \
+		-m "$(FAST_MARKERS)" $(PYTEST_ARGS) $(READERS) jobs/tests infra/tests $(wildcard deploy/tests)
+
+.PHONY: test-build test-env test-model test-rust test-readers test-jobs test-infra test-deploy
 # Without make's jobserver, so cargo uses every core while pip downloads.
 test-build:
 	env -u MAKEFLAGS -u MFLAGS cargo test --locked --workspace --no-run
 
 # podman for the container tests: installed from Debian when root, else
 # those tests skip and say so.
-test-env: $(VENV)/.installed $(VENV)/jars/.installed $(CHECKOV)/.installed wheel
+test-env: $(TESTKIT) $(VENV)/jars/.installed $(CHECKOV)/.installed wheel
 	@command -v podman >/dev/null || [ "$$(id -u)" != 0 ] || \
 		(export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends podman buildah runc >/dev/null)
 
@@ -46,33 +88,41 @@ test-model:
 # A separate pytest base folder per suite: two sessions at once would
 # prune each other's numbered temp folders. test-jobs runs the installed
 # wheel: `make test` builds it first.
-test-readers: $(VENV)/.installed
+test-readers: $(TESTKIT)
 	@mkdir -p target/pytest
-	MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q --basetemp=target/pytest/readers $(READERS)
+	MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q --basetemp=target/pytest/readers $(PYTEST_ARGS) $(READERS)
 
 # The platform's Terraform against a local emulator (infra/tests); skips,
 # saying why, where the machine lacks Terraform or its AWS provider mirror.
-test-infra: $(VENV)/.installed $(CHECKOV)/.installed
+test-infra: $(TESTKIT) $(CHECKOV)/.installed
 	@mkdir -p target/pytest
-	CHECKOV=$(CHECKOV)/bin/checkov $(VENV)/bin/pytest -q -rs --basetemp=target/pytest/infra infra/tests
+	CHECKOV=$(CHECKOV)/bin/checkov $(VENV)/bin/pytest -q -rs --basetemp=target/pytest/infra $(PYTEST_ARGS) infra/tests
 
-test-jobs: $(VENV)/jars/.installed
+test-jobs: $(TESTKIT) $(VENV)/jars/.installed
 	@mkdir -p target/pytest
-	JAVA_HOME=$(JAVA17) MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q --basetemp=target/pytest/jobs jobs/tests
+	JAVA_HOME=$(JAVA17) MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q --basetemp=target/pytest/jobs $(PYTEST_ARGS) jobs/tests
+
+# deploy/tests: the fleet commands against moto, the EMR fan-out on the
+# local Spark, and, with podman, the container image and Batch running it.
+test-deploy: $(TESTKIT) $(VENV)/jars/.installed
+	@mkdir -p target/pytest
+	JAVA_HOME=$(JAVA17) MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q -rs --basetemp=target/pytest/deploy $(PYTEST_ARGS) deploy/tests
 
 # The whole pipeline on a local lake: generate -> silver -> gold -> marts,
 # then a one-screen report (pipeline/report.json). PIPELINE_DIR moves it.
 PIPELINE_DIR ?= pipeline
 pipeline: $(VENV)/.installed wheel
 	cargo build --locked
-	JAVA_HOME=$(JAVA17) MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/python -m marketpulse_jobs.pipeline --dir $(PIPELINE_DIR)
+	JAVA_HOME=$(JAVA17) MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/python -m marketpulse_local.pipeline --dir $(PIPELINE_DIR)
 
-# The jobs package as EMR steps and Glue jobs take it: one wheel, installed
-# into the venv so the tests import what ships.
+# The jobs package as EMR steps and Glue jobs take it: one wheel
+# (jobs/dist), installed into the venv so the tests import what ships; with
+# it the packages that never ship there: the local stand-ins and pipeline
+# runner (jobs/local) and the fleet commands (deploy).
 wheel: $(VENV)/.installed
 	rm -rf jobs/dist
 	$(VENV)/bin/pip wheel --quiet --disable-pip-version-check --no-deps -w jobs/dist ./jobs
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --force-reinstall jobs/dist/*.whl
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --force-reinstall jobs/dist/*.whl ./jobs/local ./deploy
 
 lint: $(VENV)/.installed
 	cargo fmt --all --check
@@ -82,10 +132,10 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/hadolint deploy/container/Containerfile deploy/container/Containerfile.build
 	$(VENV)/bin/shellcheck deploy/*/*.sh
 
-bench: $(VENV)/.installed
+bench: $(TESTKIT)
 	cargo build --release --locked
 	python3 load-tests/bench_producer.py --runs 5
-	python3 load-tests/bench_sinks.py --runs 3
+	$(VENV)/bin/python load-tests/bench_sinks.py --runs 3
 	python3 load-tests/bench_reliability.py --runs 5
 	$(MAKE) wheel
 	$(VENV)/bin/python load-tests/bench_silver.py --runs 3 --formats parquet
@@ -110,7 +160,7 @@ peers:
 
 # hadoop-aws and the AWS SDK bundle for s3a://, which the pyspark wheel
 # lacks and Maven cannot be reached for: PyPI's sagemaker-pyspark sdist
-# carries both (../shared/MACHINE.md).
+# carries both (docs/decisions/ADR-013-s3a-jars.md).
 $(VENV)/jars/.installed: $(VENV)/.installed
 	rm -rf $(VENV)/jars && mkdir -p $(VENV)/jars/dl
 	$(VENV)/bin/pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
@@ -121,12 +171,32 @@ $(VENV)/jars/.installed: $(VENV)/.installed
 	rm -rf $(VENV)/jars/dl
 	touch $@
 
-$(VENV)/.installed: $(REQUIREMENTS)
+$(VENV)/.installed: $(LOCK)
 	@test -x $(JAVA17)/bin/java || [ "$$(id -u)" != 0 ] || \
 		(apt-get update -q >/dev/null && apt-get install -y -q openjdk-17-jre-headless >/dev/null)
 	@test -x $(JAVA17)/bin/java || (echo "Java 17 is missing at $(JAVA17): install openjdk-17-jre-headless (Spark 3.5 needs it)" >&2; exit 1)
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(addprefix -r ,$(REQUIREMENTS))
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
+	touch $@
+
+$(TESTKIT): $(VENV)/.installed jobs/testkit/pyproject.toml
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e jobs/testkit
+	touch $@
+
+# The lock: the requirement inputs (and the local packages' declared
+# dependencies) compiled by uv, with hashes, for Python 3.11 on x86_64
+# Linux. After editing an input, `make lock` pins what is new and keeps every
+# other pin; `make lock LOCK_ARGS=--upgrade` moves all to the newest allowed.
+UV := target/uv
+UV_VERSION := 0.13.9
+lock: $(UV)/.installed
+	$(UV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock" \
+		$(LOCK_ARGS) $(LOCK_INPUTS) -o $(LOCK)
+
+$(UV)/.installed:
+	python3 -m venv $(UV)
+	$(UV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	touch $@
 
 $(CHECKOV)/.installed:

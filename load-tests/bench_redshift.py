@@ -3,7 +3,7 @@
 on the marts of one week at scale 1 (the target: under 3 s each).
 
 The marts are loaded by the real COPY file from gold Parquet. Gold here is
-computed by jobs/tests/reference.py (DuckDB straight from a clean lake),
+computed by marketpulse_testkit.reference (DuckDB straight from a clean lake),
 which the test suite proves equal to the Spark job's gold, so the benchmark
 needs no hour of local Spark. Each query runs --runs times after one warm-up;
 the table gives the median and the slowest run. Writes results/redshift.md.
@@ -17,19 +17,17 @@ import platform
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
+from marketpulse_jobs.utils import gold_schemas
+from marketpulse_local.redshift import RedshiftLocal
+from marketpulse_testkit import reference
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = REPO / "target" / "release" / "marketpulse"
-sys.path.insert(0, str(REPO / "jobs" / "tests"))
-
-import reference
-from marketpulse_jobs.redshift_local import RedshiftLocal
-from marketpulse_jobs.utils import gold_schemas
 
 SQL = REPO / "jobs" / "redshift" / "sql"
 
@@ -102,7 +100,7 @@ def main() -> None:
         f"{platform.machine()}, {os.cpu_count()} cores, DuckDB in one process."),
         "",
         (f"Data: {a.days} days from {a.start} at scale {a.scale:g}, clean; generated in {generate_s:.0f} s; "
-        f"gold computed by `jobs/tests/reference.py` in {gold_s:.0f} s (which the tests prove equal to "
+        f"gold computed by `marketpulse_testkit.reference` in {gold_s:.0f} s (which the tests prove equal to "
         f"the Spark job's gold); marts loaded by `load/copy_marts.sql` in {copy_s:.1f} s:"),
         "",
         "| mart | rows |",

@@ -9,7 +9,7 @@
    the S3 runs shows whether the server bounds the rate.
 
 Writes results/sinks.md. Usage: load-tests/bench_sinks.py [--runs N]
-(needs cargo build --release and the test venv with moto: make bench).
+(run with the test venv's Python, which has moto and marketpulse_testkit: make bench).
 """
 
 import argparse
@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,12 +26,13 @@ import urllib.request
 from datetime import date
 from pathlib import Path
 
+import moto
+from marketpulse_testkit.aws import AWS_ENV, MotoServer, aws_environ, client
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = REPO / "target" / "release" / "marketpulse"
-VENV = REPO / ".venv" / "bin"
 RATE = ["--mode", "realtime", "--rate", "5000", "--duration", "20", "--sink", "stdout", "--scale", "0.05"]
 BACKFILL = ["--scale", "0.5", "--threads", "2"]
-AWS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
 
 
 def run_rate():
@@ -40,12 +40,6 @@ def run_rate():
         metrics = Path(tmp) / "m.json"
         subprocess.run([BIN, "generate", "--out", tmp, *RATE, "--metrics-json", metrics], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
         return json.loads(metrics.read_text())["metrics"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid):
@@ -62,7 +56,7 @@ def run_backfill(out, env=None, extra=()):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             check=True,
-            env={**os.environ, **(env or {})},
+            env={**aws_environ(), **(env or {})},
         )
         wall = time.monotonic() - started
         return wall, json.loads(metrics.read_text())["metrics"]
@@ -79,16 +73,8 @@ def main():
     for r in rates:
         print(f"rate: achieved {r['achieved_rate']:.1f}/s, lag p99 {r['event_lag']['p99_ms']:.2f} ms")
 
-    port = free_port()
-    moto = subprocess.Popen([VENV / "moto_server", "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with MotoServer() as server:
+        endpoint = server.url
         local, s3 = [], []
         for i in range(args.runs):
             out = Path(tempfile.mkdtemp(prefix="mp-local-"))
@@ -97,20 +83,13 @@ def main():
             finally:
                 shutil.rmtree(out, ignore_errors=True)
             bucket = f"bench-{i}"
-            subprocess.run(
-                [VENV / "python", "-c", f"import boto3; boto3.client('s3', endpoint_url='{endpoint}', region_name='us-east-1').create_bucket(Bucket='{bucket}')"],
-                check=True,
-                env={**os.environ, **AWS},
-            )
-            before = cpu_seconds(moto.pid)
-            wall, m = run_backfill(f"s3://{bucket}/lake", AWS, ["--endpoint-url", endpoint])
-            s3.append((wall, m, cpu_seconds(moto.pid) - before))
+            client("s3", endpoint).create_bucket(Bucket=bucket)
+            before = cpu_seconds(server.process.pid)
+            wall, m = run_backfill(f"s3://{bucket}/lake", AWS_ENV, ["--endpoint-url", endpoint])
+            s3.append((wall, m, cpu_seconds(server.process.pid) - before))
             # Free moto's memory between runs.
             urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
             print(f"run {i}: local {local[-1][0]:.2f} s, s3 {wall:.2f} s (moto CPU {s3[-1][2]:.2f} s)")
-    finally:
-        moto.terminate()
-        moto.wait()
 
     achieved = statistics.median(r["achieved_rate"] for r in rates)
     lag = {k: statistics.median(r["event_lag"][k] for r in rates) for k in ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms")}
@@ -123,7 +102,7 @@ def main():
     rate_runs = ", ".join(f"{r['achieved_rate']:.1f}" for r in rates)
     local_runs = ", ".join(f"{w:.2f}" for w, _ in local)
     s3_runs = ", ".join(f"{w:.2f}" for w, _, _ in s3)
-    moto_version = subprocess.getoutput(f"{VENV}/python -c 'import moto; print(moto.__version__)'")
+    moto_version = moto.__version__
     lines = [
         "# Sink benchmarks",
         "",

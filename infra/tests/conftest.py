@@ -1,86 +1,32 @@
 """One emulator (moto, patched by emulator.py), one copy of infra/ with the
-emulator's provider overrides, one plugin cache and one bootstrap apply per
-test run. Terraform and the AWS provider mirror come with the machine image;
-without them the tests that need them skip and say what is missing."""
+emulator's provider overrides and one bootstrap apply per test run; the
+Terraform CLI settings (tf_env) come from marketpulse_testkit's plugin."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from marketpulse_testkit import REPO, MotoServer
+from marketpulse_testkit.aws import AWS_ENV, fake_credentials
+from marketpulse_testkit.terraform import Terraform, need_terraform
 
-REPO = Path(__file__).resolve().parents[2]
-INFRA = REPO / "infra"
-MIRROR = Path(os.environ.get("MARKETPULSE_TF_MIRROR", "/opt/tf-plugins"))
-PROVIDER = MIRROR / "registry.terraform.io" / "hashicorp" / "aws" / "5.100.0"
-AWS = {
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
 SERVICES = [
     "s3", "dynamodb", "sts", "iam", "kms", "ec2", "glue", "emr", "redshift", "ecs", "logs", "cloudwatch",
     "sns", "budgets", "kinesis", "firehose", "batch", "events", "ecr", "secretsmanager",
 ]  # fmt: skip
-STATE_KEY = "marketpulse/platform.tfstate"
-
-
-def missing_terraform() -> str | None:
-    if shutil.which("terraform") is None:
-        return "the terraform CLI is not on PATH (the machine image ships Terraform 1.11)"
-    if not PROVIDER.is_dir():
-        return f"the hashicorp/aws 5.100.0 provider mirror is missing at {MIRROR}"
-    return None
-
-
-def need_terraform() -> None:
-    why = missing_terraform()
-    if why:
-        pytest.skip(f"Terraform tests skipped: {why}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
 def emulator():
     """moto with the provider's missing answers, on 127.0.0.1; yields its URL."""
     need_terraform()
-    port = free_port()
-    env = {**os.environ, **AWS, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
-    server = subprocess.Popen(
-        [sys.executable, Path(__file__).with_name("emulator.py"), str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in AWS.items():
-            mp.setenv(k, v)  # the tests' boto3 clients
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            server.terminate()
-            pytest.fail("the emulator did not start")
-        yield url
-        server.terminate()
-        server.wait(timeout=30)
+    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+    with MotoServer(Path(__file__).with_name("emulator.py"), env=env, start_seconds=60) as server, fake_credentials():
+        yield server.url  # the tests' boto3 clients take the credentials from os.environ
 
 
 # Three retries: the emulator's HTTP server drops idle keep-alive
@@ -90,8 +36,8 @@ def provider_override(url: str) -> str:
     endpoints = "\n".join(f'    {s} = "{url}"' for s in SERVICES)
     return f"""# Written by infra/tests: the emulator run's provider settings.
 provider "aws" {{
-  access_key                  = "test"
-  secret_key                  = "test"
+  access_key                  = "{AWS_ENV['AWS_ACCESS_KEY_ID']}"
+  secret_key                  = "{AWS_ENV['AWS_SECRET_ACCESS_KEY']}"
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_region_validation      = true
@@ -104,66 +50,16 @@ provider "aws" {{
 """
 
 
-class Terraform:
-    """The terraform CLI in one folder of the test copy of infra/."""
-
-    def __init__(self, cwd: Path, env: dict[str, str]):
-        self.cwd, self.env = cwd, env
-
-    def run(self, *args: str, check: bool = True, timeout: float = 600, workspace: str | None = None):
-        return self.finish(self.start(*args, workspace=workspace), args, check, timeout)
-
-    def start(self, *args: str, workspace: str | None = None) -> subprocess.Popen:
-        """terraform in the background; TF_WORKSPACE lets workspaces run side by side."""
-        env = self.env if workspace is None else {**self.env, "TF_WORKSPACE": workspace}
-        return subprocess.Popen(
-            ["terraform", *args], cwd=self.cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
-
-    def finish(self, proc: subprocess.Popen, args, check: bool = True, timeout: float = 600):
-        out, err = proc.communicate(timeout=timeout)
-        done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-        if check and done.returncode != 0:
-            pytest.fail(f"terraform {' '.join(args)} in {self.cwd.name} failed:\n{out[-4000:]}\n{err[-4000:]}")
-        return done
-
-    def interactive(self, *args: str) -> subprocess.Popen:
-        """terraform reading its answers from a pipe (input on)."""
-        env = {k: v for k, v in self.env.items() if k not in ("TF_INPUT", "TF_IN_AUTOMATION")}
-        return subprocess.Popen(
-            ["terraform", *args], cwd=self.cwd, env=env,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-
 @pytest.fixture(scope="session")
 def workdir(emulator, tmp_path_factory) -> Path:
     """infra/ copied, with the emulator's provider override in each stack."""
     root = tmp_path_factory.mktemp("infra") / "infra"
-    shutil.copytree(INFRA, root, ignore=shutil.ignore_patterns(".terraform", "tests", "*.tfstate*"))
+    shutil.copytree(REPO / "infra", root, ignore=shutil.ignore_patterns(".terraform", "tests", "*.tfstate*"))
     # Modules reference deploy/ templates relative to the repository.
     (root.parent / "deploy").symlink_to(REPO / "deploy")
     for stack in (root, root / "bootstrap"):
         (stack / "providers_override.tf").write_text(provider_override(emulator))
     return root
-
-
-@pytest.fixture(scope="session")
-def tf_env(emulator, tmp_path_factory) -> dict[str, str]:
-    home = tmp_path_factory.mktemp("terraform")
-    rc = home / "terraformrc"
-    cache = home / "plugin-cache"
-    cache.mkdir()
-    rc.write_text(
-        'disable_checkpoint = true\n'
-        f'plugin_cache_dir = "{cache}"\n'
-        'plugin_cache_may_break_dependency_lock_file = true\n'
-        'provider_installation {\n'
-        f'  filesystem_mirror {{\n    path    = "{MIRROR}"\n    include = ["registry.terraform.io/hashicorp/aws"]\n  }}\n'
-        '}\n'
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "AWS_"))}
-    return {**env, **AWS, "TF_CLI_CONFIG_FILE": str(rc), "TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
 
 
 @pytest.fixture(scope="session")

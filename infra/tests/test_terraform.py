@@ -17,8 +17,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-from conftest import INFRA, REPO, Terraform, need_terraform
+from marketpulse_testkit import REPO
+from marketpulse_testkit.terraform import Terraform, need_terraform
 
+INFRA = REPO / "infra"
 MODULES = sorted(p.name for p in (INFRA / "modules").iterdir() if p.is_dir())
 # Resources a plan right after apply still wants to change, because the
 # emulator does not keep what the provider sent (infra/README.md lists them).
@@ -138,7 +140,6 @@ def test_buckets_are_versioned_kms_encrypted_private_and_tls_only(applied, emula
 
 
 def test_glue_tables_have_the_columns_of_schemas(applied, emulator):
-    sys.path.insert(0, str(REPO / "jobs"))
     from marketpulse_jobs.catalog import terraform_tables
 
     glue = boto3.client("glue", endpoint_url=emulator)
@@ -196,6 +197,7 @@ def test_destroy_removes_everything(platform, applied, emulator):
         assert state.startswith("TERMINAT"), state
 
 
+@pytest.mark.infra  # static analysis of the Terraform, with its own venv (make test-infra)
 def test_checkov_finds_nothing_and_every_skip_says_why():
     checkov = os.environ.get("CHECKOV", str(REPO / ".venv-checkov" / "bin" / "checkov"))
     if not Path(checkov).exists():

@@ -10,15 +10,8 @@ from decimal import Decimal
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import generate, load_manifest
+from marketpulse_testkit import DIRTY, generate, load_manifest
 
-DIRTY = """
-[dirty]
-late = 0.02
-duplicates = 0.02
-near_duplicates = 0.02
-malformed = 0.05
-"""
 MALFORMED = {"null_key", "negative_amount", "unknown_currency", "future_timestamp", "amount_mismatch", "unparseable"}
 
 
@@ -73,6 +66,7 @@ def recompute(rows, broken, domain, partition, currencies):
     return found
 
 
+@pytest.mark.slow
 def test_manifest_counts_and_truth_match_the_data(dirty_lake):
     lake, fmt = dirty_lake
     manifest = load_manifest(lake)
@@ -135,6 +129,7 @@ def test_dirty_data_is_deterministic(dirty_lake, binary, tmp_path):
     assert load_manifest(again)["files"] == load_manifest(lake)["files"]
 
 
+@pytest.mark.slow
 def test_late_rows_move_unchanged_and_the_rest_is_the_clean_lake(dirty_lake, binary, tmp_path):
     """Dropping copies and malformed rows from the dirty lake leaves the clean
     lake, row for row: late rows keep their values and only land later,

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO, generate, load_manifest
+from marketpulse_testkit import REPO, generate, load_manifest
 
 FLAGS = ["--scale", "0.003", "--start", "2025-03-08", "--clicks-v2-from", "2025-03-08"]
 SCHEMAS = {p.stem.split(".")[0]: json.loads(p.read_text()) for p in sorted((REPO / "schemas").glob("*.json"))}
@@ -80,7 +80,7 @@ def lakes(binary, tmp_path_factory):
     return {name: generate(binary, base / name.replace(".", "-"), *FLAGS, *flags) for name, (flags, _) in FORMATS.items()}
 
 
-@pytest.mark.parametrize("table", ["users", "stores", "sales", "clicks"])
+@pytest.mark.parametrize("table", ["users", "stores", "sales", pytest.param("clicks", marks=pytest.mark.slow)])
 def test_text_formats_hold_the_parquet_values(lakes, table):
     expected = rows(lakes["parquet"], table, "parquet")
     assert len(expected) > 100

@@ -7,7 +7,7 @@ import duckdb
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO
+from marketpulse_testkit import REPO
 
 ARROW_TYPES = {
     "int32": "int32",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import generate, load_manifest
+from marketpulse_testkit import generate, load_manifest
 
 DIRTY = "[dirty]\nlate = 0.02\nduplicates = 0.01\nmalformed = 0.01\n"
 FLAGS = ["--scale", "0.001", "--start", "2025-03-08"]
@@ -33,6 +33,7 @@ def jsonl_rows(lake):
     return rows
 
 
+@pytest.mark.slow
 def test_realtime_stdout_emits_the_backfill_events_in_event_time_order(binary, tmp_path):
     backfill = generate(binary, tmp_path / "backfill", *FLAGS, "--format", "jsonl", "--domains", "sales,clicks", config=DIRTY)
     cfg = tmp_path / "dirty.toml"
@@ -75,6 +76,7 @@ def test_realtime_stdout_emits_the_backfill_events_in_event_time_order(binary, t
     assert "event lag" in run.stderr and "p99.9" in run.stderr
 
 
+@pytest.mark.slow
 def test_realtime_object_sink_writes_deterministic_micro_batches(binary, tmp_path):
     flags = [*FLAGS, "--mode", "realtime", "--speedup", "50000", "--flush-seconds", "900", "--domains", "sales,clicks"]
     a = generate(binary, tmp_path / "a", *flags)
@@ -197,6 +199,7 @@ def test_a_signal_stops_realtime_with_an_exact_manifest(binary, tmp_path, sig, c
     assert listed == len(sent)
 
 
+@pytest.mark.slow
 def test_sigterm_stops_a_backfill_with_a_manifest_of_complete_files(binary, tmp_path):
     lake = tmp_path / "lake"
     flags = ["--scale", "2", "--threads", "1"]

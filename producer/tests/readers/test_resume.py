@@ -8,26 +8,13 @@ import subprocess
 import time
 import uuid
 
-import boto3
 import pytest
-from conftest import AWS_ENV, aws_run, generate, load_manifest
+from marketpulse_testkit import aws_run, files, generate, load_manifest, s3_objects
+from marketpulse_testkit.aws import aws_environ, client
 
 FLAGS = ["--scale", "0.3", "--days", "2", "--threads", "1", "--start", "2025-03-08"]
 DIRTY = "[dirty]\nlate = 0.01\nduplicates = 0.01\nmalformed = 0.01\n"
 KILLS = 10
-
-
-def files(root):
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-
-def s3_objects(endpoint, bucket, prefix):
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=AWS_ENV["AWS_REGION"])
-    out = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for o in page.get("Contents", []):
-            out[o["Key"][len(prefix) :].lstrip("/")] = s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
-    return out
 
 
 def kill_and_resume(cmd, total_files, count_files, env=None, pause=0.0):
@@ -53,6 +40,7 @@ def data_count(keys):
     return sum(1 for k in keys if not k.startswith("_manifests/"))
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_on_a_folder(binary, tmp_path):
     cfg = tmp_path / "dirty.toml"
     cfg.write_text(DIRTY)
@@ -73,14 +61,15 @@ def test_resume_after_sigkill_on_a_folder(binary, tmp_path):
     assert verify.returncode == 0, verify.stderr
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_on_s3(binary, moto, tmp_path):
     cfg = tmp_path / "dirty.toml"
     cfg.write_text(DIRTY)
     expected = files(generate(binary, tmp_path / "whole", *FLAGS, "--config", str(cfg)))
     bucket = f"resume-{uuid.uuid4().hex[:10]}"
-    boto3.client("s3", endpoint_url=moto, region_name=AWS_ENV["AWS_REGION"]).create_bucket(Bucket=bucket)
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ENV)
+    s3 = client("s3", moto)
+    s3.create_bucket(Bucket=bucket)
+    env = aws_environ()
     # S3 cannot tell a killed lock holder: its lease runs out after a second.
     cmd = [
         binary,
@@ -99,7 +88,6 @@ def test_resume_after_sigkill_on_s3(binary, moto, tmp_path):
         "--part-size-mib",
         "5",
     ]
-    s3 = boto3.client("s3", endpoint_url=moto, region_name=AWS_ENV["AWS_REGION"])
 
     def count():
         keys = []
@@ -109,14 +97,14 @@ def test_resume_after_sigkill_on_s3(binary, moto, tmp_path):
 
     last = kill_and_resume(cmd, data_count(expected), count, env=env, pause=1.1)
     assert last.returncode == 0, last.stderr
-    assert s3_objects(moto, bucket, "lake") == expected
+    assert s3_objects(s3, bucket, "lake") == expected
     verify = aws_run(binary, "verify", f"s3://{bucket}/lake", endpoint=moto, check=False)
     assert verify.returncode == 0, verify.stderr
     manifest = json.loads(expected[next(k for k in expected if k.startswith("_manifests/") and "-shard-" in k)])
     assert manifest["complete"] is True
 
 
-@pytest.mark.parametrize("extra", [[], ["--shard-count", "2", "--shard-index", "1"]])
+@pytest.mark.parametrize("extra", [pytest.param([], marks=pytest.mark.slow), ["--shard-count", "2", "--shard-index", "1"]])
 def test_resume_of_a_complete_lake_skips_everything(binary, tmp_path, extra):
     lake = generate(binary, tmp_path / "lake", *FLAGS, *extra)
     before = files(lake)

@@ -6,37 +6,27 @@ import time
 import uuid
 from collections import Counter
 
-import boto3
 import pytest
-from conftest import AWS_ENV, aws_run, generate, load_manifest
-from faultproxy import FaultProxy
+from marketpulse_testkit import (
+    MotoServer,
+    aws_run,
+    files,
+    generate,
+    load_manifest,
+    s3_objects,
+)
+from marketpulse_testkit.aws import client
+from marketpulse_testkit.faultproxy import FaultProxy
 
 SMALL = ["--scale", "0.005", "--days", "1", "--start", "2025-03-08"]
 # Streams through moto take about 3,000 records/s: keep their runs smaller.
 STREAM = ["--scale", "0.002", "--days", "1", "--start", "2025-03-08"]
 
 
-def client(service, endpoint):
-    return boto3.client(service, endpoint_url=endpoint, region_name=AWS_ENV["AWS_REGION"])
-
-
 def new_bucket(endpoint):
     name = f"lake-{uuid.uuid4().hex[:12]}"
     client("s3", endpoint).create_bucket(Bucket=name)
     return name
-
-
-def s3_objects(s3, bucket, prefix=""):
-    out = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for o in page.get("Contents", []):
-            key = o["Key"][len(prefix) :].lstrip("/")
-            out[key] = s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
-    return out
-
-
-def local_files(root):
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +39,13 @@ def test_s3_lake_equals_the_local_lake(binary, moto, local_lake):
     run = aws_run(binary, "generate", "--out", f"s3://{bucket}/raw/v1", *SMALL, endpoint=moto)
     assert "manifest s3://" in run.stderr
     objects = s3_objects(client("s3", moto), bucket, "raw/v1")
-    assert objects == local_files(local_lake)
+    assert objects == files(local_lake)
     # The default is SSE-S3.
     head = client("s3", moto).head_object(Bucket=bucket, Key="raw/v1/" + next(iter(objects)))
     assert head["ServerSideEncryption"] == "AES256"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lost_share", [0.0, 0.3])
 def test_large_files_go_up_in_parts(binary, moto, tmp_path, lost_share):
     # With lost responses too: a retried CompleteMultipartUpload finds its
@@ -81,7 +72,7 @@ def test_large_files_go_up_in_parts(binary, moto, tmp_path, lost_share):
     s3 = client("s3", moto)
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     objects = s3_objects(s3, bucket, "mp")
-    assert objects == local_files(local)
+    assert objects == files(local)
     big = [k for k, v in objects.items() if len(v) >= 5 << 20]
     assert big, "no file large enough for multipart"
     for key in big:
@@ -199,6 +190,7 @@ def new_stream(moto, shards=2):
     return name
 
 
+@pytest.mark.slow
 def test_kinesis_receives_exactly_the_run_events(binary, moto, tmp_path):
     name = new_stream(moto)
     metrics = tmp_path / "metrics.json"
@@ -218,6 +210,7 @@ def test_kinesis_receives_exactly_the_run_events(binary, moto, tmp_path):
     assert_verifies(binary, tmp_path / "m")
 
 
+@pytest.mark.slow
 def test_partial_kinesis_failures_are_retried_until_every_event_is_in(binary, moto, tmp_path):
     name = new_stream(moto)
     metrics = tmp_path / "metrics.json"
@@ -230,6 +223,7 @@ def test_partial_kinesis_failures_are_retried_until_every_event_is_in(binary, mo
     assert m["retries"] > 0 and m["throttles"] > 0
 
 
+@pytest.mark.slow
 def test_lost_kinesis_responses_duplicate_exactly_the_lost_batches(binary, moto, tmp_path):
     # As the README says: a batch whose response is lost after Kinesis stored
     # it is sent again whole, so its records arrive twice; nothing is lost.
@@ -322,7 +316,7 @@ def test_s3_faults_lose_and_duplicate_nothing(binary, moto, local_lake, tmp_path
     manifest = json.loads(next(v for k, v in objects.items() if k.startswith("_manifests/") and "-shard-" in k))
     listed = {f["path"] for f in manifest["files"]}
     assert set(objects) - {k for k in objects if k.startswith("_manifests/")} == listed
-    assert objects == local_files(local_lake)
+    assert objects == files(local_lake)
     m = json.loads(metrics.read_text())["metrics"]
     assert m["retries"] >= proxy.counts["errors"] + proxy.counts["drops"] - 2
     assert m["throttles"] > 0
@@ -365,28 +359,11 @@ def test_bad_endpoint_and_missing_credentials_fail_fast(binary, moto, tmp_path):
 def test_https_endpoints_verify_the_server_certificate(binary, tmp_path):
     """The SDK's HTTPS client (rustls) reaches a TLS server and refuses its
     self-signed certificate: TLS is on, and so is verification."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from conftest import free_port
-
-    port = free_port()
-    server = subprocess.Popen(
-        [Path(sys.executable).parent / "moto_server", "-H", "127.0.0.1", "-p", str(port), "--ssl"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with MotoServer(ssl=True) as server:
         deadline = time.monotonic() + 20
         while True:
-            run = aws_run(
-                binary, "generate", "--out", "s3://b/x", *SMALL, "--domains", "stores", endpoint=f"https://127.0.0.1:{port}", check=False
-            )
+            run = aws_run(binary, "generate", "--out", "s3://b/x", *SMALL, "--domains", "stores", endpoint=server.url, check=False)
             if "Connection refused" not in run.stderr or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
         assert run.returncode == 1 and "invalid peer certificate: UnknownIssuer" in run.stderr, run.stderr
-    finally:
-        server.terminate()
-        server.wait(timeout=10)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
-from conftest import generate, load_manifest
+from marketpulse_testkit import generate, load_manifest
 
 SEARCH = {"https://www.google.com/", "https://www.bing.com/", "https://duckduckgo.com/"}
 SOCIAL = {
