@@ -54,7 +54,7 @@ variable "producer_version" {
 
 variable "producer_sha256" {
   type        = string
-  description = "SHA-256 of that binary (deploy/emr/submit.py publish prints it)."
+  description = "SHA-256 of that binary (marketpulse-emr publish prints it)."
 }
 
 variable "jobs_version" {

@@ -20,6 +20,7 @@ got=$(sha256sum "$wheel" | cut -d' ' -f1)
 [ "$got" = "$want" ] || fail "$src has SHA-256 $got, not $want: not installed"
 run=()
 [ "$(id -u)" = 0 ] || run=(sudo)
-# No dependencies: EMR's Spark provides pyspark, and nothing else is needed.
+# Without its dependencies: EMR provides boto3 and pyspark, which the wheel
+# declares; pip must not replace the cluster's own Spark.
 "${run[@]}" python3 -m pip install --quiet --no-deps --no-index "$wheel" || fail "pip could not install $wheel"
 echo "install-jobs: installed ${src##*/}"

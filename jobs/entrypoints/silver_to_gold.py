@@ -1,6 +1,6 @@
 """Glue job entry point (Glue 5, `--extra-py-files` the marketpulse_jobs
 wheel, `--job-bookmark-option job-bookmark-enable`). The job itself is
-`marketpulse_jobs.silver_to_gold`; locally, `marketpulse_jobs.glue_local run`
+`marketpulse_jobs.silver_to_gold`; locally, `marketpulse-glue-local run`
 runs this file unchanged.
 
 Arguments: --JOB_NAME --silver --gold --fx_per_usd (CODE=units-per-USD,…),

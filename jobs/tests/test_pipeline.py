@@ -11,19 +11,17 @@ import boto3
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
-import reference
 import sqlglot
-from conftest import REPO, S3A_JARS
-from marketpulse_jobs import pipeline
-from marketpulse_jobs.redshift_local import RedshiftError, RedshiftLocal
 from marketpulse_jobs.utils import gold_schemas
+from marketpulse_local import pipeline
+from marketpulse_local.redshift import RedshiftError, RedshiftLocal
+from marketpulse_testkit import REPO, reference
+from marketpulse_testkit.spark import s3a_jars
 
 SQL = REPO / "jobs" / "redshift" / "sql"
 # Black Friday 2025, every layer in a bucket of moto's S3.
 SETTINGS = ["--seed", "7", "--scale", "0.001", "--start", "2025-11-28", "--days", "1"]
 LAKE = "s3://pipeline/run"
-AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-       "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
 REDSHIFT_TYPES = {
     "int64": "BIGINT",
     "int32": "INTEGER",
@@ -36,22 +34,13 @@ REDSHIFT_TYPES = {
 
 
 @pytest.fixture(scope="module")
-def aws(moto_s3):
-    """AWS settings for moto, for the module's duration."""
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in AWS.items():
-            mp.setenv(k, v)
-        yield moto_s3
-
-
-@pytest.fixture(scope="module")
-def piped(spark, binary, aws, tmp_path_factory):
+def piped(spark, binary, moto_s3, tmp_path_factory):
     """One pipeline run: layers on moto's S3, report and marts in a folder."""
-    if not S3A_JARS:
+    if not s3a_jars():
         pytest.skip("hadoop-aws jars not installed (make test installs them into .venv/jars)")
-    boto3.client("s3", endpoint_url=aws).create_bucket(Bucket="pipeline")
+    boto3.client("s3", endpoint_url=moto_s3).create_bucket(Bucket="pipeline")
     root = tmp_path_factory.mktemp("pipeline")
-    argv = ["--dir", str(root), "--lake", LAKE, "--endpoint-url", aws, "--binary", str(binary), *SETTINGS]
+    argv = ["--dir", str(root), "--lake", LAKE, "--endpoint-url", moto_s3, "--binary", str(binary), *SETTINGS]
     return root, pipeline.run(pipeline.parse_args(argv))
 
 
@@ -60,7 +49,7 @@ def _s3fs(endpoint: str):
 
 
 @pytest.fixture(scope="module")
-def warehouse(piped, aws):
+def warehouse(piped, moto_s3):
     """The pipeline's marts, with the Spectrum schema set up again (its S3
     views live in the session that made them)."""
     root, _ = piped
@@ -68,18 +57,18 @@ def warehouse(piped, aws):
         str(root / "warehouse.duckdb"),
         params={"iam_role": pipeline.IAM_ROLE, "glue_gold_database": pipeline.GLUE_GOLD_DATABASE},
         catalog={pipeline.GLUE_GOLD_DATABASE: f"{LAKE}/gold"},
-        s3_endpoint=aws,
+        s3_endpoint=moto_s3,
     )
     rs.run_file(SQL / "serve" / "external_schema.sql")
     return rs
 
 
 @pytest.fixture(scope="module")
-def clean(binary, piped, aws, tmp_path_factory):
+def clean(binary, piped, moto_s3, tmp_path_factory):
     """The lake of the same settings without dirt, and the dirty lake's truth."""
     out = tmp_path_factory.mktemp("clean-bf")
     subprocess.run([binary, "generate", "--out", out / "lake", "--quiet", *SETTINGS], check=True, capture_output=True)
-    s3 = boto3.client("s3", endpoint_url=aws)
+    s3 = boto3.client("s3", endpoint_url=moto_s3)
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket="pipeline", Prefix="run/raw/_truth/"):
         for o in page.get("Contents", []):
             target = out / "dirty" / o["Key"][len("run/raw/") :]
@@ -88,7 +77,7 @@ def clean(binary, piped, aws, tmp_path_factory):
     return reference.connect(out / "lake", out / "dirty")
 
 
-def test_the_report_balances_and_shows_every_stage(piped, aws):
+def test_the_report_balances_and_shows_every_stage(piped, moto_s3):
     root, report = piped
     assert report["balance"] and all(report["balance"].values()), report["balance"]
     stages = report["stages"]
@@ -98,7 +87,7 @@ def test_the_report_balances_and_shows_every_stage(piped, aws):
     assert (root / "report.json").is_file()
     screen = pipeline.render(report)
     assert len(screen.splitlines()) <= 30 and "FAIL" not in screen
-    s3 = boto3.client("s3", endpoint_url=aws)
+    s3 = boto3.client("s3", endpoint_url=moto_s3)
     keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="pipeline") for o in page["Contents"]}
     for layer in ("raw/", "silver/", "quarantine/", "gold/", "unload/"):
         assert any(k.startswith(f"run/{layer}") for k in keys), layer
@@ -154,9 +143,9 @@ def test_the_stand_in_keeps_the_layout_the_ddl_asks_for():
         rs.execute("CREATE TABLE t2 (a INT)")
 
 
-def test_copy_loads_gold_and_refuses_a_column_count_mismatch(piped, aws):
+def test_copy_loads_gold_and_refuses_a_column_count_mismatch(piped, moto_s3):
     _, report = piped
-    rs = RedshiftLocal(params={"iam_role": pipeline.IAM_ROLE}, s3_endpoint=aws)
+    rs = RedshiftLocal(params={"iam_role": pipeline.IAM_ROLE}, s3_endpoint=moto_s3)
     rs.execute("CREATE TABLE narrow (store_id INT ENCODE AZ64, store_name VARCHAR(10) ENCODE ZSTD)")
     with pytest.raises(RedshiftError, match="columns, the table 2"):
         rs.execute(f"COPY narrow FROM '{LAKE}/gold/dim_store/' IAM_ROLE 'arn:x' FORMAT AS PARQUET")
@@ -171,8 +160,8 @@ def test_copy_loads_gold_and_refuses_a_column_count_mismatch(piped, aws):
     assert rs.copied == {f"marts.{t}": n for t, n in report["stages"]["gold"].items()}
 
 
-def test_unload_writes_parquet_that_reads_back_equal(warehouse, aws):
-    fs = _s3fs(aws)
+def test_unload_writes_parquet_that_reads_back_equal(warehouse, moto_s3):
+    fs = _s3fs(moto_s3)
     for table, key in (("fct_sales", "sale_date"), ("fct_clicks_agg", "activity_date")):
         folder = f"pipeline/run/unload/{table}"
         parts = sorted(i.base_name for i in fs.get_file_info(pafs.FileSelector(folder)))

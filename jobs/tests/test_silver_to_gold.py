@@ -8,11 +8,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import reference
-from conftest import DAYS, REPO, run_job
-from marketpulse_jobs import glue_local
 from marketpulse_jobs.silver_to_gold import GOLD_TABLES, parse_fx
 from marketpulse_jobs.utils import JobError, gold_schemas
+from marketpulse_local import glue
+from marketpulse_testkit import REPO, reference
+from marketpulse_testkit.jobs import DAYS, run_job
 
 ENTRY = REPO / "jobs" / "entrypoints" / "silver_to_gold.py"
 GOLD = gold_schemas()
@@ -23,7 +23,7 @@ def glue_run(out: Path, gold: Path, name: str, fx: str) -> dict:
     metrics = out / f"{name}.json"
     argv = ["--JOB_NAME", "silver_to_gold", "--job-bookmark-option", "job-bookmark-enable"]
     argv += ["--silver", str(out / "silver"), "--gold", str(gold), "--metrics", str(metrics), "--fx_per_usd", fx]
-    glue_local.run_script(str(ENTRY), argv)
+    glue.run_script(str(ENTRY), argv)
     return json.loads(metrics.read_text())
 
 
@@ -35,8 +35,8 @@ def staged(spark, lakes, tmp_path_factory):
     lake = lakes("parquet")
     fx = ",".join(f"{k}={v}" for k, v in reference.fx_of(lake).items())
     out = tmp_path_factory.mktemp("s2g")
-    saved = os.environ.get(glue_local.STORE_ENV)
-    os.environ[glue_local.STORE_ENV] = str(out / "bookmarks")
+    saved = os.environ.get(glue.STORE_ENV)
+    os.environ[glue.STORE_ENV] = str(out / "bookmarks")
     try:
         run_job(spark, lake, out, "--ingest-dates", DAYS[0])
         runs = {"run1": glue_run(out, out / "gold", "run1", fx)}
@@ -45,13 +45,13 @@ def staged(spark, lakes, tmp_path_factory):
         runs["unchanged_by_run2"] = before == _files(out / "gold")
         run_job(spark, lake, out, "--ingest-dates", DAYS[1])
         runs["run3"] = glue_run(out, out / "gold", "run3", fx)
-        glue_local.reset_job_bookmark("silver_to_gold")
+        glue.reset_job_bookmark("silver_to_gold")
         runs["reset"] = glue_run(out, out / "gold-reset", "reset", fx)
     finally:
         if saved is None:
-            os.environ.pop(glue_local.STORE_ENV, None)
+            os.environ.pop(glue.STORE_ENV, None)
         else:
-            os.environ[glue_local.STORE_ENV] = saved
+            os.environ[glue.STORE_ENV] = saved
     return out, runs
 
 
@@ -130,12 +130,12 @@ def test_fx_errors_are_one_line(staged, spark, tmp_path):
     for bad in ["EUR", "EUR=x", "eur=0.9", "EUR=-1", ""]:
         with pytest.raises(JobError, match="fx_per_usd"):
             parse_fx(bad)
-    os.environ[glue_local.STORE_ENV] = str(tmp_path / "bookmarks")
+    os.environ[glue.STORE_ENV] = str(tmp_path / "bookmarks")
     try:
         with pytest.raises(JobError, match="no rate for"):
             glue_run(out, tmp_path / "gold", "nofx", "EUR=0.92")
     finally:
-        os.environ.pop(glue_local.STORE_ENV, None)
+        os.environ.pop(glue.STORE_ENV, None)
     assert not (tmp_path / "bookmarks").exists(), "a failed run moved the bookmark"
     assert not (tmp_path / "gold").exists(), "a failed run wrote gold"
 

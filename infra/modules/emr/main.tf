@@ -133,7 +133,7 @@ resource "aws_emr_cluster" "this" {
   }
 
   lifecycle {
-    # Steps are submitted later (deploy/emr/submit.py, the silver schedule);
+    # Steps are submitted later (marketpulse-emr, the silver schedule);
     # they are not part of the cluster's definition.
     ignore_changes = [step]
   }

@@ -1,6 +1,6 @@
 # The producer fleet: one ECS cluster whose tasks run on Fargate Spot by
-# default (deploy/ecs/launch.py restarts reclaimed shards with resume), and an
-# optional AWS Batch spot queue for array jobs (deploy/batch/submit.py).
+# default (marketpulse-ecs-launch restarts reclaimed shards with resume), and an
+# optional AWS Batch spot queue for array jobs (marketpulse-batch-submit).
 #
 # The task and job definitions are the JSON files under deploy/, which the
 # launchers also register by hand; Terraform reads them rather than restating
@@ -44,11 +44,11 @@ locals {
 check "roles_match_the_templates" {
   assert {
     condition     = var.task_role_arn == local.task.taskRoleArn && var.task_role_arn == local.job.containerProperties.jobRoleArn
-    error_message = "task_role_arn (${var.task_role_arn}) differs from the role deploy/ecs/task-definition.json and deploy/batch/job-definition.json name (${local.task.taskRoleArn}); deploy/ecs/launch.py --register would use the latter."
+    error_message = "task_role_arn (${var.task_role_arn}) differs from the role deploy/ecs/task-definition.json and deploy/batch/job-definition.json name (${local.task.taskRoleArn}); marketpulse-ecs-launch --register would use the latter."
   }
   assert {
     condition     = var.execution_role_arn == local.task.executionRoleArn
-    error_message = "execution_role_arn (${var.execution_role_arn}) differs from the role deploy/ecs/task-definition.json names (${local.task.executionRoleArn}); deploy/ecs/launch.py --register would use the latter."
+    error_message = "execution_role_arn (${var.execution_role_arn}) differs from the role deploy/ecs/task-definition.json names (${local.task.executionRoleArn}); marketpulse-ecs-launch --register would use the latter."
   }
 }
 

@@ -1,5 +1,5 @@
 output "cluster_name" {
-  description = "Name of the ECS cluster (deploy/ecs/launch.py --cluster)."
+  description = "Name of the ECS cluster (marketpulse-ecs-launch --cluster)."
   value       = aws_ecs_cluster.this.name
 }
 
@@ -14,7 +14,7 @@ output "task_definition_arn" {
 }
 
 output "task_definition_family" {
-  description = "Family of the task definition (deploy/ecs/launch.py --task-definition)."
+  description = "Family of the task definition (marketpulse-ecs-launch --task-definition)."
   value       = aws_ecs_task_definition.producer.family
 }
 
@@ -29,7 +29,7 @@ output "batch_log_group_name" {
 }
 
 output "batch_job_queue_arn" {
-  description = "ARN of the Batch spot queue (deploy/batch/submit.py --queue takes its name, <name_prefix>-spot); null when enable_batch is false."
+  description = "ARN of the Batch spot queue (marketpulse-batch-submit --queue takes its name, <name_prefix>-spot); null when enable_batch is false."
   value       = var.enable_batch ? aws_batch_job_queue.spot[0].arn : null
 }
 

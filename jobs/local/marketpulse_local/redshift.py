@@ -220,7 +220,7 @@ class RedshiftLocal:
         root = self.catalog.get(database)
         if root is None:
             raise RedshiftError(f"CREATE EXTERNAL SCHEMA {schema}: no catalog database '{database}'")
-        from .utils import gold_schemas
+        from marketpulse_jobs.utils import gold_schemas
 
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         fs, base = self._fs(root)

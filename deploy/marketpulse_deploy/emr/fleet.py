@@ -1,115 +1,83 @@
-#!/usr/bin/env python3
 """Runs the producer as N shards on a Spark cluster: one Spark task per
 shard (one partition each), every task `marketpulse generate --shard-index i
 --shard-count N --resume …`. Spark's task retries rerun a shard whose
 executor or spot node was lost, and `--resume` keeps what the lost attempt
-delivered. The driver prints each shard's summary and attempt count, and
-fails the step, naming the shard, when one fails after its retries.
+delivered. A shard is done when its producer's `--metrics-json` and its
+manifest in the lake both say complete; the driver prints each shard's
+rows, files and bytes (from the manifest) and attempt count, and fails the
+step, naming the shard, when one fails after its retries.
 
-    spark-submit --conf spark.speculation=false fleet.py --shards 40 \\
+    spark-submit --conf spark.speculation=false --py-files lake.zip fleet.py --shards 40 \\
         -- --out s3://bucket/lake --scale 10 --days 30
 
 Everything after `--` goes to `marketpulse generate` unchanged; `--out`
 must be a place every executor sees (s3://… or an absolute shared path).
+
+`marketpulse-emr publish` uploads this file as the step's script and
+`lake.zip`, the package's lake reader with its contract, for `--py-files`.
+Of its package it imports only `marketpulse_deploy.lake`, by absolute
+name, so the import resolves to the zip under spark-submit and to the
+installed package elsewhere; pyspark and boto3 (which EMR provides) only
+where used.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-# Test-only switches, read by the driver and shipped to the tasks: the shard
-# given to CRASH has its first attempt killed mid-run (a lost spot node);
-# the one given to FAIL fails on every attempt.
-CRASH = "MARKETPULSE_TEST_FLEET_CRASH"
-FAIL = "MARKETPULSE_TEST_FLEET_FAIL"
+from marketpulse_deploy.lake import MANIFEST_DIR, manifest_shard
+
 # Prefixes the message a failed task raises, so the driver can find it in
 # Spark's error.
 MARK = "marketpulse-fleet:"
 OWN_FLAGS = ("--shard-index", "--shard-count", "--resume", "--metrics-json", "--dry-run", "--print-config")
+TRUTH = "truth"
 
 
 class FleetError(Exception):
     """A problem the step reports in one line and exits non-zero on."""
 
 
-def summary(stderr: str) -> dict:
-    """The totals and manifest from `generate`'s closing summary."""
-    out: dict = {}
-    for line in stderr.splitlines():
-        if m := re.match(r"total\s+(\d+)\s+(\d+)\s", line):
-            out["events"], out["files"] = int(m[1]), int(m[2])
-        elif m := re.match(r"manifest (\S+) \(", line):
-            out["manifest"] = m[1]
-        elif m := re.match(r"resumed: (.*)", line):
-            out["resumed"] = m[1]
-    return out
-
-
-def wait_for_delivery(proc: subprocess.Popen, out: str, index: int, shards: int) -> None:
-    """Test switch: waits until a folder lake's journal shows the shard has
-    delivered files (so the kill lands mid-run), or 20 ms on S3."""
-    if out.startswith("s3://"):
-        time.sleep(0.02)
-        return
-    journal = os.path.join(out, "_manifests", "_journal")
-    mine = f"-shard-{index:05d}-of-{shards:05d}"
-    deadline = time.monotonic() + 30
-    while proc.poll() is None and time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            if any(mine in d and os.listdir(os.path.join(journal, d)) for d in os.listdir(journal)):
-                return
-        time.sleep(0.001)
-
-
 def run_shard(index: int, job: dict) -> dict:
-    """One shard, in a Spark task: the producer as a child process."""
+    """One shard, in a Spark task: the producer as a child process, judged
+    by the `--metrics-json` it writes when it ends."""
     from pyspark import TaskContext
 
     attempt = TaskContext.get().attemptNumber() + 1
     where = f"{MARK} shard {index} of {job['shards']}"
-    if job["fail"] == index:
-        raise RuntimeError(f"{where}: failed by {FAIL} (attempt {attempt})")
     with tempfile.TemporaryDirectory(prefix="marketpulse-fleet-") as tmp:
         metrics = os.path.join(tmp, "metrics.json")
         cmd = [job["binary"], "generate", *job["args"], "--resume"]
         cmd += ["--shard-index", str(index), "--shard-count", str(job["shards"]), "--metrics-json", metrics]
         started = time.monotonic()
-        proc = subprocess.Popen(
-            cmd,
-            env={**os.environ, **job["env"]},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
+        done = subprocess.run(
+            cmd, env={**os.environ, **job["env"]}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False
         )
-        if job["crash"] == index and attempt == 1:
-            wait_for_delivery(proc, job["out"], index, job["shards"])
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise RuntimeError(f"{where}: producer killed by {CRASH} (attempt {attempt})")
-        _, stderr = proc.communicate()
-        if proc.returncode != 0:
-            last = next((line for line in reversed(stderr.splitlines()) if line.strip()), "no output")
-            raise RuntimeError(f"{where}: marketpulse exited {proc.returncode}: {last}")
-        with open(metrics) as f:
-            sink = json.load(f)
+        if done.returncode < 0:
+            raise RuntimeError(f"{where}: marketpulse was killed by signal {-done.returncode}")
+        if done.returncode != 0:
+            # The producer's error is its last line (the rest is progress).
+            last = next((line for line in reversed(done.stderr.splitlines()) if line.strip()), "no output")
+            raise RuntimeError(f"{where}: marketpulse exited {done.returncode}: {last}")
+        try:
+            with open(metrics) as f:
+                sink = json.load(f)
+        except (OSError, ValueError) as e:
+            raise RuntimeError(f"{where}: marketpulse ended without its --metrics-json ({e})") from None
     return {
         "shard": index,
         "attempt": attempt,
         "seconds": round(time.monotonic() - started, 3),
-        "complete": sink["complete"],
-        "bytes": sink["metrics"]["bytes"],
-        **summary(stderr),
+        "complete": sink["complete"] is True,
+        "sink": {k: sink["metrics"][k] for k in ("requests", "retries", "throttles", "bytes")},
     }
 
 
@@ -125,11 +93,56 @@ def failed_shard(error: Exception) -> str:
     return f"{shard} failed{tries}: {reason}"
 
 
+def flag(args: list[str], name: str) -> str:
+    """The last value of `name` among `generate`'s flags, or ""."""
+    values = [args[i + 1] for i, a in enumerate(args[:-1]) if a == name]
+    values += [a.split("=", 1)[1] for a in args if a.startswith(f"{name}=")]
+    return values[-1] if values else ""
+
+
 def lake(args: list[str]) -> str:
-    """The last --out among `generate`'s flags, or ""."""
-    outs = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--out"]
-    outs += [a.split("=", 1)[1] for a in args if a.startswith("--out=")]
-    return outs[-1] if outs else ""
+    """The lake every shard writes (`--out`), or ""."""
+    return flag(args, "--out")
+
+
+def read_manifests(out: str, shards: int, s3=None) -> dict[int, dict]:
+    """The lake's manifests of an N-shard run, by shard index. `s3` is the
+    client for an s3:// lake."""
+    readers = {}  # key relative to the lake's root -> its bytes, when called
+    if out.startswith("s3://"):
+        bucket, _, prefix = out[len("s3://") :].partition("/")
+        root = f"{prefix.strip('/')}/".lstrip("/")
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{root}{MANIFEST_DIR}/", Delimiter="/"):
+            for o in page.get("Contents", []):
+                readers[o["Key"][len(root) :]] = lambda key=o["Key"]: s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    else:
+        folder = os.path.join(out, MANIFEST_DIR)
+        for name in os.listdir(folder) if os.path.isdir(folder) else []:
+            readers[f"{MANIFEST_DIR}/{name}"] = Path(folder, name).read_bytes
+    found = {}
+    for key, read in sorted(readers.items()):
+        shard = manifest_shard(key)
+        if shard and shard[1] == shards:
+            found[shard[0]] = json.loads(read())
+    return found
+
+
+def s3_client(args: list[str], env: dict[str, str]):
+    """An S3 client that sees the lake as the shards do: their endpoint and,
+    when the step gives the shards AWS credentials, those."""
+    import boto3
+
+    names = {"aws_access_key_id": "AWS_ACCESS_KEY_ID", "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+             "aws_session_token": "AWS_SESSION_TOKEN", "region_name": "AWS_REGION"}  # fmt: skip
+    session = boto3.Session(**{k: env[v] for k, v in names.items() if v in env})
+    endpoint = flag(args, "--endpoint-url") or env.get("AWS_ENDPOINT_URL") or None
+    return session.client("s3", endpoint_url=endpoint)
+
+
+def shard_totals(manifest: dict) -> dict:
+    """Rows, files and bytes a shard's manifest lists (its truth sidecars aside)."""
+    data = [f for f in manifest["files"] if f["domain"] != TRUTH]
+    return {"rows": sum(f["rows"] for f in data), "files": len(data), "bytes": sum(f["bytes"] for f in data)}
 
 
 def producer_args(args: list[str], task_cpus: int) -> list[str]:
@@ -174,15 +187,15 @@ def render(results: list[dict], shards: int) -> str:
     lines = []
     for r in sorted(results, key=lambda r: r["shard"]):
         retried = f" (after {r['attempt'] - 1} retry)" if r["attempt"] > 1 else ""
-        if r.get("resumed"):
-            retried += f", resumed: {r['resumed']}"
+        if r["sink"]["retries"]:
+            retried += f", {r['sink']['retries']} S3 request retries"
         lines.append(
             f"shard {r['shard']} of {shards}: done on attempt {r['attempt']}{retried}, "
-            f"{r.get('events', '?')} events, {r.get('files', '?')} files, {r['bytes']} bytes, {r['seconds']} s"
+            f"{r['rows']} rows, {r['files']} files, {r['bytes']} bytes, {r['seconds']} s"
         )
-    events = sum(r.get("events", 0) for r in results)
+    rows = sum(r["rows"] for r in results)
     retries = sum(r["attempt"] - 1 for r in results)
-    lines.append(f"fleet: {shards} shards, {events} events, {retries} retries")
+    lines.append(f"fleet: {shards} shards, {rows} rows, {retries} retries")
     return "\n".join(lines)
 
 
@@ -216,12 +229,7 @@ def main(argv: list[str] | None = None, spark=None) -> int:
         args = producer_args(rest, int(conf.get("spark.task.cpus", "1")))
         check_settings(a.binary, args, a.shards, env)
 
-        def test_switch(name: str) -> int | None:
-            value = os.environ.get(name)
-            return int(value) if value else None
-
-        job = {"shards": a.shards, "binary": a.binary, "args": args, "env": env, "out": lake(args)}
-        job |= {"crash": test_switch(CRASH), "fail": test_switch(FAIL)}
+        job = {"shards": a.shards, "binary": a.binary, "args": args, "env": env}
         sc = spark.sparkContext
         sc.setJobDescription(f"marketpulse fleet: {a.shards} shards")
         tasks = sc.parallelize(range(a.shards), a.shards)
@@ -229,9 +237,16 @@ def main(argv: list[str] | None = None, spark=None) -> int:
             results = tasks.mapPartitionsWithIndex(lambda i, _: [run_shard(i, job)]).collect()
         except Exception as e:  # noqa: BLE001 - Spark wraps the task's error in a Py4J one
             raise FleetError(failed_shard(e)) from None
-        incomplete = [r["shard"] for r in results if not r["complete"]]
+        out = lake(args)
+        try:
+            manifests = read_manifests(out, a.shards, s3_client(args, env) if out.startswith("s3://") else None)
+        except Exception as e:  # noqa: BLE001 - a file system or S3 error, in one line
+            raise FleetError(f"cannot read the manifests in {out}: {e}") from None
+        incomplete = [r["shard"] for r in results if not (r["complete"] and manifests.get(r["shard"], {}).get("complete"))]
         if incomplete:
-            raise FleetError(f"shard(s) {incomplete} ended without a complete manifest")
+            raise FleetError(f"shard(s) {incomplete} ended without a complete manifest in {out}")
+        for r in results:
+            r |= shard_totals(manifests[r["shard"]])
         print(render(results, a.shards), flush=True)
         if a.report:
             with open(a.report, "w") as f:

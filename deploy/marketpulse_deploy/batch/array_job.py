@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Runs the producer as an AWS Batch array job: N children, each its own
 shard (Batch numbers them: AWS_BATCH_JOB_ARRAY_INDEX, which `generate`
 reads when nothing else sets the index). The job definition retries a child
@@ -7,8 +6,10 @@ stopped by SIGTERM (exit 143); MARKETPULSE_RESUME=true makes a retry keep
 what the lost attempt delivered. It waits for the children, prints each
 one's status and exits 1 naming the ones that failed.
 
-    deploy/batch/submit.py --queue marketpulse-dev-spot --shards 10 --lake s3://bucket/lake [-e MARKETPULSE_SCALE=10 …]
-    deploy/batch/submit.py --register deploy/batch/job-definition.json --set IMAGE=… --set ACCOUNT_ID=… --set ENV=dev
+    marketpulse-batch-submit --queue marketpulse-dev-spot --shards 10 --lake s3://bucket/lake [-e MARKETPULSE_SCALE=10 …]
+    marketpulse-batch-submit --register deploy/batch/job-definition.json --set IMAGE=… --set ACCOUNT_ID=… --set ENV=dev
+
+(or `python -m marketpulse_deploy.batch.array_job`).
 """
 
 from __future__ import annotations
@@ -18,14 +19,18 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ecs"))
-from launch import parse_pairs, render  # one placeholder syntax for both engines
+from ..cli import guarded
+from ..templates import TemplateError, parse_pairs, render
 
+PROG = "marketpulse-batch-submit"
 FINAL = ("SUCCEEDED", "FAILED")
 
 
 def register(batch, path: str, values: dict[str, str]) -> str:
-    definition = render(Path(path).read_text(), values)
+    try:
+        definition = render(Path(path).read_text(), values)
+    except OSError as e:
+        raise TemplateError(f"cannot read {path}: {e.strerror}") from None
     return batch.register_job_definition(**definition)["jobDefinitionArn"]
 
 
@@ -57,12 +62,12 @@ def wait(batch, job: str, shards: int, poll_seconds: float, timeout_seconds: flo
         if len(kids) == shards and all(k["status"] in FINAL for k in kids):
             return kids
         if time.monotonic() > deadline:
-            raise SystemExit(f"submit: array job {job} not finished after {timeout_seconds:.0f} s")
+            raise SystemExit(f"{PROG}: array job {job} not finished after {timeout_seconds:.0f} s")
         time.sleep(poll_seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="submit", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--queue")
     p.add_argument("--job-definition", default="marketpulse-producer")
     p.add_argument("--shards", type=int)
@@ -74,14 +79,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], help="NAME=value for the definition's ${NAME}")
     p.add_argument("--endpoint-url")
     a = p.parse_args(argv)
+    if not a.register and (not a.queue or not a.shards or not 2 <= a.shards <= 10_000):
+        p.error("--queue and --shards (an array job has 2 to 10,000 children) are needed to submit")
+    return guarded(PROG, lambda: run(a))
+
+
+def run(a: argparse.Namespace) -> int:
     import boto3
 
     batch = boto3.client("batch", endpoint_url=a.endpoint_url)
     if a.register:
         print(register(batch, a.register, parse_pairs(a.set, "--set")))
         return 0
-    if not a.queue or not a.shards or not 2 <= a.shards <= 10_000:
-        p.error("--queue and --shards (an array job has 2 to 10,000 children) are needed to submit")
     job = submit(batch, a.queue, a.job_definition, a.shards, a.lake, parse_pairs(a.env, "-e"))
     kids = wait(batch, job, a.shards, a.poll_seconds, a.timeout_seconds)
     for k in kids:
@@ -89,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"shard {k['jobId'].rsplit(':', 1)[1]}: {k['status']} after {attempts} attempt(s) {k.get('statusReason', '')}")
     failed = [k["jobId"].rsplit(":", 1)[1] for k in kids if k["status"] != "SUCCEEDED"]
     if failed:
-        print(f"submit: shard(s) {', '.join(failed)} of array job {job} failed", file=sys.stderr)
+        print(f"{PROG}: shard(s) {', '.join(failed)} of array job {job} failed", file=sys.stderr)
         return 1
     return 0
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Runs the producer as N shards on ECS (Fargate Spot by default) and sees
 each to the end: it starts one task per shard with MARKETPULSE_SHARD_INDEX,
 MARKETPULSE_SHARD_COUNT and MARKETPULSE_OUT as container overrides, waits,
@@ -8,39 +7,38 @@ start) the shard starts again with MARKETPULSE_RESUME=true, up to
 --max-attempts. It prints each shard's outcome and exits 1 naming the
 shards that never finished.
 
-    deploy/ecs/launch.py --cluster marketpulse-dev --shards 10 --lake s3://bucket/lake \\
+    marketpulse-ecs-launch --cluster marketpulse-dev --shards 10 --lake s3://bucket/lake \\
         --subnets subnet-a,subnet-b --security-groups sg-1 [-e MARKETPULSE_SCALE=10 …]
-    deploy/ecs/launch.py --register deploy/ecs/task-definition.json \\
+    marketpulse-ecs-launch --register deploy/ecs/task-definition.json \\
         --set IMAGE=… --set ACCOUNT_ID=… --set ENV=dev --set REGION=us-east-1
 
-Needs boto3 (the test venv has it) and the usual AWS settings; --endpoint-url
-points it at an emulator.
+(or `python -m marketpulse_deploy.ecs.launcher`). It uses the usual AWS
+settings; --endpoint-url points it at an emulator.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from dataclasses import dataclass, field
 
+from ..cli import guarded
+from ..lake import MANIFEST_DIR, manifest_shard
+from ..templates import TemplateError, parse_pairs, render
+
+PROG = "marketpulse-ecs-launch"
 CONTAINER = "producer"
 STARTED_BY = "marketpulse-fleet"
 
 
-def render(text: str, values: dict[str, str]) -> dict:
-    """The task definition with its ${NAME} placeholders filled in."""
-    missing = sorted(set(re.findall(r"\$\{(\w+)\}", text)) - set(values))
-    if missing:
-        raise SystemExit(f"launch: no value for {', '.join(missing)} (pass --set NAME=value)")
-    return json.loads(re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], text))
-
-
 def register(ecs, path: str, values: dict[str, str]) -> str:
-    with open(path) as f:
-        definition = render(f.read(), values)
+    try:
+        with open(path) as f:
+            definition = render(f.read(), values)
+    except OSError as e:
+        raise TemplateError(f"cannot read {path}: {e.strerror}") from None
     return ecs.register_task_definition(**definition)["taskDefinition"]["taskDefinitionArn"]
 
 
@@ -56,11 +54,10 @@ class Shard:
 def shard_complete(s3, lake: str, index: int, count: int) -> bool:
     """True when the lake holds shard `index` of `count`'s complete manifest."""
     bucket, _, prefix = lake.removeprefix("s3://").partition("/")
-    folder = f"{prefix.strip('/')}/_manifests/".lstrip("/")
-    suffix = f"-shard-{index:05}-of-{count:05}.json"
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder, Delimiter="/"):
+    root = f"{prefix.strip('/')}/".lstrip("/")
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{root}{MANIFEST_DIR}/", Delimiter="/"):
         for obj in page.get("Contents", []):
-            if obj["Key"].endswith(suffix):
+            if manifest_shard(obj["Key"][len(root) :]) == (index, count):
                 body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
                 if json.loads(body).get("complete") is True:
                     return True
@@ -153,18 +150,8 @@ class Fleet:
         return "\n".join(lines)
 
 
-def parse_pairs(pairs: list[str], what: str) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"launch: {what} '{pair}' is not NAME=value")
-        out[key] = value
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="launch", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--cluster")
     p.add_argument("--task-definition", default="marketpulse-producer")
     p.add_argument("--shards", type=int)
@@ -179,17 +166,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], help="NAME=value for the definition's ${NAME}")
     p.add_argument("--endpoint-url")
     a = p.parse_args(argv)
+    if not a.register and (not a.cluster or not a.shards or a.shards < 1 or not (a.lake or "").startswith("s3://")):
+        p.error("--cluster, --shards (at least 1) and --lake s3://… are needed to launch")
+    return guarded(PROG, lambda: run(a))
+
+
+def run(a: argparse.Namespace) -> int:
     import boto3
 
     ecs = boto3.client("ecs", endpoint_url=a.endpoint_url)
     if a.register:
         print(register(ecs, a.register, parse_pairs(a.set, "--set")))
         return 0
-    if not a.cluster or not a.shards or a.shards < 1 or not (a.lake or "").startswith("s3://"):
-        p.error("--cluster, --shards (at least 1) and --lake s3://… are needed to launch")
-    s3 = boto3.client("s3", endpoint_url=a.endpoint_url)
     fleet = Fleet(
-        ecs, s3, a.cluster, a.task_definition, a.lake, a.shards,
+        ecs, boto3.client("s3", endpoint_url=a.endpoint_url), a.cluster, a.task_definition, a.lake, a.shards,
         [s for s in a.subnets.split(",") if s], [g for g in a.security_groups.split(",") if g],
         parse_pairs(a.env, "-e"), a.capacity_provider, a.max_attempts,
     )  # fmt: skip
@@ -198,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(a.poll_seconds)
     print(fleet.report())
     if fleet.failed():
-        print(f"launch: shard(s) {', '.join(map(str, fleet.failed()))} did not finish", file=sys.stderr)
+        print(f"{PROG}: shard(s) {', '.join(map(str, fleet.failed()))} did not finish", file=sys.stderr)
         return 1
     return 0
 

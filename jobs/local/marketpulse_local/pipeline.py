@@ -4,7 +4,7 @@ local Glue stand-in, bookmarks on) -> load the Redshift marts (through the
 local Redshift stand-in), then the BI queries. It prints a one-screen report
 and writes `<dir>/report.json`.
 
-    python -m marketpulse_jobs.pipeline [--dir pipeline] [--scale 0.01] [--days 3] …
+    marketpulse-pipeline [--dir pipeline] [--scale 0.01] [--days 3] …
 
 Each run starts from an empty `<dir>/{raw,silver,quarantine,gold,…}`.
 """
@@ -23,30 +23,24 @@ import time
 from importlib.resources import files
 from pathlib import Path
 
-from .utils import JobError
+from marketpulse_jobs import contracts
+from marketpulse_jobs.utils import JobError
 
 # The default world: a small week around Black Friday, every kind of dirt on.
 DEFAULTS = {"seed": 42, "scale": 0.01, "start": "2025-11-24", "days": 7}
 DIRTY = {"late": 0.01, "duplicates": 0.01, "near_duplicates": 0.005, "malformed": 0.01}
-EVENT_TABLES = ("sales", "clicks")
-SNAPSHOT_TABLES = ("users", "stores")
 IAM_ROLE = "arn:aws:iam::123456789012:role/marketpulse-redshift"
 GLUE_GOLD_DATABASE = "marketpulse_gold"
 
 
 def sql_dir() -> Path:
-    """`jobs/redshift/sql`, shipped inside the wheel as `redshift_sql`."""
-    packaged = files("marketpulse_jobs") / "redshift_sql"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[1] / "redshift" / "sql"
+    """`jobs/redshift/sql`, shipped inside this package as `redshift_sql`."""
+    return Path(str(files(__package__) / "redshift_sql"))
 
 
 def entrypoint(name: str) -> Path:
-    packaged = files("marketpulse_jobs") / "entrypoints" / f"{name}.py"
-    if packaged.is_file():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[1] / "entrypoints" / f"{name}.py"
+    """A Glue entry point of `jobs/entrypoints`, shipped inside this package."""
+    return Path(str(files(__package__) / "entrypoints" / f"{name}.py"))
 
 
 def _binary(explicit: str | None) -> str:
@@ -154,10 +148,11 @@ def generate(binary: str, lake: Lake, workdir: Path, opts) -> dict:
     if done.returncode != 0:
         why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
         raise JobError(f"generate failed: {why}")
-    spec = lake.read_json("raw/_manifests/_dataset.json")["spec"]
+    layout = contracts.layout()
+    spec = lake.read_json(f"raw/{layout.dataset_claim}")["spec"]
     rows: dict[str, int] = {}
-    for name in lake.names("raw/_manifests/"):
-        if "-shard-" in name and name.endswith(".json"):
+    for name in lake.names(f"raw/{layout.manifest_dir}/"):
+        if layout.is_manifest(name.removeprefix("raw/")):
             for f in lake.read_json(name)["files"]:
                 rows[f["domain"]] = rows.get(f["domain"], 0) + f["rows"]
     return {"spec": spec, "rows": rows}
@@ -166,9 +161,8 @@ def generate(binary: str, lake: Lake, workdir: Path, opts) -> dict:
 def _quiet_spark(root: Path, master: str):
     """The session, with Spark's console progress and start-up warnings off
     (log4j reads SPARK_CONF_DIR when the JVM starts)."""
+    from marketpulse_jobs.utils import SESSION_CONF
     from pyspark.sql import SparkSession
-
-    from .utils import SESSION_CONF
 
     conf = root / "_spark-conf"
     conf.mkdir(exist_ok=True)
@@ -192,16 +186,17 @@ def _quiet_spark(root: Path, master: str):
 
 
 def _count(spark, uri: str) -> int:
-    from .utils import list_files
+    from marketpulse_jobs.utils import list_files
 
     return spark.read.parquet(uri).count() if list_files(uri) else 0
 
 
 def run(opts) -> dict:
-    from . import bronze_to_silver as b2s
-    from . import glue_local
-    from .redshift_local import RedshiftLocal
-    from .silver_to_gold import GOLD_TABLES
+    from marketpulse_jobs import bronze_to_silver as b2s
+    from marketpulse_jobs.silver_to_gold import GOLD_TABLES
+
+    from . import glue
+    from .redshift import RedshiftLocal
 
     root = Path(opts.dir).resolve()
     binary = _binary(opts.binary)  # before anything is cleared
@@ -236,11 +231,11 @@ def run(opts) -> dict:
     timings["bronze_to_silver"] = time.time() - started
 
     started = time.time()
-    saved = os.environ.get(glue_local.STORE_ENV)
-    os.environ[glue_local.STORE_ENV] = lake.spark("_bookmarks")
+    saved = os.environ.get(glue.STORE_ENV)
+    os.environ[glue.STORE_ENV] = lake.spark("_bookmarks")
     fx = ",".join(f"{k}={v}" for k, v in sorted(spec["world"]["fx_per_usd"].items()))
     try:
-        glue_local.run_script(
+        glue.run_script(
             str(entrypoint("silver_to_gold")),
             ["--JOB_NAME", "silver_to_gold", "--job-bookmark-option", "job-bookmark-enable",
              "--silver", lake.spark("silver"), "--gold", lake.spark("gold"), "--fx_per_usd", fx,
@@ -248,9 +243,9 @@ def run(opts) -> dict:
         )  # fmt: skip
     finally:
         if saved is None:
-            os.environ.pop(glue_local.STORE_ENV, None)
+            os.environ.pop(glue.STORE_ENV, None)
         else:
-            os.environ[glue_local.STORE_ENV] = saved
+            os.environ[glue.STORE_ENV] = saved
     gold_metrics = json.loads((root / "gold-metrics.json").read_text())
     gold_rows = {t: _count(spark, f"{lake.spark('gold')}/{t}") for t in GOLD_TABLES}
     timings["silver_to_gold"] = time.time() - started
@@ -316,18 +311,25 @@ def gold_check(spark, gold: str) -> dict:
     return {"sales_transactions": int(sales), "clicks": int(clicks)}
 
 
+def report_tables() -> list[str]:
+    """The producer's tables as the report's columns: event tables first."""
+    found = contracts.tables()
+    return sorted(found, key=lambda t: not found[t].is_event)
+
+
 def render(report: dict) -> str:
     p = report["producer"]
+    tables = report_tables()
     dirty = ", ".join(f"{k} {v}" for k, v in sorted(p["dirty"].items()) if k in DIRTY)
     lines = [
         f"MarketPulse pipeline: layers in {report['lake']}",
         f"producer: seed {p['seed']}, scale {p['scale']}, {p['days']} days from {p['start']}, {p['format']}; dirty: {dirty}",
         "",
-        f"{'stage':<22}" + "".join(f"{t:>12}" for t in (*EVENT_TABLES, *SNAPSHOT_TABLES)),
+        f"{'stage':<22}" + "".join(f"{t:>12}" for t in tables),
     ]
     st = report["stages"]
     for stage in ("raw", "silver", "quarantined", "duplicates_removed"):
-        lines.append(f"{stage:<22}" + "".join(f"{st[stage].get(t, 0):>12,}" for t in (*EVENT_TABLES, *SNAPSHOT_TABLES)))
+        lines.append(f"{stage:<22}" + "".join(f"{st[stage].get(t, 0):>12,}" for t in tables))
     lines += ["", f"{'gold table':<22}{'gold rows':>12}{'marts rows':>12}"]
     for t, n in st["gold"].items():
         lines.append(f"{t:<22}{n:>12,}{st['marts'].get(t, 0):>12,}")
@@ -350,7 +352,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_args(argv=None):
-    p = _Parser(prog="pipeline", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="marketpulse-pipeline", description=__doc__.split("\n\n")[0])
     p.add_argument("--dir", default=os.environ.get("PIPELINE_DIR", "pipeline"), help="working folder ($PIPELINE_DIR)")
     p.add_argument("--lake", help="where raw, silver, gold live: s3://bucket/prefix (default: the working folder)")
     p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"), help="S3 endpoint (moto)")
@@ -389,7 +391,7 @@ def main(argv=None) -> int:
         with log.open("w") as out, contextlib.redirect_stdout(out):
             report = run(opts)
     except JobError as e:
-        print(f"pipeline: error: {e}", file=sys.stderr)
+        print(f"marketpulse-pipeline: error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # noqa: BLE001 -- Spark, S3 or SQL: one line, the rest is in jobs.log
         import traceback
@@ -397,7 +399,7 @@ def main(argv=None) -> int:
         with log.open("a") as out:
             out.write(traceback.format_exc())
         first = (str(e).strip().splitlines() or [""])[0]
-        print(f"pipeline: error: {type(e).__name__}: {first} (traceback in {log})", file=sys.stderr)
+        print(f"marketpulse-pipeline: error: {type(e).__name__}: {first} (traceback in {log})", file=sys.stderr)
         return 1
     print(render(report))
     return 0 if all(report["balance"].values()) else 1

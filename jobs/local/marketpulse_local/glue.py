@@ -2,9 +2,9 @@
 unchanged on plain PySpark (Glue's `GlueContext`, `Job` and `DynamicFrame`
 need its Java runtime, which is not installable outside Glue).
 
-    python -m marketpulse_jobs.glue_local run jobs/entrypoints/silver_to_gold.py \\
+    marketpulse-glue-local run jobs/entrypoints/silver_to_gold.py \\
         --JOB_NAME silver_to_gold --job-bookmark-option job-bookmark-enable --silver … --gold …
-    python -m marketpulse_jobs.glue_local reset-job-bookmark silver_to_gold
+    marketpulse-glue-local reset-job-bookmark silver_to_gold
 
 `awsglue.utils.getResolvedOptions` is the real one (PyPI
 `awsgluedataplanepython`). `GlueContext` and `Job` subclass the real classes
@@ -31,10 +31,16 @@ import types
 from awsglue.context import GlueContext as _GlueContext
 from awsglue.dynamicframe import DynamicFrameReader
 from awsglue.job import Job as _Job
+from marketpulse_jobs.utils import (
+    JobError,
+    delete_paths,
+    hadoop_fs,
+    list_files,
+    read_text,
+    write_text,
+)
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-
-from .utils import JobError, _hadoop, delete_paths, list_files, read_text, write_text
 
 STORE_ENV = "MARKETPULSE_GLUE_BOOKMARKS"
 DEFAULT_STORE = ".glue-bookmarks"
@@ -52,7 +58,7 @@ def _state_path(job_name: str) -> str:
 
 def load_state(job_name: str) -> dict[str, dict[str, list[str]]]:
     """transformation_ctx -> partition folder -> its file names."""
-    fs, path, _ = _hadoop(_state_path(job_name))
+    fs, path, _ = hadoop_fs(_state_path(job_name))
     if not fs.exists(path):
         return {}
     return json.loads(read_text(_state_path(job_name)))
@@ -63,7 +69,7 @@ def _save_state(job_name: str, state: dict) -> None:
     final = _state_path(job_name)
     temp = f"{final}.tmp"
     write_text(temp, json.dumps(state, indent=1, sort_keys=True) + "\n")
-    fs, dest, sc = _hadoop(final)
+    fs, dest, sc = hadoop_fs(final)
     fs.delete(dest, False)
     if not fs.rename(sc._jvm.org.apache.hadoop.fs.Path(temp), dest):
         raise JobError(f"cannot write the bookmark {final}")
@@ -200,11 +206,11 @@ def run_script(script: str, argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: glue_local run SCRIPT [glue arguments…] | glue_local reset-job-bookmark JOB_NAME"
+    usage = "usage: marketpulse-glue-local run SCRIPT [glue arguments…] | marketpulse-glue-local reset-job-bookmark JOB_NAME"
     if len(argv) < 2 or argv[0] not in ("run", "reset-job-bookmark"):
         print(usage, file=sys.stderr)
         return 2
-    from .utils import spark_session
+    from marketpulse_jobs.utils import spark_session
 
     spark_session("marketpulse-glue-local")
     try:
@@ -213,13 +219,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         run_script(argv[1], argv[2:])
     except JobError as e:
-        print(f"glue_local: error: {e}", file=sys.stderr)
+        print(f"marketpulse-glue-local: error: {e}", file=sys.stderr)
         return 2
     except SystemExit as e:
         return int(e.code or 0) if not isinstance(e.code, str) else 1
     except Exception as e:  # noqa: BLE001 -- the job's own error, in one line
         first = (str(e).strip().splitlines() or [""])[0]
-        print(f"glue_local: error: {type(e).__name__}: {first}", file=sys.stderr)
+        print(f"marketpulse-glue-local: error: {type(e).__name__}: {first}", file=sys.stderr)
         return 1
     return 0
 

@@ -1,0 +1,1 @@
+"""The producer as an AWS Batch array job (`array_job`)."""

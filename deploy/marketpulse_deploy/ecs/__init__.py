@@ -1,0 +1,1 @@
+"""The producer as one ECS task per shard (`launcher`)."""
