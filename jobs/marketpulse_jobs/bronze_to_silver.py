@@ -20,13 +20,15 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from pyspark.sql import functions as F
 
-from . import dq
-from .raw import RawTable, partitions_of, read_table, select_files
+from . import contracts, dq
+from .catalog import register
+from .layers import quarantine_partitions, silver_partitions
+from .raw import RawTable, read_table, select_files
 from .utils import (
     JobError,
     Metrics,
@@ -36,13 +38,12 @@ from .utils import (
     job_schema,
     list_files,
     load_schemas,
-    read_manifests,
+    read_text,
     silver_schema,
     spark_type,
     write_text,
 )
 
-TABLE_ORDER = ("users", "stores", "sales", "clicks")
 DEFAULT_TARGET_MB = 128
 # Bytes per row of zstd Parquet in silver, measured on the producer's data
 # (load-tests/results/silver.md); they turn the target file size into rows.
@@ -54,7 +55,7 @@ class Options:
     raw: str
     silver: str
     quarantine: str
-    tables: tuple[str, ...] = TABLE_ORDER
+    tables: tuple[str, ...] = field(default_factory=contracts.table_names)
     ingest_dates: list[str] | None = None
     run_id: str = ""
     target_file_mb: float = DEFAULT_TARGET_MB
@@ -73,17 +74,6 @@ class BalanceError(Exception):
     """Records in did not equal silver + quarantined + removed duplicates."""
 
 
-def silver_partitions(table: str) -> list[str]:
-    if dq.TABLES[table].ts is None:
-        return ["snapshot_date"]
-    hourly = ["event_hour"] if table == "clicks" else []
-    return ["event_date", *hourly, "ingest_date"]
-
-
-def quarantine_partitions(table: str) -> list[str]:
-    return [partitions_of(table)[0]]
-
-
 def run(spark, opts: Options) -> dict:
     """Runs the job; returns the metrics record. Raises JobError on bad input
     and when a table's records do not balance."""
@@ -92,21 +82,23 @@ def run(spark, opts: Options) -> dict:
     unfilled = [c.name for c in quarantine.columns if c.name not in QUARANTINE_VALUES]
     if unfilled:
         raise JobError(f"schemas/jobs/quarantine: no value for column(s) {', '.join(unfilled)}")
+    order = contracts.table_names()
     for t in opts.tables:
-        if t not in schemas or t not in dq.TABLES:
-            raise JobError(f"unknown table '{t}' (expected {', '.join(TABLE_ORDER)})")
+        if t not in order:
+            raise JobError(f"unknown table '{t}' (expected {', '.join(order)})")
     if not any(select_files(opts.raw, t, opts.ingest_dates) for t in opts.tables):
         dates = f" for ingest dates {','.join(opts.ingest_dates)}" if opts.ingest_dates else ""
         raise JobError(f"no raw files under {opts.raw} for {','.join(opts.tables)}{dates}")
     currencies = opts.currencies
-    if currencies is None and "sales" in opts.tables:
+    if currencies is None and any(contracts.table(t).money for t in opts.tables):
         currencies = _manifest_currencies(opts.raw)
         if currencies is None:
-            raise JobError(f"no run manifest under {opts.raw}/_manifests gives the FX table: pass --currencies")
+            where = f"{opts.raw.rstrip('/')}/{contracts.layout().manifest_dir}"
+            raise JobError(f"no run manifest under {where} gives the FX table: pass --currencies")
     params = dq.Params(currencies, opts.future_tolerance_minutes, opts.amount_tolerance)
     metrics = Metrics("bronze_to_silver", opts.run_id or time.strftime("b2s-%Y%m%dT%H%M%SZ", time.gmtime()))
     written: dict[str, dict[str, list[dict]]] = {}
-    for table in [t for t in TABLE_ORDER if t in opts.tables]:
+    for table in [t for t in order if t in opts.tables]:
         started = time.time()
         raw = read_table(spark, opts.raw, table, schemas[table], opts.ingest_dates)
         if raw is None:
@@ -126,8 +118,6 @@ def run(spark, opts: Options) -> dict:
 
     save()  # before the catalog, so a Glue failure keeps the run's record
     if opts.glue_database:
-        from .catalog import register
-
         record["catalog"] = register(opts.glue_database, schemas, written, opts)
         save()
     return record
@@ -141,6 +131,14 @@ def _manifest_currencies(raw_root: str) -> frozenset[str] | None:
     return frozenset(found) or None
 
 
+def read_manifests(raw_root: str) -> list[dict]:
+    """The producer's shard manifests in a raw lake."""
+    lake = contracts.layout()
+    folder = lake.manifest_dir
+    paths = glob_paths(f"{raw_root.rstrip('/')}/{folder}/*")
+    return [json.loads(read_text(p)) for p in paths if lake.is_manifest(f"{folder}/{p.rsplit('/', 1)[-1]}")]
+
+
 def _fk_reference(spark, opts: Options, snapshot: str, key: str, schemas):
     """Key values of a snapshot table: the snapshots of the processed dates,
     else the newest one in the lake."""
@@ -149,8 +147,9 @@ def _fk_reference(spark, opts: Options, snapshot: str, key: str, schemas):
         raw = read_table(spark, opts.raw, snapshot, schemas[snapshot], None)
         if raw is None:
             return None
-        newest = raw.df.agg(F.max("snapshot_date")).first()[0]
-        raw.df = raw.df.where(F.col("snapshot_date") == newest)
+        day = contracts.table(snapshot).landing
+        newest = raw.df.agg(F.max(day)).first()[0]
+        raw.df = raw.df.where(F.col(day) == newest)
     return raw.df.where(F.col(key).isNotNull()).select(key).distinct()
 
 
@@ -159,7 +158,7 @@ def _with_foreign_keys(spark, df, table: str, opts: Options, schemas):
     from functools import reduce
 
     missing = []
-    for col, (snapshot, key) in dq.TABLES[table].foreign_keys.items():
+    for col, (snapshot, key) in contracts.table(table).foreign_keys.items():
         ref = _fk_reference(spark, opts, snapshot, key, schemas)
         if ref is None:
             raise JobError(f"{opts.raw}: no {snapshot} snapshot to check {table}.{col} against")
@@ -170,17 +169,16 @@ def _with_foreign_keys(spark, df, table: str, opts: Options, schemas):
 
 
 def _process(spark, table: str, raw: RawTable, schemas: dict, params, opts: Options, run_id: str):
-    rules = dq.TABLES[table]
+    contract = contracts.table(table)
     schema = schemas[table]
     df = raw.df
-    if rules.ts:
-        df = df.withColumn(
-            "_landing_start", F.to_timestamp(F.concat_ws(" ", "ingest_date", "hour"), "yyyy-MM-dd HH")
-        )
+    if contract.is_event:
+        day, hour = contract.partitions
+        df = df.withColumn("_landing_start", F.to_timestamp(F.concat_ws(" ", day, hour), "yyyy-MM-dd HH"))
         df = _with_foreign_keys(spark, df, table, opts, schemas)
     df = dq.evaluate(df, table, params).cache()
     rejected = F.size("_quarantine") > 0
-    if rules.ts:
+    if contract.is_event:
         classified = _deduplicate(spark, df.where(~rejected), table, schema, raw, opts).unionByName(
             df.where(rejected).withColumn("_outcome", F.lit("quarantine")), allowMissingColumns=True
         )
@@ -211,13 +209,13 @@ def _process(spark, table: str, raw: RawTable, schemas: dict, params, opts: Opti
         )
 
     silver = classified.where(F.col("_outcome") == "silver")
-    if rules.ts:
-        silver = silver.withColumn("event_date", F.date_format(rules.ts, "yyyy-MM-dd"))
+    if contract.is_event:
+        silver = silver.withColumn("event_date", F.date_format(contract.event_time, "yyyy-MM-dd"))
         if "event_hour" in silver_partitions(table):
-            silver = silver.withColumn("event_hour", F.date_format(rules.ts, "HH"))
+            silver = silver.withColumn("event_hour", F.date_format(contract.event_time, "HH"))
     silver = silver.select(*schema.names, *silver_partitions(table))
     quarantine = _quarantine_records(
-        classified.where(F.col("_outcome").isin("quarantine", "near_duplicate")), schema, rules.id, raw, run_id
+        classified.where(F.col("_outcome").isin("quarantine", "near_duplicate")), schema, contract.id, raw, run_id
     )
     landed = _landing_dates(raw)
     silver_root = f"{opts.silver.rstrip('/')}/{table}"
@@ -227,7 +225,7 @@ def _process(spark, table: str, raw: RawTable, schemas: dict, params, opts: Opti
     _clear(silver_root, silver_partitions(table), landed)
     _clear(quarantine_root, quarantine_partitions(table), landed)
     target_rows = max(1, int(opts.target_file_mb * 1024 * 1024 // ROW_BYTES[table]))
-    _write_compacted(silver, silver_root, silver_partitions(table), rules.id, target_rows)
+    _write_compacted(silver, silver_root, silver_partitions(table), contract.id, target_rows)
     q_parts = quarantine_partitions(table)
     quarantine.repartition(*q_parts).write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy(
         *q_parts
@@ -263,7 +261,7 @@ def _deduplicate(spark, passed, table: str, schema: TableSchema, raw: RawTable, 
     the first, else `silver`. Landing order: landing day and hour, file,
     position in the file. One shuffle by id serves both rules."""
     from pyspark.sql import Window
-    ids = dq.TABLES[table].id
+    ids = contracts.table(table).id
     landing = F.struct(*[F.col(c) for c in raw.partitions], F.col("_file"), F.col("_block"), F.col("_pos"))
     passed = passed.withColumn("_payload", F.sha2(F.to_json(F.struct(*schema.names)), 256)).withColumn(
         "_landing", landing
@@ -294,7 +292,8 @@ def _quarantine_records(rejected, schema: TableSchema, id_col: str, raw: RawTabl
         "failed_rules": F.col("_quarantine"),
         "raw": F.coalesce(F.col("_raw"), F.to_json(F.struct(*schema.names))),
         "source_file": F.col("_file"),
-        "ingest_hour": F.col("hour") if "hour" in raw.partitions else F.lit(None),
+        # The landing hour: the partition below the landing day, of events.
+        "ingest_hour": F.col(raw.partitions[1]) if len(raw.partitions) > 1 else F.lit(None),
     }
     quarantine = job_schema("quarantine")
     return rejected.select(
@@ -314,15 +313,16 @@ def _against_silver(spark, passed, table: str, schema: TableSchema, raw: RawTabl
     first_day = _landing_dates(raw)[0]
     if not glob_paths(f"{path}/event_date=*"):
         return passed
-    since = passed.agg(F.min(dq.TABLES[table].ts)).first()[0]
+    contract = contracts.table(table)
+    since = passed.agg(F.min(contract.event_time)).first()[0]
     if since is None:
         return passed
-    ids = dq.TABLES[table].id
+    ids = contract.id
     seen = (
         spark.read.schema(struct_type(schema))
         .option("basePath", path)
         .parquet(path)
-        .where((F.col("ingest_date") < first_day) & (F.col("event_date") >= since.strftime("%Y-%m-%d")))
+        .where((F.col(contract.landing) < first_day) & (F.col("event_date") >= since.strftime("%Y-%m-%d")))
         .groupBy(F.col(ids).alias("_seen_id"))
         .agg(F.collect_set(F.sha2(F.to_json(F.struct(*schema.names)), 256)).alias("_seen"))
     )
@@ -417,7 +417,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--raw", required=True, help="root of the producer's raw lake (path, file:// or s3a://)")
     p.add_argument("--silver", required=True, help="root of silver")
     p.add_argument("--quarantine", required=True, help="root of quarantine")
-    p.add_argument("--tables", default=",".join(TABLE_ORDER), help="comma-separated (default: all)")
+    p.add_argument("--tables", help="comma-separated (default: all)")
     p.add_argument("--ingest-dates", help="landing days to process, YYYY-MM-DD,… (default: all)")
     p.add_argument("--run-id", default="", help="written with every quarantined record (default: a UTC timestamp)")
     p.add_argument("--target-file-mb", type=float, default=DEFAULT_TARGET_MB, help="silver file size to aim for")
@@ -427,9 +427,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--metrics", help="write the metrics record here as JSON")
     p.add_argument("--glue-database", help="register silver and quarantine tables in this Glue database")
     a = p.parse_args(argv)
-    tables = tuple(t.strip() for t in a.tables.split(",") if t.strip())
-    if not tables:
-        p.error("--tables: name at least one table")
+    tables = contracts.table_names()
+    if a.tables is not None:
+        tables = tuple(t.strip() for t in a.tables.split(",") if t.strip())
+        if not tables:
+            p.error("--tables: name at least one table")
     dates = None
     if a.ingest_dates is not None:
         import datetime

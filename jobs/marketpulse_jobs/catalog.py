@@ -8,7 +8,15 @@ stand-in (moto) in tests."""
 
 from __future__ import annotations
 
-from .utils import TableSchema, glue_type, job_schema
+from .layers import GOLD_PARTITION, quarantine_partitions, silver_partitions
+from .utils import (
+    TableSchema,
+    glue_type,
+    gold_schemas,
+    job_schema,
+    load_schemas,
+    silver_schema,
+)
 
 PARQUET = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
@@ -74,8 +82,6 @@ def register(database: str, schemas: dict[str, TableSchema], written: dict[str, 
     and adds the partitions this run wrote."""
     import boto3
 
-    from .bronze_to_silver import quarantine_partitions, silver_partitions
-
     glue = boto3.client("glue")
     try:
         glue.create_database(DatabaseInput={"Name": database, "Description": "MarketPulse silver layer"})
@@ -101,9 +107,6 @@ def terraform_tables() -> dict:
     built by the same code as the tables the jobs register, so the two never
     differ: silver and quarantine tables in the silver database, gold tables
     in the gold one. Locations are prefixes of the layer's bucket."""
-    from .bronze_to_silver import quarantine_partitions, silver_partitions
-    from .silver_to_gold import PARTITION
-    from .utils import gold_schemas, load_schemas, silver_schema
 
     def entry(schema: TableSchema, keys: list[str], prefix: str) -> dict:
         table = _table_input("-", schema, prefix, keys, "-")
@@ -115,7 +118,7 @@ def terraform_tables() -> dict:
         silver[table] = entry(silver_schema(versions), silver_partitions(table), f"silver/{table}/")
         silver[f"{table}_quarantine"] = entry(quarantine, quarantine_partitions(table), f"quarantine/{table}/")
     for table, schema in sorted(gold_schemas().items()):
-        gold[table] = entry(schema, [PARTITION], f"gold/{table}/")
+        gold[table] = entry(schema, [GOLD_PARTITION], f"gold/{table}/")
     return {"silver": silver, "gold": gold}
 
 

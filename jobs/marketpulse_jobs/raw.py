@@ -21,7 +21,7 @@ from functools import reduce
 
 from pyspark.sql import functions as F
 
-from .dq import TABLES
+from . import contracts
 from .utils import (
     Column,
     JobError,
@@ -33,8 +33,6 @@ from .utils import (
 )
 
 CORRUPT = "_corrupt_record"
-EVENT_PARTITIONS = ("ingest_date", "hour")
-SNAPSHOT_PARTITIONS = ("snapshot_date",)
 _COMPRESSED = (".gz", ".zst", ".bz2")
 
 
@@ -47,7 +45,8 @@ class RawTable:
 
 
 def partitions_of(table: str) -> tuple[str, ...]:
-    return EVENT_PARTITIONS if TABLES[table].ts else SNAPSHOT_PARTITIONS
+    """The table's partition columns in the lake (`schemas/lake/tables.json`)."""
+    return contracts.table(table).partitions
 
 
 def file_format(path: str) -> str:
@@ -197,7 +196,7 @@ def _required_missing(schema: TableSchema, table_keys: tuple[str, ...]):
 
 
 def _typed_from_text(df, schema: TableSchema, fmt: str):
-    keys = TABLES[schema.table].keys
+    keys = contracts.table(schema.table).keys
     raw_json = F.to_json(F.struct(*[F.col(c) for c in schema.names]))
     corrupt = F.col(CORRUPT).isNotNull()
     # A corrupt JSON line that is still valid JSON had a value of the wrong
@@ -221,7 +220,7 @@ def _typed_from_text(df, schema: TableSchema, fmt: str):
         F.when(corrupt, F.col(CORRUPT)).when(cast_failed, raw_json).alias("_raw"),
         (corrupt & ~valid_json).alias("_unparseable"),
         ((corrupt & valid_json) | (~corrupt & cast_failed)).alias("_cast_failed"),
-        *[F.col(p) for p in df.columns if p in EVENT_PARTITIONS + SNAPSHOT_PARTITIONS],
+        *[F.col(p) for p in partitions_of(schema.table) if p in df.columns],
         "_file",
         "_block",
     )
@@ -231,7 +230,7 @@ def _typed_from_text(df, schema: TableSchema, fmt: str):
 
 
 def _typed_from_parquet(df, schema: TableSchema):
-    keys = TABLES[schema.table].keys
+    keys = contracts.table(schema.table).keys
     checks = [_required_missing(schema, keys)]
     for col in schema.columns:
         if col.type == "list":
@@ -241,7 +240,7 @@ def _typed_from_parquet(df, schema: TableSchema):
         F.lit(None).cast("string").alias("_raw"),
         F.lit(False).alias("_unparseable"),
         reduce(lambda a, b: a | b, checks).alias("_schema_mismatch"),
-        *[F.col(p) for p in df.columns if p in EVENT_PARTITIONS + SNAPSHOT_PARTITIONS],
+        *[F.col(p) for p in partitions_of(schema.table) if p in df.columns],
         "_file",
         "_block",
     )

@@ -23,6 +23,8 @@ import time
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from . import contracts
+from .layers import GOLD_PARTITION, silver_partitions
 from .utils import (
     JobError,
     Metrics,
@@ -43,11 +45,6 @@ SOURCES = {
     "dim_user_current": "users",
 }
 GOLD_TABLES = tuple(SOURCES)
-# The silver partition key that names a source's day.
-DAY_KEY = {"sales": "event_date", "clicks": "event_date", "stores": "snapshot_date", "users": "snapshot_date"}
-# Gold partitions are `dt=YYYY-MM-DD`; the day is also a column in the
-# files, because Redshift's COPY reads only what is inside them.
-PARTITION = "dt"
 
 # The funnel: step number, name, and the page type that reaches it.
 FUNNEL = ((1, "visit", None), (2, "product", "product"), (3, "cart", "cart"), (4, "checkout", "checkout"),
@@ -238,13 +235,19 @@ def partition_value(path: str, key: str) -> str | None:
     return m.group(1) if m else None
 
 
+def day_key(source: str) -> str:
+    """The silver partition key that names a source's day: its event day, or
+    the day it is a snapshot of."""
+    return silver_partitions(source)[0]
+
+
 def affected_keys(new_files: dict[str, list[str]]) -> dict[str, list[str]]:
     """Silver table -> the days its new files belong to."""
     out = {}
     for source, files in new_files.items():
-        days = {partition_value(f, DAY_KEY[source]) for f in files}
+        days = {partition_value(f, day_key(source)) for f in files}
         if None in days:
-            raise JobError(f"silver {source}: a file outside a {DAY_KEY[source]}= partition")
+            raise JobError(f"silver {source}: a file outside a {day_key(source)}= partition")
         out[source] = sorted(days)
     return out
 
@@ -252,7 +255,7 @@ def affected_keys(new_files: dict[str, list[str]]) -> dict[str, list[str]]:
 def _silver(spark, silver_root: str, source: str, days: list[str] | None) -> DataFrame:
     """A silver table, only the partitions of `days` when given."""
     df = spark.read.parquet(f"{silver_root.rstrip('/')}/{source}")
-    return df if days is None else df.where(F.col(DAY_KEY[source]).isin(days))
+    return df if days is None else df.where(F.col(day_key(source)).isin(days))
 
 
 def _write(df: DataFrame, gold_root: str, schema: TableSchema) -> None:
@@ -260,8 +263,8 @@ def _write(df: DataFrame, gold_root: str, schema: TableSchema) -> None:
     keys = [c.name for c in schema.columns if c.type != "float64"]
     df = conform(df, schema)
     if schema.partitioned_by:
-        df = df.withColumn(PARTITION, F.date_format(schema.partitioned_by, "yyyy-MM-dd"))
-        writer = df.repartition(PARTITION).sortWithinPartitions(*keys).write.partitionBy(PARTITION)
+        df = df.withColumn(GOLD_PARTITION, F.date_format(schema.partitioned_by, "yyyy-MM-dd"))
+        writer = df.repartition(GOLD_PARTITION).sortWithinPartitions(*keys).write.partitionBy(GOLD_PARTITION)
     else:
         writer = df.coalesce(1).sortWithinPartitions(*keys).write
     writer.mode("overwrite").option("partitionOverwriteMode", "dynamic").parquet(path)
@@ -290,9 +293,9 @@ def build(
         if not wanted:
             written[table] = {"partitions": []}
             continue
-        snapshot = DAY_KEY[source] == "snapshot_date"
+        snapshot = not contracts.table(source).is_event
         rows = _silver(spark, silver_root, source, None if snapshot else wanted)
-        if source == "sales":
+        if contracts.table(source).money:
             if fx_df is None:
                 fx_df = _checked_fx(spark, rows, fx)
             df = FUNCTIONS[table](rows, fx_df)
@@ -325,7 +328,6 @@ FUNCTIONS = {
 # --- Glue ---------------------------------------------------------------------
 
 GLUE_ARGS = ["JOB_NAME", "silver", "gold", "fx_per_usd"]
-SILVER_SOURCES = ("sales", "clicks", "stores", "users")
 
 
 def leaf_partitions(files: list[str]) -> list[str]:
@@ -341,8 +343,9 @@ def run_glue(glue_context, args: dict, metrics_path: str | None = None) -> dict:
     silver = args["silver"].rstrip("/")
     fx = parse_fx(args["fx_per_usd"]) if args.get("fx_per_usd") else None
     metrics = Metrics("silver_to_gold", args.get("JOB_RUN_ID") or time.strftime("s2g-%Y%m%dT%H%M%SZ", time.gmtime()))
+    sources = contracts.table_names()
     new_files = {}
-    for source in SILVER_SOURCES:
+    for source in sources:
         # A source with no files at all gives Glue a frame without columns,
         # not even the attached file name: skip it before reading.
         if not list_files(f"{silver}/{source}"):
@@ -357,8 +360,8 @@ def run_glue(glue_context, args: dict, metrics_path: str | None = None) -> dict:
         new_files[source] = [r[0] for r in frame.toDF().select("source_file").distinct().collect()]
     days = affected_keys(new_files)
     written = build(spark, silver, args["gold"], days, fx)
-    partitions = {s: leaf_partitions(new_files[s]) for s in SILVER_SOURCES}
-    for source in SILVER_SOURCES:
+    partitions = {s: leaf_partitions(new_files[s]) for s in sources}
+    for source in sources:
         metrics.record(f"silver.{source}", {"new_partitions": len(partitions[source]), "days": len(days[source])})
     for table, info in written.items():
         metrics.record(table, {"partitions_written": len(info["partitions"])})

@@ -203,7 +203,7 @@ SESSION_CONF = {
 }
 
 
-def _hadoop(path: str):
+def hadoop_fs(path: str):
     """The Hadoop file system and path object for `path`: local paths,
     file://, s3:// (EMRFS) and s3a:// alike."""
     from pyspark.sql import SparkSession
@@ -216,7 +216,7 @@ def _hadoop(path: str):
 def read_text(path: str, lines: int | None = None) -> str:
     """A small file's text (its first `lines` lines when given), decompressed
     by its extension."""
-    fs, jpath, sc = _hadoop(path)
+    fs, jpath, sc = hadoop_fs(path)
     stream = fs.open(jpath)
     try:
         codec = sc._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(sc._jsc.hadoopConfiguration()).getCodec(
@@ -237,7 +237,7 @@ def read_text(path: str, lines: int | None = None) -> str:
 
 def write_text(path: str, text: str) -> None:
     """Writes a small file, replacing it."""
-    fs, jpath, _ = _hadoop(path)
+    fs, jpath, _ = hadoop_fs(path)
     out = fs.create(jpath, True)
     try:
         out.write(bytearray(text.encode()))
@@ -245,15 +245,9 @@ def write_text(path: str, text: str) -> None:
         out.close()
 
 
-def read_manifests(raw_root: str) -> list[dict]:
-    """The producer's run manifests under `<raw>/_manifests/`."""
-    root = raw_root.rstrip("/") + "/_manifests"
-    return [json.loads(read_text(p)) for p in glob_paths(f"{root}/*-shard-*.json")]
-
-
 def list_files(root: str) -> list[str]:
     """Data files below `root` (recursively), skipping hidden and `_` names."""
-    fs, path, _ = _hadoop(root)
+    fs, path, _ = hadoop_fs(root)
     if not fs.exists(path):
         return []
     base = str(fs.makeQualified(path).toUri().getPath()).rstrip("/")
@@ -273,13 +267,13 @@ def list_files(root: str) -> list[str]:
 def delete_paths(paths: list[str]) -> None:
     """Deletes folders or files (recursively)."""
     for p in paths:
-        fs, path, _ = _hadoop(p)
+        fs, path, _ = hadoop_fs(p)
         fs.delete(path, True)
 
 
 def glob_paths(pattern: str) -> list[str]:
     """Paths matching a Hadoop glob (`*` within one level)."""
-    fs, path, _ = _hadoop(pattern)
+    fs, path, _ = hadoop_fs(pattern)
     found = fs.globStatus(path)
     return sorted(str(s.getPath()) for s in (found or []))
 

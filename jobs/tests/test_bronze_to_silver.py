@@ -8,9 +8,11 @@ import shutil
 from collections import Counter
 
 import pytest
-from conftest import DAYS, run_job
 from marketpulse_jobs import bronze_to_silver as b2s
 from marketpulse_jobs.utils import load_schemas, silver_schema
+from marketpulse_testkit.aws import client
+from marketpulse_testkit.jobs import DAYS, run_job
+from marketpulse_testkit.spark import s3a_jars, s3a_settings
 from pyspark.sql import functions as F
 
 EVENTS = {"sales": "transaction_id", "clicks": "event_id"}
@@ -148,14 +150,11 @@ def test_a_second_run_leaves_silver_unchanged(spark, lakes, runs):
         assert again["tables"][t]["silver_rows"] == first["tables"][t]["silver_rows"]
 
 
-def test_day_by_day_equals_both_days_at_once(spark, lakes, runs, tmp_path, monkeypatch):
+def test_day_by_day_equals_both_days_at_once(spark, lakes, runs, tmp_path, fake_aws):
     """Day 2 carries late sales for day 1; processing the days in turn gives the
     same silver and quarantine as one run, and registers the partitions."""
     from moto import mock_aws
 
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     lake = lakes("parquet")
     whole, _ = runs("parquet")
     with mock_aws():
@@ -234,15 +233,9 @@ def manifest_rows_on(lake, day):
 def test_reads_and_writes_s3a_on_moto(spark, lakes, runs, moto_s3, tmp_path):
     """The raw lake in an S3 bucket (moto) in, silver and quarantine out to
     S3, through s3a://: the same silver as from a local folder."""
-    from conftest import S3A_JARS
-
-    if not S3A_JARS:
+    if not s3a_jars():
         pytest.skip("hadoop-aws jars not installed (make test installs them into .venv/jars)")
-    import boto3
-
-    s3 = boto3.client(
-        "s3", endpoint_url=moto_s3, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
+    s3 = client("s3", moto_s3)
     for bucket in ("raw", "silver"):
         s3.create_bucket(Bucket=bucket)
     lake = lakes("parquet")
@@ -250,15 +243,7 @@ def test_reads_and_writes_s3a_on_moto(spark, lakes, runs, moto_s3, tmp_path):
         if path.is_file():
             s3.upload_file(str(path), "raw", f"lake/{path.relative_to(lake)}")
     conf = spark.sparkContext._jsc.hadoopConfiguration()
-    for key, value in {
-        "fs.s3a.endpoint": moto_s3,
-        "fs.s3a.path.style.access": "true",
-        "fs.s3a.connection.ssl.enabled": "false",
-        "fs.s3a.access.key": "testing",
-        "fs.s3a.secret.key": "testing",
-        "fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
-        "fs.s3a.change.detection.mode": "none",
-    }.items():
+    for key, value in s3a_settings(moto_s3).items():
         conf.set(key, value)
     metrics = tmp_path / "metrics.json"
     argv = ["--raw", "s3a://raw/lake", "--silver", "s3a://silver/silver", "--quarantine", "s3a://silver/quarantine"]

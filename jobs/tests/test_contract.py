@@ -2,15 +2,16 @@
 quarantine table; the command line and the EMR step definition."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 from string import Template
 
 import pytest
-from conftest import REPO
 from marketpulse_jobs import bronze_to_silver as b2s
-from marketpulse_jobs import dq
+from marketpulse_jobs import contracts, dq
 from marketpulse_jobs.utils import JobError, load_schemas, silver_schema, struct_type
+from marketpulse_testkit import REPO
 from pyspark.sql import types as T
 
 SPARK_TYPES = {
@@ -36,18 +37,38 @@ def test_spark_schemas_are_the_schema_files():
                 assert inner == {f["name"]: SPARK_TYPES[f["type"]] for f in col["fields"]}
             else:
                 assert by_name[col["name"]] == SPARK_TYPES[col["type"]], (path.name, col["name"])
-    assert set(load_schemas()) == set(dq.TABLES) == set(b2s.TABLE_ORDER)
+    assert set(load_schemas()) == set(contracts.table_names())
+    assert b2s.parse_args(["--raw", "r", "--silver", "s", "--quarantine", "q"]).tables == contracts.table_names()
 
 
-def test_every_column_a_rule_names_is_declared():
+def test_every_column_a_table_contract_names_is_declared():
     schemas = {t: set(silver_schema(v).names) for t, v in load_schemas().items()}
-    for table, t in dq.TABLES.items():
-        named = [t.id, *t.keys, *t.foreign_keys, t.ts, t.amount, t.currency, t.items]
-        assert {c for c in named if c} <= schemas[table], table
+    for table, t in contracts.tables().items():
+        assert t.columns() <= schemas[table], table
+        assert t.id in t.keys, table
         for snapshot, key in t.foreign_keys.values():
             assert key in schemas[snapshot]
     for rule in dq.RULES:
         assert rule.action in (dq.QUARANTINE, dq.WARN, dq.DROP, dq.DEDUP) and rule.description
+        assert any(rule in dq.rules_for(t) for t in contracts.table_names()), f"{rule.id} checks no table"
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda t: t[2].update(id="sale_id"), "sales names column(s) sale_id that its schema lacks"),
+        (lambda t: t[3]["foreign_keys"].update(user_id="users.id"), "clicks.user_id refers to users.id"),
+        (lambda t: t.pop(0), "lists clicks, sales, stores; the schema files are of clicks, sales, stores, users"),
+    ],
+)
+def test_table_contracts_that_disagree_with_the_schema_files_are_refused(tmp_path, monkeypatch, edit, message):
+    schemas = copy_schemas(tmp_path, monkeypatch)
+    path = schemas / "lake" / "tables.json"
+    doc = json.loads(path.read_text())
+    edit(doc["tables"])
+    path.write_text(json.dumps(doc))
+    with pytest.raises(JobError, match=re.escape(message)):
+        contracts.tables()
 
 
 def copy_schemas(tmp_path, monkeypatch) -> Path:
@@ -126,7 +147,7 @@ def test_a_raw_folder_without_data_is_an_error(spark, tmp_path, capsys):
     assert not (tmp_path / "s").exists()
 
 
-def test_the_emr_step_runs_the_wheel_with_arguments_the_job_accepts(monkeypatch):
+def test_the_emr_step_runs_the_wheel_with_arguments_the_job_accepts(fake_aws):
     from moto import mock_aws
 
     text = (REPO / "deploy" / "emr" / "steps" / "bronze_to_silver.json").read_text()
@@ -146,8 +167,6 @@ def test_the_emr_step_runs_the_wheel_with_arguments_the_job_accepts(monkeypatch)
     opts = b2s.parse_args(args[script + 1 :])
     assert opts.ingest_dates == ["2024-01-02"] and opts.glue_database == "marketpulse_silver"
     assert (REPO / "jobs" / "entrypoints" / "bronze_to_silver.py").exists()
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(k, v)
     with mock_aws():
         import boto3
 
@@ -176,7 +195,9 @@ def test_zstd_text_without_the_native_codec_is_a_clear_error(spark, lakes, tmp_p
 
 
 def test_schemas_load_from_the_zipped_wheel(tmp_path):
-    """EMR and Glue put the wheel on the path as a zip: the schemas inside it load."""
+    """EMR and Glue put the wheel on the path as a zip: the schemas and the
+    lake contract inside it load."""
+    import os
     import subprocess
     import sys
 
@@ -184,11 +205,14 @@ def test_schemas_load_from_the_zipped_wheel(tmp_path):
     if not wheels:
         pytest.fail("no wheel in jobs/dist: build it with make wheel")
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); from marketpulse_jobs.utils import load_schemas, job_schema;"
+        "import sys; from marketpulse_jobs.utils import load_schemas, job_schema;"
+        "from marketpulse_jobs.contracts import layout, table;"
         "import marketpulse_jobs; assert marketpulse_jobs.__file__.startswith(sys.argv[1]);"
-        "print(sorted(load_schemas()), job_schema('quarantine').names[0])"
+        "print(sorted(load_schemas()), job_schema('quarantine').names[0], table('sales').id, layout().dataset_claim)"
     )
+    # -S: no site-packages, so the package can only come from the zip on PYTHONPATH.
     cmd = [sys.executable, "-S", "-c", code, str(wheels[-1])]
-    run = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=tmp_path)
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(wheels[-1])}
+    run = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "['clicks', 'sales', 'stores', 'users'] run_id"
+    assert run.stdout.strip() == "['clicks', 'sales', 'stores', 'users'] run_id transaction_id _manifests/_dataset.json"
