@@ -1,6 +1,8 @@
-"""moto's server with the few answers the AWS provider needs that moto 5.2
-lacks (each listed in infra/README.md), patched into moto's response
-classes before the server starts. Run: python emulator.py PORT."""
+"""moto's server with the few answers the AWS provider needs that the
+pinned moto (infra/README.md) lacks, patched into moto's classes before the
+server starts. Each patch has a scenario in test_emulator_patches.py, which
+fails, saying the patch can go, once moto closes its gap.
+Run: python emulator.py -H 127.0.0.1 -p PORT."""
 
 from __future__ import annotations
 
@@ -141,8 +143,6 @@ def _create_cluster_keeping_settings(self) -> ActionResult:
     cluster = self.redshift_backend.clusters[self._get_param("ClusterIdentifier")]
     cluster.default_iam_role_arn = self._get_param("DefaultIamRoleArn")
     cluster.master_password_secret_kms_key_id = self._get_param("MasterPasswordSecretKmsKeyId")
-    if self._get_param("PreferredMaintenanceWindow"):
-        cluster.preferred_maintenance_window = self._get_param("PreferredMaintenanceWindow")
     return out
 
 
@@ -187,9 +187,11 @@ def _create_stream_keeping_tags(self) -> ActionResult:
 KinesisResponse.create_stream = _create_stream_keeping_tags
 
 
-# EC2: revoking one rule of a permission that names several groups (EMR's
-# managed rules) removes the whole permission, so revoking its sibling rule
-# next fails with NotFound, and the provider cannot delete the group.
+# EC2: Terraform deletes EMR's security groups in parallel, each first
+# revoking, by rule id, every rule that touches it, so a rule between two
+# of them is revoked twice. moto answers the second revoke with
+# InvalidPermission.NotFound, which the provider does not skip (AWS answers
+# InvalidSecurityGroupRuleId.NotFound, which it does): take it as done.
 def _revoke_tolerating_siblings(original):
     def revoke(self) -> ActionResult:
         try:
@@ -243,10 +245,10 @@ FakeBucket.get_permission = _get_permission
 
 
 def main() -> None:
+    """moto_server's command line (`-H HOST -p PORT`), so one launcher starts either."""
     from moto.server import main as serve
 
-    port = sys.argv[1] if len(sys.argv) > 1 else "5000"
-    serve(["-H", "127.0.0.1", "-p", port])
+    serve(sys.argv[1:])
 
 
 if __name__ == "__main__":
