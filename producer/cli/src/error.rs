@@ -60,3 +60,12 @@ impl Error {
         }
     }
 }
+
+impl From<marketpulse_capacity::Error> for Error {
+    fn from(e: marketpulse_capacity::Error) -> Self {
+        match e {
+            marketpulse_capacity::Error::Usage(m) => Error::Usage(m),
+            marketpulse_capacity::Error::Runtime(m) => Error::Runtime(m),
+        }
+    }
+}

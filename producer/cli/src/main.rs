@@ -1,5 +1,6 @@
-//! `marketpulse`: the command line over the generator (`marketpulse-gen`),
-//! the encoders, the sinks and the pipeline. See ARCHITECTURE.md.
+//! `marketpulse`: the command line over the generator (`marketpulse-gen`)
+//! and the capacity model (`marketpulse-capacity`): the encoders, the sinks
+//! and the pipeline. See ARCHITECTURE.md.
 
 mod capacity;
 mod cli;

@@ -143,7 +143,7 @@ impl Snapshot {
             self.requests,
             self.retries,
             self.throttles,
-            crate::plan::human_bytes(self.bytes as f64),
+            marketpulse_capacity::numbers::human_bytes(self.bytes as f64),
             self.records
         );
         s += &row("latency", &self.request_latency);

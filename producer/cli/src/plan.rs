@@ -2,11 +2,11 @@
 //! for a plan without events, and the `--dry-run` report. Nothing here
 //! writes anywhere.
 
+use marketpulse_capacity::numbers::{grouped, human_bytes};
+use marketpulse_capacity::{Calibration, reference};
 use marketpulse_gen::{Compression, Format, Generator, PlanSummary, TablePlan};
 
-use crate::capacity::calibration::Calibration;
 use crate::console::say;
-
 use crate::error::Error;
 use crate::settings::Run;
 
@@ -56,37 +56,6 @@ fn typical_bytes(
         })
 }
 
-/// `1.2 GB`, `340 kB`, `17 B`: decimal units, three significant digits.
-pub(crate) fn human_bytes(bytes: f64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut v = bytes;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < units.len() {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 || v >= 100.0 {
-        format!("{v:.0} {}", units[u])
-    } else if v >= 10.0 {
-        format!("{v:.1} {}", units[u])
-    } else {
-        format!("{v:.2} {}", units[u])
-    }
-}
-
-/// `12,345,678`.
-pub(crate) fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// The `--dry-run` report.
 pub(crate) fn render(run: &Run, summary: &PlanSummary) -> String {
     let spec = &run.spec;
@@ -106,7 +75,7 @@ pub(crate) fn render(run: &Run, summary: &PlanSummary) -> String {
         "table", "files", "rows", "bytes"
     );
     let (mut files, mut rows, mut bytes, mut estimated) = (0, 0, 0.0, false);
-    let calibration = crate::capacity::reference();
+    let calibration = reference();
     for t in &summary.tables {
         let b = typical_bytes(&calibration, t, spec.format, spec.compression);
         let mark = if t.exact { " " } else { "~" };
@@ -132,19 +101,4 @@ pub(crate) fn render(run: &Run, summary: &PlanSummary) -> String {
     );
     s += "~ estimated (online sales from a sample hour, users' SCD2 versions from their rates, bytes from the reference calibration); nothing was written\n";
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_read_well() {
-        assert_eq!(human_bytes(17.0), "17 B");
-        assert_eq!(human_bytes(1234.0), "1.23 kB");
-        assert_eq!(human_bytes(45_600_000.0), "45.6 MB");
-        assert_eq!(human_bytes(1.2e12), "1.20 TB");
-        assert_eq!(grouped(1234567), "1,234,567");
-        assert_eq!(grouped(12), "12");
-    }
 }

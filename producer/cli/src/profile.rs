@@ -224,7 +224,151 @@ fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>, Error
         .collect())
 }
 
-pub(crate) fn profile(root: &Path) -> Result<Profile, Error> {
+/// What the data files hold, counted as they are read.
+#[derive(Default)]
+struct Tally {
+    clicks: u64,
+    sales: u64,
+    click_hours: [u64; 24],
+    pos_hours: [u64; 24],
+    pages: HashMap<String, u64>,
+    stores: HashMap<String, u64>,
+    campaigns: HashMap<String, u64>,
+    /// Page kind (`PageKind::ALL` order) to next page kind, or to exit (6).
+    transitions: [[u64; 7]; 6],
+    lines: Vec<f64>,
+    units: Vec<f64>,
+    amounts: Vec<f64>,
+}
+
+impl Tally {
+    fn clicks(&mut self, batch: &RecordBatch, hours: &mut LocalHours<'_>) -> Result<(), Error> {
+        self.clicks += batch.num_rows() as u64;
+        let users = column::<Int64Type>(batch, "user_id")?;
+        let sessions = column::<Int64Type>(batch, "session_id")?;
+        let ts = column::<TimestampMicrosecondType>(batch, "ts")?;
+        let page = strings(batch, "page")?;
+        let campaign = strings(batch, "utm_campaign")?;
+        for i in 0..batch.num_rows() {
+            if users.is_valid(i) {
+                let c = hours.world.user_country(users.value(i) as u64);
+                self.click_hours[hours.hour(c, ts.value(i))] += 1;
+            }
+            let p = page[i].clone().unwrap_or_default();
+            let kind = page_kind(&p);
+            *self.pages.entry(p).or_insert(0) += 1;
+            *self
+                .campaigns
+                .entry(campaign[i].clone().unwrap_or_else(|| "(none)".into()))
+                .or_insert(0) += 1;
+            // A session's clicks are contiguous and in step order.
+            let same_session =
+                i + 1 < batch.num_rows() && sessions.value(i + 1) == sessions.value(i);
+            let next = if same_session {
+                page_kind(page[i + 1].as_deref().unwrap_or(""))
+            } else {
+                6
+            };
+            self.transitions[kind][next] += 1;
+        }
+        Ok(())
+    }
+
+    fn sales(
+        &mut self,
+        batch: &RecordBatch,
+        hours: &mut LocalHours<'_>,
+        fx_per_usd: &BTreeMap<String, f64>,
+    ) -> Result<(), Error> {
+        let world = hours.world;
+        self.sales += batch.num_rows() as u64;
+        let store = column::<Int32Type>(batch, "store_id")?;
+        let ts = column::<TimestampMicrosecondType>(batch, "ts")?;
+        let amount = column::<Decimal128Type>(batch, "amount")?;
+        let channel = strings(batch, "channel")?;
+        let currency = strings(batch, "currency")?;
+        let (offsets, qty) = item_qty(batch)
+            .ok_or_else(|| Error::runtime("a sales file has no items.qty column".to_string()))?;
+        for i in 0..batch.num_rows() {
+            if store.is_valid(i) {
+                let s = store.value(i) as usize;
+                *self.stores.entry(world.store_name(s)).or_insert(0) += 1;
+                if channel[i].as_deref() == Some("pos")
+                    && let Some(st) = world.physical_stores.get(s)
+                {
+                    self.pos_hours[hours.hour(st.country, ts.value(i))] += 1;
+                }
+            }
+            let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+            self.lines.push((b - a) as f64);
+            self.units.push((a..b).map(|j| qty.value(j) as f64).sum());
+            let fx = currency[i]
+                .as_deref()
+                .and_then(|c| fx_per_usd.get(c))
+                .copied();
+            if let Some(fx) = fx {
+                self.amounts.push(amount.value(i) as f64 / 100.0 / fx);
+            }
+        }
+        Ok(())
+    }
+
+    /// Realised next-page probabilities of the funnel's steps.
+    fn funnel(&self) -> BTreeMap<String, BTreeMap<String, f64>> {
+        let mut funnel = BTreeMap::new();
+        for (from, row) in self.transitions.iter().enumerate().take(5) {
+            let total: u64 = row.iter().sum();
+            if total == 0 {
+                continue;
+            }
+            let probs = row
+                .iter()
+                .enumerate()
+                .map(|(to, &c)| {
+                    let name = PageKind::ALL.get(to).map_or("exit", |k| k.name());
+                    (name.to_string(), c as f64 / total as f64)
+                })
+                .filter(|(_, p)| *p > 0.0)
+                .collect();
+            funnel.insert(PageKind::ALL[from].name().to_string(), probs);
+        }
+        funnel
+    }
+}
+
+/// Each sale's item offsets and the items' quantities.
+fn item_qty(batch: &RecordBatch) -> Option<(Vec<i32>, PrimitiveArray<Int32Type>)> {
+    let items = batch.column_by_name("items")?.as_list_opt::<i32>()?;
+    let qty = items
+        .values()
+        .as_struct_opt()?
+        .column_by_name("qty")?
+        .as_primitive_opt::<Int32Type>()?
+        .clone();
+    Some((items.value_offsets().to_vec(), qty))
+}
+
+/// The event files of the lake's manifests, by path, and their injected
+/// defects by kind.
+fn event_files(manifests: &[Manifest]) -> (BTreeMap<String, FileEntry>, BTreeMap<String, u64>) {
+    let mut defects: BTreeMap<String, u64> = BTreeMap::new();
+    let mut files: BTreeMap<String, FileEntry> = BTreeMap::new();
+    for m in manifests {
+        for f in &m.files {
+            if (f.domain == "clicks" || f.domain == "sales")
+                && files.insert(f.path.clone(), f.clone()).is_none()
+            {
+                for (k, v) in &f.defects {
+                    *defects.entry(k.clone()).or_insert(0) += v;
+                }
+            }
+        }
+    }
+    (files, defects)
+}
+
+/// The run of a Parquet lake: its id, spec and manifests.
+fn one_parquet_run(root: &Path) -> Result<(String, DatasetSpec, Vec<Manifest>), Error> {
     let loaded = load_manifests(root)?;
     let run = loaded[0].0.run.clone();
     if let Some((other, _)) = loaded.iter().find(|(m, _)| m.run != run) {
@@ -242,104 +386,24 @@ pub(crate) fn profile(root: &Path) -> Result<Profile, Error> {
             spec.format
         )));
     }
+    Ok((run, spec, manifests))
+}
+
+pub(crate) fn profile(root: &Path) -> Result<Profile, Error> {
+    let (run, spec, manifests) = one_parquet_run(root)?;
     let world = World::new(&spec);
     let mut hours = LocalHours {
         world: &world,
         cache: HashMap::new(),
     };
-    let mut defects: BTreeMap<String, u64> = BTreeMap::new();
-    let mut click_hours = [0u64; 24];
-    let mut pos_hours = [0u64; 24];
-    let mut pages: HashMap<String, u64> = HashMap::new();
-    let mut stores: HashMap<String, u64> = HashMap::new();
-    let mut campaigns: HashMap<String, u64> = HashMap::new();
-    let mut transitions = [[0u64; 7]; 6];
-    let (mut lines, mut units, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut n_clicks, mut n_sales) = (0u64, 0u64);
-    let mut files: BTreeMap<String, FileEntry> = BTreeMap::new();
-    for m in &manifests {
-        for f in &m.files {
-            if (f.domain == "clicks" || f.domain == "sales")
-                && files.insert(f.path.clone(), f.clone()).is_none()
-            {
-                for (k, v) in &f.defects {
-                    *defects.entry(k.clone()).or_insert(0) += v;
-                }
-            }
-        }
-    }
+    let (files, defects) = event_files(&manifests);
+    let mut t = Tally::default();
     for entry in files.values() {
-        let domain = entry.domain.as_str();
         for batch in read(root, entry)? {
-            if domain == "clicks" {
-                n_clicks += batch.num_rows() as u64;
-                let users = column::<Int64Type>(&batch, "user_id")?;
-                let sessions = column::<Int64Type>(&batch, "session_id")?;
-                let ts = column::<TimestampMicrosecondType>(&batch, "ts")?;
-                let page = strings(&batch, "page")?;
-                let campaign = strings(&batch, "utm_campaign")?;
-                for i in 0..batch.num_rows() {
-                    if users.is_valid(i) {
-                        let c = world.user_country(users.value(i) as u64);
-                        click_hours[hours.hour(c, ts.value(i))] += 1;
-                    }
-                    let p = page[i].clone().unwrap_or_default();
-                    let kind = page_kind(&p);
-                    *pages.entry(p).or_insert(0) += 1;
-                    *campaigns
-                        .entry(campaign[i].clone().unwrap_or_else(|| "(none)".into()))
-                        .or_insert(0) += 1;
-                    // A session's clicks are contiguous and in step order.
-                    let same_session =
-                        i + 1 < batch.num_rows() && sessions.value(i + 1) == sessions.value(i);
-                    let next = if same_session {
-                        page_kind(page[i + 1].as_deref().unwrap_or(""))
-                    } else {
-                        6
-                    };
-                    transitions[kind][next] += 1;
-                }
+            if entry.domain == "clicks" {
+                t.clicks(&batch, &mut hours)?;
             } else {
-                n_sales += batch.num_rows() as u64;
-                let store = column::<Int32Type>(&batch, "store_id")?;
-                let ts = column::<TimestampMicrosecondType>(&batch, "ts")?;
-                let amount = column::<Decimal128Type>(&batch, "amount")?;
-                let channel = strings(&batch, "channel")?;
-                let currency = strings(&batch, "currency")?;
-                let qty_of = |batch: &RecordBatch| {
-                    let items = batch.column_by_name("items")?.as_list_opt::<i32>()?;
-                    let qty = items
-                        .values()
-                        .as_struct_opt()?
-                        .column_by_name("qty")?
-                        .as_primitive_opt::<Int32Type>()?
-                        .clone();
-                    Some((items.value_offsets().to_vec(), qty))
-                };
-                let (offsets, qty) = qty_of(&batch).ok_or_else(|| {
-                    Error::runtime("a sales file has no items.qty column".to_string())
-                })?;
-                for i in 0..batch.num_rows() {
-                    if store.is_valid(i) {
-                        let s = store.value(i) as usize;
-                        *stores.entry(world.store_name(s)).or_insert(0) += 1;
-                        if channel[i].as_deref() == Some("pos")
-                            && let Some(st) = world.physical_stores.get(s)
-                        {
-                            pos_hours[hours.hour(st.country, ts.value(i))] += 1;
-                        }
-                    }
-                    let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
-                    lines.push((b - a) as f64);
-                    units.push((a..b).map(|j| qty.value(j) as f64).sum());
-                    let fx = currency[i]
-                        .as_deref()
-                        .and_then(|c| spec.world.fx_per_usd.get(c))
-                        .copied();
-                    if let Some(fx) = fx {
-                        amounts.push(amount.value(i) as f64 / 100.0 / fx);
-                    }
-                }
+                t.sales(&batch, &mut hours, &spec.world.fx_per_usd)?;
             }
         }
     }
@@ -350,23 +414,6 @@ pub(crate) fn profile(root: &Path) -> Result<Profile, Error> {
             .map(|&c| c as f64 / total.max(1) as f64)
             .collect()
     };
-    let mut funnel = BTreeMap::new();
-    for (from, row) in transitions.iter().enumerate().take(5) {
-        let total: u64 = row.iter().sum();
-        if total == 0 {
-            continue;
-        }
-        let probs = row
-            .iter()
-            .enumerate()
-            .map(|(to, &c)| {
-                let name = PageKind::ALL.get(to).map_or("exit", |k| k.name());
-                (name.to_string(), c as f64 / total as f64)
-            })
-            .filter(|(_, p)| *p > 0.0)
-            .collect();
-        funnel.insert(PageKind::ALL[from].name().to_string(), probs);
-    }
     let mut funnel_config = spec.world.funnel.clone();
     for row in funnel_config.values_mut() {
         let exit = 1.0 - row.values().sum::<f64>();
@@ -374,20 +421,20 @@ pub(crate) fn profile(root: &Path) -> Result<Profile, Error> {
     }
     Ok(Profile {
         run,
-        clicks: n_clicks,
-        sales: n_sales,
-        click_hours: share_of(&click_hours),
+        clicks: t.clicks,
+        sales: t.sales,
+        click_hours: share_of(&t.click_hours),
         click_hours_config: normalised(&spec.world.hourly_weights),
-        pos_hours: share_of(&pos_hours),
+        pos_hours: share_of(&t.pos_hours),
         pos_hours_config: normalised(&spec.world.pos_hourly_weights),
-        top_pages: shares(pages, n_clicks, 10),
-        top_stores: shares(stores, n_sales, 10),
-        top_campaigns: shares(campaigns, n_clicks, 10),
-        funnel,
+        funnel: t.funnel(),
+        top_pages: shares(t.pages, t.clicks, 10),
+        top_stores: shares(t.stores, t.sales, 10),
+        top_campaigns: shares(t.campaigns, t.clicks, 10),
         funnel_config,
-        basket_lines: quantiles(lines),
-        basket_units: quantiles(units),
-        amount_usd: quantiles(amounts),
+        basket_lines: quantiles(t.lines),
+        basket_units: quantiles(t.units),
+        amount_usd: quantiles(t.amounts),
         defects,
     })
 }

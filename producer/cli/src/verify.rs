@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::lake::{CLAIM, JOURNAL_DIR, LOCK_DIR, run_of};
 use crate::manifest::{FileEntry, MANIFEST_DIR, Manifest, sha256_hex};
-use crate::sinks::{ObjectSink, folder_temp_prefix};
+use crate::sinks::{Listed, ObjectSink, folder_temp_prefix};
 
 /// One problem `verify` found.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -57,10 +57,12 @@ fn is_manifest(key: &str) -> bool {
         })
 }
 
-pub(crate) fn verify(lake: &dyn ObjectSink) -> Result<VerifyReport, Error> {
-    let listed = lake.list("")?;
-    let sizes: BTreeMap<&str, u64> = listed.iter().map(|l| (l.key.as_str(), l.size)).collect();
-    let mut problems = Vec::new();
+/// The lake's manifests, by key; an unreadable one is a problem.
+fn read_manifests(
+    lake: &dyn ObjectSink,
+    listed: &[Listed],
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<(String, Manifest)>, Error> {
     let mut manifests: Vec<(String, Manifest)> = Vec::new();
     for l in listed.iter().filter(|l| is_manifest(&l.key)) {
         let parsed = lake
@@ -79,11 +81,15 @@ pub(crate) fn verify(lake: &dyn ObjectSink) -> Result<VerifyReport, Error> {
             "no manifests: nothing was generated here, or every run was killed before writing one",
         ));
     }
+    Ok(manifests)
+}
 
-    // Shards: each run with a shard count needs every index, complete.
+/// Shards: each run with a shard count needs every index, complete. The
+/// keys of the complete manifests.
+fn check_shards(manifests: &[(String, Manifest)], problems: &mut Vec<Problem>) -> BTreeSet<String> {
     let mut shards: BTreeMap<(String, u32), BTreeSet<u32>> = BTreeMap::new();
     let mut complete: BTreeSet<String> = BTreeSet::new();
-    for (key, m) in &manifests {
+    for (key, m) in manifests {
         shards
             .entry((m.run.clone(), m.shard_count))
             .or_default()
@@ -110,9 +116,17 @@ pub(crate) fn verify(lake: &dyn ObjectSink) -> Result<VerifyReport, Error> {
             ));
         }
     }
+    complete
+}
 
+/// The files the manifests list, by path; two manifests disagreeing on
+/// one is a problem.
+fn expected_files(
+    manifests: &[(String, Manifest)],
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, FileEntry> {
     let mut expected: BTreeMap<String, FileEntry> = BTreeMap::new();
-    for (key, m) in &manifests {
+    for (key, m) in manifests {
         for f in &m.files {
             // Records went to a stream; there is no file to check.
             if f.sink.is_some() {
@@ -132,8 +146,18 @@ pub(crate) fn verify(lake: &dyn ObjectSink) -> Result<VerifyReport, Error> {
             }
         }
     }
+    expected
+}
+
+/// Re-reads every expected file: size, then SHA-256. The bytes read.
+fn check_files(
+    lake: &dyn ObjectSink,
+    expected: &BTreeMap<String, FileEntry>,
+    sizes: &BTreeMap<&str, u64>,
+    problems: &mut Vec<Problem>,
+) -> Result<u64, Error> {
     let mut bytes_total = 0;
-    for (path, entry) in &expected {
+    for (path, entry) in expected {
         match sizes.get(path.as_str()) {
             None => problems.push(problem("missing", path, "listed in a manifest but absent")),
             Some(&size) if size != entry.bytes => problems.push(problem(
@@ -152,11 +176,21 @@ pub(crate) fn verify(lake: &dyn ObjectSink) -> Result<VerifyReport, Error> {
             },
         }
     }
+    Ok(bytes_total)
+}
 
-    let manifest_keys: BTreeSet<&str> = manifests.iter().map(|(k, _)| k.as_str()).collect();
+/// Objects in no manifest: the lake's bookkeeping, temporary files of a
+/// killed run, journals of an unfinished one, or unexpected.
+fn check_unlisted(
+    listed: &[Listed],
+    listed_keys: (&BTreeMap<String, FileEntry>, &BTreeSet<&str>),
+    complete: &BTreeSet<String>,
+    problems: &mut Vec<Problem>,
+) {
+    let (expected, manifest_keys) = listed_keys;
     let temp = folder_temp_prefix();
     let mut journals: BTreeSet<String> = BTreeSet::new();
-    for l in &listed {
+    for l in listed {
         let key = l.key.as_str();
         let name = key.rsplit('/').next().unwrap_or(key);
         if expected.contains_key(key) || manifest_keys.contains(key) || key == CLAIM {
@@ -191,6 +225,23 @@ pub(crate) fn verify(lake: &dyn ObjectSink) -> Result<VerifyReport, Error> {
             ));
         }
     }
+}
+
+pub(crate) fn verify(lake: &dyn ObjectSink) -> Result<VerifyReport, Error> {
+    let listed = lake.list("")?;
+    let sizes: BTreeMap<&str, u64> = listed.iter().map(|l| (l.key.as_str(), l.size)).collect();
+    let mut problems = Vec::new();
+    let manifests = read_manifests(lake, &listed, &mut problems)?;
+    let complete = check_shards(&manifests, &mut problems);
+    let expected = expected_files(&manifests, &mut problems);
+    let bytes_total = check_files(lake, &expected, &sizes, &mut problems)?;
+    let manifest_keys: BTreeSet<&str> = manifests.iter().map(|(k, _)| k.as_str()).collect();
+    check_unlisted(
+        &listed,
+        (&expected, &manifest_keys),
+        &complete,
+        &mut problems,
+    );
     problems.sort();
     problems.dedup();
     Ok(VerifyReport {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Offset, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 
-use crate::spec::WorldConfig;
+use crate::spec::world::WorldConfig;
 
 /// The day after the fourth Thursday of November.
 pub(crate) fn black_friday(year: i32) -> NaiveDate {

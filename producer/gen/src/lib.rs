@@ -6,6 +6,13 @@
 //! (the units of a shard) → [`tables`] (a unit's clean batch) → [`dirty`]
 //! (defects injected, with their truth). [`seed`] derives every random
 //! stream; [`calendar`] holds the day multipliers and local hours.
+//!
+//! No module cycles (checked by `producer/cli/tests/cli/architecture.rs`):
+//! types that several modules share sit in leaf modules below the code that
+//! uses them (`spec::format`, `tables::catalog`, `plan::unit`,
+//! `dirty::defects`), a parent's children never refer to it, and the code of
+//! this crate refers to items by their own module, not by the re-exports
+//! below, which are for other crates.
 
 pub mod calendar;
 pub mod dirty;

@@ -1,6 +1,6 @@
 //! Arrow schemas from `schemas/*.json`, the single place a column is
-//! declared. Each table embeds its own files (`Table::schemas`), so the
-//! binary needs nothing beside it.
+//! declared. The table catalog embeds each table's files
+//! (`tables::catalog`), so the binary needs nothing beside it.
 
 use std::sync::{Arc, OnceLock};
 
@@ -74,7 +74,7 @@ pub fn parse(json: &str) -> TableDef {
 pub fn arrow(name: &str) -> SchemaRef {
     static CACHE: OnceLock<Vec<(String, SchemaRef)>> = OnceLock::new();
     let all = CACHE.get_or_init(|| {
-        crate::tables::schema_files()
+        crate::tables::catalog::schema_files()
             .map(|(n, json)| {
                 let def = parse(json);
                 let fields: Vec<Field> = def.columns.iter().map(field).collect();
@@ -94,7 +94,7 @@ mod tests {
 
     #[test]
     fn every_file_names_itself() {
-        for (name, json) in crate::tables::schema_files() {
+        for (name, json) in crate::tables::catalog::schema_files() {
             let def = parse(json);
             assert_eq!(format!("{}.v{}", def.table, def.version), name);
             assert!(!def.columns.is_empty());
@@ -120,7 +120,7 @@ mod tests {
             .filter_map(|n| n.strip_suffix(".json").map(str::to_string))
             .collect();
         on_disk.sort();
-        let mut claimed: Vec<String> = crate::tables::schema_files()
+        let mut claimed: Vec<String> = crate::tables::catalog::schema_files()
             .map(|(n, _)| n.to_string())
             .collect();
         claimed.sort();

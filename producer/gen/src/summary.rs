@@ -6,8 +6,9 @@
 
 use chrono::NaiveDate;
 
-use crate::plan::{DayVolumes, USERS_PER_FILE, Unit, chunk_share, users_total};
-use crate::tables::{Domain, session::SessionWalker};
+use crate::plan::unit::{USERS_PER_FILE, Unit};
+use crate::plan::volumes::{DayVolumes, chunk_share, users_total};
+use crate::tables::{self, Domain, session::SessionWalker};
 use crate::world::{COUNTRIES, World};
 
 /// One table's share of a plan.
@@ -106,7 +107,7 @@ fn count_units(world: &World, mut visit: impl FnMut(Counted)) {
     for (day, date) in spec.dates().enumerate() {
         let vol = DayVolumes::new(world, date);
         for (t, &domain) in spec.domains.iter().enumerate() {
-            for (hour, chunks) in domain.table().plan_day(world, &vol) {
+            for (hour, chunks) in tables::generator(domain).plan_day(world, &vol) {
                 for chunk in 0..chunks {
                     let h = hour as usize;
                     let share = |per_country: &[u64; COUNTRIES.len()]| -> u64 {

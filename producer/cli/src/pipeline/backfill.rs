@@ -7,7 +7,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{TrySendError, channel, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, channel, sync_channel};
 use std::time::Duration;
 
 use marketpulse_gen::Generator;
@@ -17,9 +17,9 @@ use std::collections::{BTreeMap, HashSet};
 use marketpulse_gen::Unit;
 
 use super::ledger::{Delivered, Ledger};
+use super::outputs::{Outputs, Summary};
 use super::produce::{Needs, Produced, has_truth, produce, truth_key};
 use super::progress::Reporter;
-use super::{Outputs, Summary};
 use crate::encode::Buffers;
 use crate::error::Error;
 use crate::lake::{self, Journal, Shard};
@@ -77,6 +77,88 @@ fn recovered(
     out.lake
         .clean_up(&shard.name(), &|key| planned.contains(key))?;
     lake::recover(out.lake, shard)
+}
+
+/// Produces units from `units` until they run out or `stopping`, and sends
+/// each (or its error) to the deliverers.
+fn produce_units(
+    units: &Mutex<impl Iterator<Item = Unit>>,
+    (generator, needs, buffers): (&Generator, Needs, &Buffers),
+    extension: &str,
+    tx: SyncSender<Result<Ready, Error>>,
+    stopping: &(dyn Fn() -> bool + Sync),
+) {
+    while !stopping() {
+        let next = units.lock().expect("plan lock").next();
+        let Some(unit) = next else { break };
+        // Record sinks carry jsonl: the spec's format then is jsonl.
+        let mut item = produce(generator, unit, needs, buffers).map(|produced| Ready {
+            key: unit.path(extension),
+            sha256: String::new(),
+            produced,
+        });
+        // Never block for good on a full channel: deliveries may stop.
+        loop {
+            match tx.try_send(item) {
+                Ok(()) => break,
+                Err(TrySendError::Full(back)) if !stopping() => {
+                    item = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Delivers what the producers send, hashing it first, and passes each
+/// delivered unit (or its error) on to the ledger.
+fn deliver_units(
+    out: &Outputs<'_>,
+    rx: &Mutex<Receiver<Result<Ready, Error>>>,
+    done_tx: Sender<Result<Ready, Error>>,
+    stopping: &(dyn Fn() -> bool + Sync),
+) {
+    while !stopping() {
+        let next = rx.lock().expect("channel lock").recv();
+        let Ok(item) = next else { break };
+        let delivered = item.and_then(|mut r| {
+            r.sha256 = sha256_hex(&r.produced.bytes);
+            deliver(out, &r).map(|()| r)
+        });
+        if done_tx.send(delivered).is_err() {
+            break;
+        }
+    }
+}
+
+/// Enters a delivered unit's files into the ledger and gives its buffer
+/// back.
+fn enter(
+    ledger: &mut Ledger<'_>,
+    out: &Outputs<'_>,
+    r: Ready,
+    buffers: &Buffers,
+) -> Result<(), Error> {
+    let p = r.produced;
+    let mut entered = match &p.truth {
+        Some(t) => ledger.truth(&p.unit, t),
+        None => Ok(()),
+    };
+    entered = entered.and_then(|()| {
+        ledger.data(Delivered {
+            domain: p.unit.domain,
+            path: r.key,
+            partition: p.unit.partition(),
+            rows: p.batch.num_rows() as u64,
+            bytes: p.bytes.len() as u64,
+            sha256: r.sha256,
+            defects: p.defects.counts(),
+            sink: out.records.map(|s| s.describe()),
+        })
+    });
+    buffers.give(p.bytes);
+    entered
 }
 
 pub(super) fn run(run: &Run, out: &Outputs<'_>, shard: &Shard) -> Result<Summary, Error> {
@@ -141,83 +223,31 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, shard: &Shard) -> Result<Summary
     let mut first_error: Option<Error> = None;
     std::thread::scope(|scope| {
         for _ in 0..run.threads {
-            let tx = tx.clone();
-            let (units, generator, stopping, buffers, extension) =
-                (&units, &generator, &stopping, &buffers, &extension);
-            scope.spawn(move || {
-                while !stopping() {
-                    let next = units.lock().expect("plan lock").next();
-                    let Some(unit) = next else { break };
-                    // Record sinks carry jsonl: the spec's format then is jsonl.
-                    let mut item = produce(generator, unit, needs, buffers).map(|produced| Ready {
-                        key: unit.path(extension),
-                        sha256: String::new(),
-                        produced,
-                    });
-                    // Never block for good on a full channel: deliveries may stop.
-                    loop {
-                        match tx.try_send(item) {
-                            Ok(()) => break,
-                            Err(TrySendError::Full(back)) if !stopping() => {
-                                item = back;
-                                std::thread::sleep(Duration::from_millis(1));
-                            }
-                            Err(_) => return,
-                        }
-                    }
-                }
-            });
+            let (tx, producing) = (tx.clone(), (&generator, needs, &buffers));
+            let (units, stopping, extension) = (&units, &stopping, &extension);
+            scope.spawn(move || produce_units(units, producing, extension, tx, stopping));
         }
         drop(tx);
         for _ in 0..concurrency.max(1) {
-            let done_tx = done_tx.clone();
-            let (rx, stopping) = (&rx, &stopping);
-            scope.spawn(move || {
-                while !stopping() {
-                    let next = rx.lock().expect("channel lock").recv();
-                    let Ok(item) = next else { break };
-                    let delivered = item.and_then(|mut r| {
-                        r.sha256 = sha256_hex(&r.produced.bytes);
-                        deliver(out, &r).map(|()| r)
-                    });
-                    if done_tx.send(delivered).is_err() {
-                        break;
-                    }
-                }
-            });
+            let (done_tx, rx, stopping) = (done_tx.clone(), &rx, &stopping);
+            scope.spawn(move || deliver_units(out, rx, done_tx, stopping));
         }
         drop(done_tx);
+        let mut fail = |e| {
+            failed.store(true, Ordering::Relaxed);
+            first_error.get_or_insert(e);
+        };
         for result in done_rx.iter() {
             let r = match result {
                 Ok(r) => r,
                 Err(e) => {
-                    failed.store(true, Ordering::Relaxed);
-                    first_error.get_or_insert(e);
+                    fail(e);
                     continue;
                 }
             };
-            let p = r.produced;
-            bytes += p.bytes.len() as u64;
-            let mut entered = match &p.truth {
-                Some(t) => ledger.truth(&p.unit, t),
-                None => Ok(()),
-            };
-            entered = entered.and_then(|()| {
-                ledger.data(Delivered {
-                    domain: p.unit.domain,
-                    path: r.key,
-                    partition: p.unit.partition(),
-                    rows: p.batch.num_rows() as u64,
-                    bytes: p.bytes.len() as u64,
-                    sha256: r.sha256,
-                    defects: p.defects.counts(),
-                    sink: out.records.map(|s| s.describe()),
-                })
-            });
-            buffers.give(p.bytes);
-            if let Err(e) = entered {
-                failed.store(true, Ordering::Relaxed);
-                first_error.get_or_insert(e);
+            bytes += r.produced.bytes.len() as u64;
+            if let Err(e) = enter(&mut ledger, out, r, &buffers) {
+                fail(e);
             }
             done_units += 1;
             progress.update(done_units, ledger.events(), bytes);

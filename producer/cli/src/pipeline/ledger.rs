@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use marketpulse_gen::{Domain, Unit};
 
+use super::outputs::{DomainTotals, Outputs, Summary};
 use super::produce::Sidecar;
-use super::{DomainTotals, Outputs, Summary};
 use crate::error::Error;
 use crate::lake::{Journal, read_manifest};
 use crate::manifest::{FileEntry, Manifest, TRUTH_DOMAIN, sha256_hex};

@@ -6,9 +6,8 @@ use std::time::{Duration, Instant};
 
 use marketpulse_gen::Generator;
 
-use super::realtime::Pace;
 use super::schedule::{Profile, Schedule, quotas};
-use crate::settings::Run;
+use crate::settings::{Pace, Run};
 
 /// How the run is paced: by a schedule of due times (`--rate`,
 /// `--rate-profile`), or by event time sped up (`--speedup`).

@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use marketpulse_capacity::numbers::human_bytes;
 
 use crate::console::say;
-use crate::plan::human_bytes;
 
 /// How progress is shown.
 #[derive(Clone, Copy, Debug)]

@@ -23,38 +23,15 @@ use marketpulse_gen::{Domain, Format, Generator, Unit};
 use sha2::{Digest, Sha256};
 
 use super::ledger::{Delivered, Ledger};
+use super::outputs::{Outputs, Summary};
 use super::pacer::{Pacer, pacer_of, wait_until};
 use super::produce::{Needs, Produced, Sidecar, produce};
-use super::schedule::Profile;
-use super::{Outputs, Summary};
 use crate::encode::{Buffers, encode_with_defects};
 use crate::error::Error;
 use crate::manifest::{TRUTH_DIR, hex};
-use crate::settings::Run;
+use crate::settings::{RealtimeOptions, Run};
 
 const HOUR_US: i64 = 3_600_000_000;
-
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Pace {
-    /// Events per second, in total over the fleet's shards.
-    Rate(f64),
-    /// Simulated seconds per wall-clock second.
-    Speedup(f64),
-    /// A rate profile, in total over the shards; with `--rate`, the mean
-    /// rate of a diurnal profile.
-    Profile(Profile, Option<f64>),
-}
-
-#[derive(Clone, Debug)]
-pub(crate) struct RealtimeOptions {
-    pub(crate) pace: Pace,
-    /// Object sinks: a file per domain every this many seconds of event time.
-    pub(crate) flush_seconds: u32,
-    /// Object sinks: or once a file's rows reach this size (estimated).
-    pub(crate) flush_bytes: usize,
-    /// Stop after this long (the manifest then says `complete: false`).
-    pub(crate) duration: Option<Duration>,
-}
 
 /// One generated unit of the current hour.
 struct HourUnit {
@@ -176,6 +153,31 @@ fn prepare(generator: &Generator, records: bool, unit: Unit) -> Result<HourUnit,
 }
 
 impl State<'_> {
+    /// Object sinks: puts the `due` rows into their domain's micro-batch,
+    /// writing the batch first when its time slot ends or it is full.
+    fn add_to_windows(
+        &mut self,
+        hour: &[HourUnit],
+        due: &[(i64, usize, usize)],
+        start: i64,
+        windows: &mut BTreeMap<Domain, Window>,
+    ) -> Result<(), Error> {
+        for &(key, u, r) in due {
+            let domain = hour[u].p.unit.domain;
+            let slot = (key - start) / (self.opts.flush_seconds as i64 * 1_000_000);
+            let w = windows.entry(domain).or_default();
+            if !w.rows.is_empty() && (w.slot != slot || w.bytes >= self.opts.flush_bytes) {
+                self.flush(hour, domain, w)?;
+            }
+            if w.rows.is_empty() {
+                w.slot = slot;
+            }
+            w.rows.push((u, r));
+            w.bytes += hour[u].row_bytes;
+        }
+        Ok(())
+    }
+
     fn records(&self) -> bool {
         self.out.records.is_some()
     }
@@ -353,6 +355,45 @@ pub(super) fn run(run: &Run, out: &Outputs<'_>, opts: &RealtimeOptions) -> Resul
     state.ledger.finish(run, out, outcome, complete)
 }
 
+/// The hour's events in emission order: (event time within the hour, unit,
+/// row).
+fn emission_order(hour: &[HourUnit], start: i64) -> Vec<(i64, usize, usize)> {
+    let end = start + HOUR_US - 1;
+    let mut order: Vec<(i64, usize, usize)> = Vec::new();
+    for (u, hu) in hour.iter().enumerate() {
+        for (r, ts) in ts_column(&hu.p).into_iter().enumerate() {
+            order.push((ts.clamp(start, end), u, r));
+        }
+    }
+    order.sort_unstable();
+    order
+}
+
+/// How many of the `next` events to emit now: those falling due within
+/// the next 5 ms (10 ms by speed-up), at least one and at most 500.
+fn due_now(
+    pacer: &Pacer,
+    emitted: u64,
+    next: &[(i64, usize, usize)],
+    t0: Instant,
+    sim0: i64,
+) -> usize {
+    let n = match pacer {
+        Pacer::Schedule(s) => {
+            let horizon = t0.elapsed().as_secs_f64() + 0.005;
+            s.due_by(horizon).saturating_sub(emitted) as usize
+        }
+        Pacer::Speedup(_) => {
+            let horizon = t0.elapsed().as_secs_f64() + 0.010;
+            next.iter()
+                .take(500)
+                .take_while(|e| pacer.due(0, e.0, sim0).is_some_and(|d| d <= horizon))
+                .count()
+        }
+    };
+    n.clamp(1, 500).min(next.len())
+}
+
 /// Emits the run; `Ok(false)` when `--duration` or the end of the rate
 /// profile ended it early.
 fn emit_all(generator: &Generator, pacer: &Pacer, state: &mut State<'_>) -> Result<bool, Error> {
@@ -397,14 +438,7 @@ fn emit_all(generator: &Generator, pacer: &Pacer, state: &mut State<'_>) -> Resu
                 return Ok(false);
             }
             let start = hour_start(&first);
-            let end = start + HOUR_US - 1;
-            let mut order: Vec<(i64, usize, usize)> = Vec::new();
-            for (u, hu) in hour.iter().enumerate() {
-                for (r, ts) in ts_column(&hu.p).into_iter().enumerate() {
-                    order.push((ts.clamp(start, end), u, r));
-                }
-            }
-            order.sort_unstable();
+            let order = emission_order(&hour, start);
             let sim0 = *sim_start.get_or_insert(start);
             let mut windows: BTreeMap<Domain, Window> = BTreeMap::new();
             let mut i = 0;
@@ -427,44 +461,16 @@ fn emit_all(generator: &Generator, pacer: &Pacer, state: &mut State<'_>) -> Resu
                 if !wait_until(&runtime, t0 + Duration::from_secs_f64(due), stop) {
                     continue;
                 }
-                let n = match pacer {
-                    Pacer::Schedule(s) => {
-                        let horizon = t0.elapsed().as_secs_f64() + 0.005;
-                        s.due_by(horizon).saturating_sub(state.emitted) as usize
-                    }
-                    Pacer::Speedup(_) => {
-                        let horizon = t0.elapsed().as_secs_f64() + 0.010;
-                        order[i..]
-                            .iter()
-                            .take(500)
-                            .take_while(|e| pacer.due(0, e.0, sim0).is_some_and(|d| d <= horizon))
-                            .count()
-                    }
-                };
-                let n = n.clamp(1, 500).min(order.len() - i);
+                let n = due_now(pacer, state.emitted, &order[i..], t0, sim0);
                 let due = &order[i..i + n];
                 if state.records() {
                     state.send(&mut hour, due)?;
                 } else {
-                    for &(key, u, r) in due {
-                        let domain = hour[u].p.unit.domain;
-                        let slot = (key - start) / (state.opts.flush_seconds as i64 * 1_000_000);
-                        let w = windows.entry(domain).or_default();
-                        if !w.rows.is_empty()
-                            && (w.slot != slot || w.bytes >= state.opts.flush_bytes)
-                        {
-                            state.flush(&hour, domain, w)?;
-                        }
-                        if w.rows.is_empty() {
-                            w.slot = slot;
-                        }
-                        w.rows.push((u, r));
-                        w.bytes += hour[u].row_bytes;
-                    }
+                    state.add_to_windows(&hour, due, start, &mut windows)?;
                 }
                 // Each event's lag against its own scheduled time.
                 let now = Instant::now();
-                for (j, e) in order[i..i + n].iter().enumerate() {
+                for (j, e) in due.iter().enumerate() {
                     let k = state.emitted + j as u64;
                     let due = t0 + Duration::from_secs_f64(pacer.due(k, e.0, sim0).unwrap_or(0.0));
                     state.out.metrics.lag(now.saturating_duration_since(due), 1);

@@ -4,25 +4,41 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use figment::value::{Dict, Value};
 use marketpulse_gen::spec::{DirtyConfig, MAX_DAYS, MAX_SCALE, WorldConfig, parse_date};
 use marketpulse_gen::{Compression, DatasetSpec, Domain, Format};
-use serde::{Deserialize, Serialize};
 
-use super::{Loaded, layers};
+use super::layers;
+use super::loaded::{Loaded, Mode};
+use super::origin::Origin;
 use crate::console::say;
 use crate::error::Error;
 use crate::pipeline::schedule::Profile;
-use crate::pipeline::{Pace, RealtimeOptions};
 use crate::sinks::SinkOptions;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Mode {
-    /// As fast as possible.
-    Backfill,
-    /// Paced, in event-time order.
-    Realtime,
+/// How a real-time run is paced.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Pace {
+    /// Events per second, in total over the fleet's shards.
+    Rate(f64),
+    /// Simulated seconds per wall-clock second.
+    Speedup(f64),
+    /// A rate profile, in total over the shards; with `--rate`, the mean
+    /// rate of a diurnal profile.
+    Profile(Profile, Option<f64>),
+}
+
+/// A real-time run: its pace and micro-batches.
+#[derive(Clone, Debug)]
+pub(crate) struct RealtimeOptions {
+    pub(crate) pace: Pace,
+    /// Object sinks: a file per domain every this many seconds of event time.
+    pub(crate) flush_seconds: u32,
+    /// Object sinks: or once a file's rows reach this size (estimated).
+    pub(crate) flush_bytes: usize,
+    /// Stop after this long (the manifest then says `complete: false`).
+    pub(crate) duration: Option<Duration>,
 }
 
 /// A resolved `generate`.
@@ -95,30 +111,12 @@ fn within(
     }
 }
 
-pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
-    let s = &l.settings;
-    let start =
-        parse_date(&s.start).ok_or_else(|| l.invalid("start", "expected a date YYYY-MM-DD"))?;
-    let days = in_range(l, "days", s.days, 1, MAX_DAYS as i64)?;
-    if !(s.scale.is_finite() && s.scale > 0.0 && s.scale <= MAX_SCALE) {
-        return Err(l.invalid(
-            "scale",
-            format!("must be a number above 0 and at most {MAX_SCALE}"),
-        ));
-    }
-    let threads = match s.threads {
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        Some(t) => in_range(l, "threads", t, 1, 1024)? as usize,
-    };
-    let shard_count = in_range(l, "shard_count", s.shard_count, 1, 1_000_000)?;
-    let (shard_index, shard_source) = shard_index(l, shard_count)?;
-    let records = s.sink.clone();
-    let events_only = records.is_some();
-
-    // Domains: record sinks carry events; their default is the event tables.
-    let domains_given = l.origin("domains") != super::Origin::Default;
+/// The tables to generate. Record sinks carry events; their default is
+/// the event tables.
+fn domains(l: &Loaded, events_only: bool) -> Result<Vec<Domain>, Error> {
+    let domains_given = l.origin("domains") != Origin::Default;
     let mut domains = Vec::new();
-    for name in &s.domains {
+    for name in &l.settings.domains {
         let d = Domain::from_name(name).ok_or_else(|| {
             l.invalid(
                 "domains",
@@ -144,7 +142,14 @@ pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
     if domains.is_empty() {
         return Err(l.invalid("domains", "name at least one table"));
     }
-    let format_given = l.origin("format") != super::Origin::Default;
+    Ok(domains)
+}
+
+/// Format and codec. Record sinks send plain JSON lines; files take the
+/// format's default codec.
+fn encoding(l: &Loaded, events_only: bool) -> Result<(Format, Compression), Error> {
+    let s = &l.settings;
+    let format_given = l.origin("format") != Origin::Default;
     let format = match (events_only, format_given) {
         (true, true) if s.format != Format::Jsonl => {
             return Err(l.invalid(
@@ -155,8 +160,6 @@ pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
         (true, _) => Format::Jsonl,
         (false, _) => s.format,
     };
-
-    // Record sinks send plain JSON lines; files take the format's default.
     let compression = match (events_only, s.compression) {
         (true, Some(c)) if c != Compression::None => {
             return Err(l.invalid(
@@ -168,6 +171,18 @@ pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
         (false, Some(c)) => c,
         (false, None) => Compression::default_for(format),
     };
+    Ok((format, compression))
+}
+
+/// The dataset spec, `[world]` and `[dirty]` over their defaults, checked;
+/// an error names the key where its layer set it.
+fn dataset_spec(
+    l: &Loaded,
+    (start, days): (NaiveDate, u32),
+    domains: Vec<Domain>,
+    (format, compression): (Format, Compression),
+) -> Result<DatasetSpec, Error> {
+    let s = &l.settings;
     let defaults = layers::default_table();
     let world: WorldConfig = overlay(&defaults, "world", &s.world)
         .deserialize()
@@ -178,7 +193,7 @@ pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
     let spec = DatasetSpec {
         contract_version: marketpulse_gen::spec::CONTRACT_VERSION,
         start,
-        days: days as u32,
+        days,
         scale: s.scale,
         seed: s.seed,
         format,
@@ -201,27 +216,50 @@ pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
         )),
         None => l.invalid(&e.key, e.message),
     })?;
+    Ok(spec)
+}
 
-    let realtime = realtime(l)?;
-    let sinks = SinkOptions {
+fn sink_options(l: &Loaded) -> Result<SinkOptions, Error> {
+    let s = &l.settings;
+    let mib = |key: &str, v: i64| in_range(l, key, v, 5, 5120).map(|v| (v as usize) << 20);
+    Ok(SinkOptions {
         endpoint_url: s.endpoint_url.clone(),
         sse_kms_key: s.sse_kms_key.clone(),
         no_overwrite: s.no_overwrite,
-        multipart_threshold: (in_range(
-            l,
-            "multipart_threshold_mib",
-            s.multipart_threshold_mib,
-            5,
-            5120,
-        )? as usize)
-            << 20,
-        part_size: (in_range(l, "part_size_mib", s.part_size_mib, 5, 5120)? as usize) << 20,
+        multipart_threshold: mib("multipart_threshold_mib", s.multipart_threshold_mib)?,
+        part_size: mib("part_size_mib", s.part_size_mib)?,
         concurrency: s
             .concurrency
             .map(|c| in_range(l, "concurrency", c, 1, 256).map(|c| c as usize))
             .transpose()?,
         skip_check: s.skip_sink_check,
+    })
+}
+
+pub(super) fn build(l: &Loaded) -> Result<Run, Error> {
+    let s = &l.settings;
+    let start =
+        parse_date(&s.start).ok_or_else(|| l.invalid("start", "expected a date YYYY-MM-DD"))?;
+    let days = in_range(l, "days", s.days, 1, MAX_DAYS as i64)?;
+    if !(s.scale.is_finite() && s.scale > 0.0 && s.scale <= MAX_SCALE) {
+        return Err(l.invalid(
+            "scale",
+            format!("must be a number above 0 and at most {MAX_SCALE}"),
+        ));
+    }
+    let threads = match s.threads {
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Some(t) => in_range(l, "threads", t, 1, 1024)? as usize,
     };
+    let shard_count = in_range(l, "shard_count", s.shard_count, 1, 1_000_000)?;
+    let (shard_index, shard_source) = shard_index(l, shard_count)?;
+    let records = s.sink.clone();
+    let events_only = records.is_some();
+    let domains = domains(l, events_only)?;
+    let encoding = encoding(l, events_only)?;
+    let spec = dataset_spec(l, (start, days as u32), domains, encoding)?;
+    let realtime = realtime(l)?;
+    let sinks = sink_options(l)?;
     if s.resume && s.mode == Mode::Realtime {
         return Err(Error::usage(format!(
             "{} needs --mode backfill: a real-time run is paced by the clock and starts anew",
@@ -269,7 +307,7 @@ fn check_applies(l: &Loaded) -> Result<(), Error> {
         .sink
         .as_deref()
         .is_some_and(|k| k.starts_with("kinesis://") || k.starts_with("firehose://"));
-    let given = |key: &str| l.origin(key) != super::Origin::Default;
+    let given = |key: &str| l.origin(key) != Origin::Default;
     if s.sse_kms_key.is_some() && !s3 {
         return Err(l.invalid(
             "sse_kms_key",
@@ -335,7 +373,7 @@ fn realtime(l: &Loaded) -> Result<Option<RealtimeOptions>, Error> {
             "flush_seconds",
             "flush_mb",
         ] {
-            if l.origin(key) != super::Origin::Default {
+            if l.origin(key) != Origin::Default {
                 return Err(Error::usage(format!(
                     "{} needs --mode realtime",
                     l.describe(key)
@@ -390,7 +428,7 @@ fn realtime(l: &Loaded) -> Result<Option<RealtimeOptions>, Error> {
 /// it, else the engine's environment (`engine.rs`), else 0.
 fn shard_index(l: &Loaded, shard_count: i64) -> Result<(i64, String), Error> {
     let origin = l.origin("shard_index");
-    let engine = if origin == super::Origin::Default {
+    let engine = if origin == Origin::Default {
         super::engine::shard_from(|k| std::env::var(k).ok())
             .map_err(|why| Error::usage(format!("invalid {why}")))?
     } else {

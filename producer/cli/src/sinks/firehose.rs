@@ -7,7 +7,7 @@ use aws_sdk_firehose::operation::put_record_batch::PutRecordBatchOutput;
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record as FirehoseRecord;
 
-use super::SinkContext;
+use super::api::SinkContext;
 use super::aws::sdk_message;
 use super::streams::{self, BatchApi, Limits, Record, StreamSink};
 use crate::error::Error;

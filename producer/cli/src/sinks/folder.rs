@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Listed, Lock, ObjectSink, SinkContext};
+use super::api::{Listed, Lock, ObjectSink, SinkContext, SinkOptions, guarded};
 use crate::error::Error;
 use crate::metrics::Metrics;
 
@@ -24,7 +24,7 @@ pub(super) struct FolderSink {
     reserve: Mutex<Option<tempfile::NamedTempFile>>,
     /// Each file written counts as one request.
     metrics: Arc<Metrics>,
-    options: super::SinkOptions,
+    options: SinkOptions,
     /// `.tmp-<owner>-` names this writer's temporary files.
     temp_prefix: String,
 }
@@ -179,7 +179,7 @@ impl ObjectSink for FolderSink {
         let started = std::time::Instant::now();
         let (path, tmp) = self.write_temp(key, bytes)?;
         let fail = write_failed(&path);
-        if super::guarded(&self.options, key) {
+        if guarded(&self.options, key) {
             tmp.persist_noclobber(&path).map_err(|e| {
                 if e.error.kind() == std::io::ErrorKind::AlreadyExists {
                     Error::runtime(format!(

@@ -6,7 +6,7 @@ use aws_sdk_kinesis::operation::put_records::PutRecordsOutput;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
-use super::SinkContext;
+use super::api::SinkContext;
 use super::aws::sdk_message;
 use super::streams::{self, BatchApi, Limits, Record, StreamSink};
 use crate::error::Error;

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{RecordSink, SinkContext};
+use super::api::{RecordSink, SinkContext};
 use crate::error::Error;
 use crate::metrics::Metrics;
 

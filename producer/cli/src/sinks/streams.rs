@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 
-use super::aws::CountRetries;
-use super::{RecordSink, SinkContext};
+use super::api::{RecordSink, SinkContext};
+use super::aws::{self, CountRetries};
 use crate::error::Error;
 use crate::metrics::Metrics;
 
@@ -207,7 +207,7 @@ pub(super) fn open<A: BatchApi>(
     }
     let conf = ctx
         .runtime
-        .block_on(super::aws::load(ctx.options.endpoint_url.as_deref()));
+        .block_on(aws::load(ctx.options.endpoint_url.as_deref()));
     Ok(StreamSink {
         api: build(&conf, CountRetries(ctx.metrics.clone()), rest.to_string()),
         runtime: ctx.runtime.clone(),

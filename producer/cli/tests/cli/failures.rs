@@ -104,7 +104,9 @@ fn rejects(args: &[&str], env: &[(&str, &str)], code: i32, needle: &str) {
     );
 }
 
+/// One table of every kind of bad input and its message.
 #[test]
+#[allow(clippy::too_many_lines)]
 fn bad_input_exits_2_with_one_line() {
     let d = tmp();
     let unknown_key = d.path().join("unknown.toml");

@@ -5,6 +5,7 @@
 
 mod architecture;
 mod capacity;
+mod contracts;
 mod determinism;
 mod failures;
 mod fleet;

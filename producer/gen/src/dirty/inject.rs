@@ -10,70 +10,17 @@ use arrow_array::{
 };
 use arrow_buffer::NullBuffer;
 use rand::RngExt;
-use rand_distr::{Distribution, Exp};
 
+use super::defects::{DefectKind, Defects, DirtyShape, UNKNOWN_CURRENCY};
 use super::late::{self, LateCache};
-use super::{DefectKind, Defects, UNKNOWN_CURRENCY, malformed_kinds};
-use crate::World;
-use crate::plan::Unit;
-use crate::seed::{StreamRng, stream, tag};
+use super::pick::{Edit, pick};
+use crate::plan::unit::Unit;
+use crate::seed::StreamRng;
+use crate::tables::catalog::EventColumns;
+use crate::world::World;
 
 const HOUR_US: i64 = 3_600_000_000;
 const DAY_US: i64 = 24 * HOUR_US;
-
-/// Per-row edit before the batch is rebuilt.
-pub(super) enum Edit {
-    /// Leaves this unit to land this many hours later (see `late`).
-    Late(i64),
-    Copy,
-    NearCopy,
-    Malformed(DefectKind),
-}
-
-/// The rows of a unit's clean batch of `n` rows that get a defect, in row
-/// order, and the unit's dirty stream positioned after those draws.
-pub(super) fn pick(
-    world: &World,
-    unit: &Unit,
-    n: usize,
-) -> Option<(StreamRng, Vec<(usize, Edit)>)> {
-    let spec = &world.spec;
-    let cfg = &spec.dirty;
-    let shape = unit.domain.events().and_then(|e| e.dirty)?;
-    if !cfg.any() {
-        return None;
-    }
-    let mut rng: StreamRng =
-        stream(&unit.seed_words(spec.seed, tag(unit.domain.name()), tag("dirty")));
-    let kinds = malformed_kinds(&shape, spec.format);
-    let delay = (cfg.late_mean_hours > 0.0).then(|| Exp::new(1.0 / cfg.late_mean_hours).unwrap());
-    let cuts = [
-        cfg.late,
-        cfg.late + cfg.duplicates,
-        cfg.late + cfg.duplicates + cfg.near_duplicates,
-        cfg.late + cfg.duplicates + cfg.near_duplicates + cfg.malformed,
-    ];
-    let mut edits: Vec<(usize, Edit)> = Vec::new();
-    for row in 0..n {
-        let u = rng.random::<f64>();
-        if u >= cuts[3] {
-            continue;
-        }
-        let edit = if u < cuts[0] {
-            let extra = delay.map_or(0.0, |d| d.sample(&mut rng)).floor();
-            let hours = (1.0 + extra).min(cfg.late_max_hours as f64) as i64;
-            Edit::Late(hours)
-        } else if u < cuts[1] {
-            Edit::Copy
-        } else if u < cuts[2] {
-            Edit::NearCopy
-        } else {
-            Edit::Malformed(kinds[rng.random_range(0..kinds.len())])
-        };
-        edits.push((row, edit));
-    }
-    Some((rng, edits))
-}
 
 /// Injects the configured defects into a sales or clicks batch, and appends
 /// the late rows of earlier units that land in this one.
@@ -96,9 +43,23 @@ pub(crate) fn inject(
     if world.spec.dirty.late > 0.0 {
         cache.keep_outgoing(unit, &batch, &slots);
     }
-    let n = batch.num_rows();
+    let (batch, placed) = place(batch, &edits);
+    let mut columns = Edited::read(&batch, events, shape);
+    let hour_end = ts_hour_end(unit);
+    let mut defects = Defects::default();
+    for (pos, edit) in placed {
+        let kind = columns.apply(pos, edit, &mut rng, hour_end, &mut defects);
+        defects.truth.push((columns.ids.value(pos), kind));
+        defects.rows.push(pos);
+    }
+    let batch = RecordBatch::try_new(batch.schema(), columns.write(&batch)).expect("same schema");
+    late::land(world, cache, unit, batch, defects)
+}
 
-    // Copies follow their original; `at` maps edits to final row positions.
+/// The batch without its late rows and with its copies after their
+/// originals, and where each remaining edit's row now is.
+fn place(batch: RecordBatch, edits: &[(usize, Edit)]) -> (RecordBatch, Vec<(usize, &Edit)>) {
+    let n = batch.num_rows();
     let copies = edits
         .iter()
         .filter(|(_, e)| matches!(e, Edit::Copy | Edit::NearCopy))
@@ -130,131 +91,192 @@ pub(crate) fn inject(
     } else {
         batch
     };
+    (batch, placed)
+}
 
-    let schema = batch.schema();
-    let col = |name: &str| schema.index_of(name).expect("column in schema");
-    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-    let id_col = col(events.id);
-    let ids = columns[id_col].as_primitive::<Int64Type>().clone();
-    let ts_col = col(events.ts);
-    let mut ts: Vec<i64> = columns[ts_col]
-        .as_primitive::<TimestampMicrosecondType>()
-        .values()
-        .to_vec();
-    let key_col = col(shape.null_key);
-    let mut key_valid: Vec<bool> = match columns[key_col].nulls() {
-        Some(nulls) => nulls.iter().collect(),
-        None => vec![true; batch.num_rows()],
-    };
-    let amount_col = shape.money.map(|m| col(m.amount));
-    let mut amount: Vec<i128> = if let Some(c) = amount_col {
-        columns[c]
-            .as_primitive::<Decimal128Type>()
-            .values()
-            .to_vec()
-    } else {
-        Vec::new()
-    };
-    // Near-duplicates change a dictionary column (a click's page, a sale's
-    // payment type).
-    let changed_col = col(shape.near_duplicate_changes);
-    let mut changed_keys: Vec<i32> = dict_keys(&columns[changed_col]);
-    let changed_len = columns[changed_col]
-        .as_dictionary::<Int32Type>()
-        .values()
-        .len() as i32;
-    let currency_col = shape.money.map(|m| col(m.currency));
-    let mut currency_keys: Vec<i32> = currency_col.map_or(Vec::new(), |c| dict_keys(&columns[c]));
-    let hour_end = ts_hour_end(unit);
+/// The columns that defects change, as plain values while they are
+/// edited, with which of them were touched.
+struct Edited {
+    ids: Int64Array,
+    ts_col: usize,
+    ts: Vec<i64>,
+    key_col: usize,
+    key_valid: Vec<bool>,
+    amount_col: Option<usize>,
+    amount: Vec<i128>,
+    /// Near-duplicates change a dictionary column (a click's page, a
+    /// sale's payment type).
+    changed_col: usize,
+    changed_keys: Vec<i32>,
+    changed_len: i32,
+    currency_col: Option<usize>,
+    currency_keys: Vec<i32>,
+    touched: Touched,
+}
 
-    let mut defects = Defects::default();
-    let (mut touched_ts, mut touched_key, mut touched_amount, mut touched_changed, mut touched_cur) =
-        (false, false, false, false, false);
-    for (pos, edit) in placed {
-        let kind = match edit {
+#[derive(Default)]
+struct Touched {
+    ts: bool,
+    key: bool,
+    amount: bool,
+    changed: bool,
+    currency: bool,
+}
+
+impl Edited {
+    fn read(batch: &RecordBatch, events: EventColumns, shape: DirtyShape) -> Edited {
+        let schema = batch.schema();
+        let col = |name: &str| schema.index_of(name).expect("column in schema");
+        let columns = batch.columns();
+        let ts_col = col(events.ts);
+        let key_col = col(shape.null_key);
+        let amount_col = shape.money.map(|m| col(m.amount));
+        let changed_col = col(shape.near_duplicate_changes);
+        let currency_col = shape.money.map(|m| col(m.currency));
+        Edited {
+            ids: columns[col(events.id)].as_primitive::<Int64Type>().clone(),
+            ts_col,
+            ts: columns[ts_col]
+                .as_primitive::<TimestampMicrosecondType>()
+                .values()
+                .to_vec(),
+            key_col,
+            key_valid: match columns[key_col].nulls() {
+                Some(nulls) => nulls.iter().collect(),
+                None => vec![true; batch.num_rows()],
+            },
+            amount_col,
+            amount: amount_col.map_or(Vec::new(), |c| {
+                columns[c]
+                    .as_primitive::<Decimal128Type>()
+                    .values()
+                    .to_vec()
+            }),
+            changed_col,
+            changed_keys: dict_keys(&columns[changed_col]),
+            changed_len: columns[changed_col]
+                .as_dictionary::<Int32Type>()
+                .values()
+                .len() as i32,
+            currency_col,
+            currency_keys: currency_col.map_or(Vec::new(), |c| dict_keys(&columns[c])),
+            touched: Touched::default(),
+        }
+    }
+
+    /// Applies `edit` to the row at `pos`; the kind of defect it is.
+    fn apply(
+        &mut self,
+        pos: usize,
+        edit: &Edit,
+        rng: &mut StreamRng,
+        hour_end: i64,
+        defects: &mut Defects,
+    ) -> DefectKind {
+        match edit {
             Edit::Late(_) => unreachable!("late rows left the batch"),
             Edit::Copy => DefectKind::Duplicate,
             Edit::NearCopy => {
-                let step = rng.random_range(1..changed_len.max(2));
-                changed_keys[pos] = (changed_keys[pos] + step) % changed_len.max(1);
-                touched_changed = true;
+                let step = rng.random_range(1..self.changed_len.max(2));
+                self.changed_keys[pos] = (self.changed_keys[pos] + step) % self.changed_len.max(1);
+                self.touched.changed = true;
                 DefectKind::NearDuplicate
             }
             Edit::Malformed(kind) => {
-                match kind {
-                    DefectKind::NullKey => {
-                        key_valid[pos] = false;
-                        touched_key = true;
-                    }
-                    DefectKind::NegativeAmount => {
-                        amount[pos] = -amount[pos].max(1);
-                        touched_amount = true;
-                    }
-                    DefectKind::AmountMismatch => {
-                        amount[pos] += rng.random_range(1..=500) as i128;
-                        touched_amount = true;
-                    }
-                    DefectKind::UnknownCurrency => {
-                        currency_keys[pos] = -1;
-                        touched_cur = true;
-                    }
-                    DefectKind::FutureTimestamp => {
-                        ts[pos] = hour_end + rng.random_range(1..=365) * DAY_US;
-                        touched_ts = true;
-                    }
-                    DefectKind::Unparseable => defects.unparseable_rows.push(pos),
-                    _ => unreachable!("not a malformed kind"),
-                }
+                self.malform(pos, *kind, rng, hour_end, defects);
                 *kind
             }
-        };
-        defects.truth.push((ids.value(pos), kind));
-        defects.rows.push(pos);
+        }
     }
 
-    if touched_ts {
-        columns[ts_col] = Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC"));
+    fn malform(
+        &mut self,
+        pos: usize,
+        kind: DefectKind,
+        rng: &mut StreamRng,
+        hour_end: i64,
+        defects: &mut Defects,
+    ) {
+        match kind {
+            DefectKind::NullKey => {
+                self.key_valid[pos] = false;
+                self.touched.key = true;
+            }
+            DefectKind::NegativeAmount => {
+                self.amount[pos] = -self.amount[pos].max(1);
+                self.touched.amount = true;
+            }
+            DefectKind::AmountMismatch => {
+                self.amount[pos] += rng.random_range(1..=500) as i128;
+                self.touched.amount = true;
+            }
+            DefectKind::UnknownCurrency => {
+                self.currency_keys[pos] = -1;
+                self.touched.currency = true;
+            }
+            DefectKind::FutureTimestamp => {
+                self.ts[pos] = hour_end + rng.random_range(1..=365) * DAY_US;
+                self.touched.ts = true;
+            }
+            DefectKind::Unparseable => defects.unparseable_rows.push(pos),
+            _ => unreachable!("not a malformed kind"),
+        }
     }
-    if touched_key {
-        columns[key_col] = with_nulls(&columns[key_col], key_valid);
+
+    /// `batch`'s columns with the touched ones rebuilt.
+    fn write(self, batch: &RecordBatch) -> Vec<ArrayRef> {
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        let t = &self.touched;
+        if t.ts {
+            columns[self.ts_col] =
+                Arc::new(TimestampMicrosecondArray::from(self.ts).with_timezone("UTC"));
+        }
+        if t.key {
+            columns[self.key_col] = with_nulls(&columns[self.key_col], self.key_valid);
+        }
+        if let (true, Some(c)) = (t.amount, self.amount_col) {
+            columns[c] = Arc::new(
+                Decimal128Array::from(self.amount)
+                    .with_precision_and_scale(12, 2)
+                    .expect("valid decimal"),
+            );
+        }
+        if t.changed {
+            let values = columns[self.changed_col]
+                .as_dictionary::<Int32Type>()
+                .values()
+                .clone();
+            columns[self.changed_col] = Arc::new(
+                DictionaryArray::<Int32Type>::try_new(Int32Array::from(self.changed_keys), values)
+                    .expect("keys in range"),
+            );
+        }
+        if let (true, Some(c)) = (t.currency, self.currency_col) {
+            columns[c] = with_unknown_currency(&columns[c], &self.currency_keys);
+        }
+        columns
     }
-    if let (true, Some(c)) = (touched_amount, amount_col) {
-        columns[c] = Arc::new(
-            Decimal128Array::from(amount)
-                .with_precision_and_scale(12, 2)
-                .expect("valid decimal"),
-        );
-    }
-    if touched_changed {
-        let values = columns[changed_col]
-            .as_dictionary::<Int32Type>()
-            .values()
-            .clone();
-        columns[changed_col] = Arc::new(
-            DictionaryArray::<Int32Type>::try_new(Int32Array::from(changed_keys), values)
-                .expect("keys in range"),
-        );
-    }
-    if let (true, Some(c)) = (touched_cur, currency_col) {
-        let values = columns[c].as_dictionary::<Int32Type>().values().clone();
-        let mut names: Vec<String> = values
-            .as_string::<i32>()
-            .iter()
-            .map(|v| v.unwrap_or_default().to_string())
-            .collect();
-        names.push(UNKNOWN_CURRENCY.into());
-        let unknown = (names.len() - 1) as i32;
-        let keys: Int32Array = currency_keys
-            .iter()
-            .map(|&k| Some(if k < 0 { unknown } else { k }))
-            .collect();
-        columns[c] = Arc::new(
-            DictionaryArray::<Int32Type>::try_new(keys, Arc::new(StringArray::from(names)))
-                .expect("keys in range"),
-        );
-    }
-    let batch = RecordBatch::try_new(schema, columns).expect("same schema");
-    late::land(world, cache, unit, batch, defects)
+}
+
+/// A currency column with the keys below 0 pointing at `UNKNOWN_CURRENCY`,
+/// added to its dictionary.
+fn with_unknown_currency(col: &ArrayRef, keys: &[i32]) -> ArrayRef {
+    let values = col.as_dictionary::<Int32Type>().values().clone();
+    let mut names: Vec<String> = values
+        .as_string::<i32>()
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect();
+    names.push(UNKNOWN_CURRENCY.into());
+    let unknown = (names.len() - 1) as i32;
+    let keys: Int32Array = keys
+        .iter()
+        .map(|&k| Some(if k < 0 { unknown } else { k }))
+        .collect();
+    Arc::new(
+        DictionaryArray::<Int32Type>::try_new(keys, Arc::new(StringArray::from(names)))
+            .expect("keys in range"),
+    )
 }
 
 fn dict_keys(col: &ArrayRef) -> Vec<i32> {

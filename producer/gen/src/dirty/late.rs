@@ -23,11 +23,12 @@ use arrow_array::types::Int64Type;
 use arrow_array::{RecordBatch, UInt32Array};
 use chrono::{Days, NaiveDate};
 
-use super::inject::{Edit, pick};
-use super::{DefectKind, Defects};
-use crate::World;
-use crate::plan::{DayVolumes, EPOCH, Unit};
+use super::defects::{DefectKind, Defects};
+use super::pick::{Edit, pick};
+use crate::plan::unit::{EPOCH, Unit};
+use crate::plan::volumes::DayVolumes;
 use crate::tables::{self, Domain};
+use crate::world::World;
 
 /// Bytes of late rows the cache keeps before it forgets the oldest units.
 const CACHE_BYTES: usize = 256 << 20;
@@ -99,7 +100,7 @@ impl LateCache {
         }
         let vol = DayVolumes::new(world, date);
         let mut chunks = [0u32; 24];
-        for (hour, n) in domain.table().plan_day(world, &vol) {
+        for (hour, n) in tables::generator(domain).plan_day(world, &vol) {
             chunks[hour as usize] = n;
         }
         let chunks = Arc::new(chunks);
@@ -175,7 +176,7 @@ pub(super) fn slots(
     // Within the run, the row's schema version and `late_max_hours` (where
     // `land` looks for incoming rows).
     let mut last = abs_hour(last_day, 23).min(own + spec.dirty.late_max_hours as i64);
-    if let Some(switch) = domain.table().schema_switch(world)
+    if let Some(switch) = tables::generator(domain).schema_switch(world)
         && source.date < switch
     {
         last = last.min(abs_hour(switch, 0) - 1);

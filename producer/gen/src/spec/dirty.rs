@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::SpecError;
+use super::error::SpecError;
 
 /// Every rate is the share of a file's clean rows picked for that defect; a
 /// row gets at most one. All are off by default. Field order is part of the
@@ -28,12 +28,6 @@ pub struct DirtyConfig {
 /// Longest delay of a late row: a unit gathers the late rows of this many
 /// hours before it, so the cost of late data grows with it.
 pub const MAX_LATE_HOURS: u32 = 168;
-
-impl Default for DirtyConfig {
-    fn default() -> Self {
-        super::DatasetSpec::default().dirty
-    }
-}
 
 impl DirtyConfig {
     pub fn any(&self) -> bool {

@@ -4,9 +4,10 @@
 
 use chrono::{Duration, NaiveDate};
 
-use super::{DatasetSpec, SpecError};
+use super::error::SpecError;
+use super::world::WorldConfig;
 use crate::calendar::day_multiplier;
-use crate::plan::{CHUNK_ROWS, EPOCH};
+use crate::plan::unit::{CHUNK_ROWS, EPOCH};
 
 /// First day a plan may cover: day 0 of row ids.
 pub const FIRST_DAY: NaiveDate = EPOCH;
@@ -31,26 +32,28 @@ fn peak_hour_share(curve: &[f64]) -> f64 {
     }
 }
 
-pub(super) fn check(spec: &DatasetSpec) -> Result<(), SpecError> {
-    let last = spec.start + Duration::days(spec.days as i64 - 1);
-    if spec.start < FIRST_DAY {
+/// Checks a plan of `days` from `start` at `scale` of `world`.
+pub(super) fn check(
+    start: NaiveDate,
+    days: u32,
+    scale: f64,
+    world: &WorldConfig,
+) -> Result<(), SpecError> {
+    let last = start + Duration::days(days as i64 - 1);
+    if start < FIRST_DAY {
         return Err(SpecError::new(
             "start",
             format!("must be {FIRST_DAY} or later: row ids count days from it"),
         ));
     }
     if last > LAST_DAY {
-        let key = if spec.start > LAST_DAY {
-            "start"
-        } else {
-            "days"
-        };
+        let key = if start > LAST_DAY { "start" } else { "days" };
         return Err(SpecError::new(
             key,
             format!("the run would end on {last}, after {LAST_DAY}, the last day a plan may cover"),
         ));
     }
-    let users = (spec.world.users as f64 * spec.scale).round();
+    let users = (world.users as f64 * scale).round();
     if users > MAX_USERS as f64 {
         return Err(SpecError::new(
             "scale",
@@ -60,10 +63,10 @@ pub(super) fn check(spec: &DatasetSpec) -> Result<(), SpecError> {
     // The busiest hour's volume, bounded from above: a day's largest
     // multiplier over the plan (local days reach one day beyond it) with
     // campaign uplift, times the largest share one hour can take.
-    let w = &spec.world;
+    let w = world;
     let mut worst_day = 1.0f64;
-    let mut worst_date = spec.start;
-    let mut date = spec.start - Duration::days(1);
+    let mut worst_date = start;
+    let mut date = start - Duration::days(1);
     while date <= last + Duration::days(1) {
         let uplift: f64 = w
             .campaigns
@@ -83,7 +86,7 @@ pub(super) fn check(spec: &DatasetSpec) -> Result<(), SpecError> {
         ("clicks", w.clicks_per_day, &w.hourly_weights),
         ("sales", w.pos_sales_per_day, &w.pos_hourly_weights),
     ] {
-        let hour = per_day as f64 * spec.scale * worst_day * peak_hour_share(curve);
+        let hour = per_day as f64 * scale * worst_day * peak_hour_share(curve);
         if hour.is_nan() || hour > MAX_EVENTS_PER_HOUR as f64 {
             let grown =
                 (1.0 + w.daily_growth).powf((last - w.growth_from).num_days().max(0) as f64);

@@ -5,21 +5,23 @@
 //! Defaults come from one embedded file, `producer/defaults.toml`, which is
 //! also the documented example of every key.
 
-mod dirty;
+pub(crate) mod dirty;
+pub(crate) mod error;
+pub(crate) mod format;
 mod limits;
-mod world;
-
-use std::fmt;
+pub(crate) mod world;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use dirty::DirtyConfig;
+pub use error::SpecError;
+pub use format::{Compression, Format};
 pub use limits::{FIRST_DAY, LAST_DAY, MAX_CHUNKS_PER_HOUR, MAX_EVENTS_PER_HOUR, MAX_USERS};
 pub use world::{Campaign, PaymentMix, WorldConfig, campaign_referrer};
 
-use crate::tables::Domain;
+use crate::tables::catalog::Domain;
 
 /// Version of the data contract. Bump it whenever generated values change.
 pub const CONTRACT_VERSION: u32 = 3;
@@ -32,67 +34,6 @@ pub const DEFAULTS_TOML: &str = include_str!("../../../defaults.toml");
 pub const MAX_DAYS: u32 = 36_600;
 /// Largest volume multiplier.
 pub const MAX_SCALE: f64 = 10_000.0;
-
-/// Encoding of data files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Parquet,
-    Jsonl,
-    Csv,
-}
-
-impl Format {
-    pub const ALL: [Format; 3] = [Format::Parquet, Format::Jsonl, Format::Csv];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Parquet => "parquet",
-            Format::Jsonl => "jsonl",
-            Format::Csv => "csv",
-        }
-    }
-
-    pub fn extension(self) -> &'static str {
-        self.name()
-    }
-}
-
-/// Codec of Parquet pages, or of a whole jsonl or csv file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Compression {
-    Zstd,
-    Snappy,
-    Gzip,
-    None,
-}
-
-impl Compression {
-    pub const ALL: [Compression; 4] = [
-        Compression::Zstd,
-        Compression::Snappy,
-        Compression::Gzip,
-        Compression::None,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Compression::Zstd => "zstd",
-            Compression::Snappy => "snappy",
-            Compression::Gzip => "gzip",
-            Compression::None => "none",
-        }
-    }
-
-    /// The default of a format: Parquet pages in zstd, text plain.
-    pub fn default_for(format: Format) -> Compression {
-        match format {
-            Format::Parquet => Compression::Zstd,
-            Format::Jsonl | Format::Csv => Compression::None,
-        }
-    }
-}
 
 /// Everything that decides generated values. Field order is part of the
 /// contract: the spec's JSON names the run (`id`).
@@ -111,32 +52,6 @@ pub struct DatasetSpec {
     pub world: WorldConfig,
     pub dirty: DirtyConfig,
 }
-
-/// A spec value out of range or inconsistent, named by its key path
-/// (`scale`, `world.daily_growth`, `dirty`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SpecError {
-    pub key: String,
-    /// What is wrong, as a sentence that reads on its own.
-    pub message: String,
-}
-
-impl SpecError {
-    pub fn new(key: impl Into<String>, message: impl Into<String>) -> SpecError {
-        SpecError {
-            key: key.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for SpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {}: {}", self.key, self.message)
-    }
-}
-
-impl std::error::Error for SpecError {}
 
 impl Default for DatasetSpec {
     /// The embedded defaults.
@@ -181,6 +96,20 @@ impl Default for DatasetSpec {
             world: t.world,
             dirty: t.dirty,
         }
+    }
+}
+
+impl Default for WorldConfig {
+    /// The embedded defaults' `[world]`.
+    fn default() -> Self {
+        DatasetSpec::default().world
+    }
+}
+
+impl Default for DirtyConfig {
+    /// The embedded defaults' `[dirty]`.
+    fn default() -> Self {
+        DatasetSpec::default().dirty
     }
 }
 
@@ -246,7 +175,7 @@ impl DatasetSpec {
         }
         self.world.validate()?;
         self.dirty.validate()?;
-        limits::check(self)?;
+        limits::check(self.start, self.days, self.scale, &self.world)?;
         if self.world.signup_to >= self.start {
             return Err(SpecError::new(
                 "start",

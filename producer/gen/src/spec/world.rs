@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::SpecError;
-use crate::world::{COUNTRIES, PAYMENT_TYPES, PageKind};
+use super::error::SpecError;
+use crate::world::vocabulary::{COUNTRIES, PAYMENT_TYPES, PageKind};
 
 /// Field order is part of the contract (it is hashed into the run id).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -70,12 +70,6 @@ pub struct WorldConfig {
     pub anonymous_pos_share: f64,
     /// Clicks carry v2 columns from this day on; never when unset.
     pub clicks_v2_from: Option<NaiveDate>,
-}
-
-impl Default for WorldConfig {
-    fn default() -> Self {
-        super::DatasetSpec::default().world
-    }
 }
 
 /// Payment type shares of one country, at the till and online.
@@ -177,7 +171,19 @@ fn within(key: &str, v: f64, lo: f64, hi: f64) -> Result<(), SpecError> {
 }
 
 impl WorldConfig {
+    /// Checks every key; the first problem found is returned.
     pub fn validate(&self) -> Result<(), SpecError> {
+        self.validate_curves()?;
+        self.validate_sessions()?;
+        self.validate_sizes()?;
+        self.validate_calendar()?;
+        self.validate_money()?;
+        self.validate_traffic()?;
+        self.validate_funnel()
+    }
+
+    /// The local-hour curves of web and store traffic.
+    fn validate_curves(&self) -> Result<(), SpecError> {
         for (name, curve) in [
             ("hourly_weights", &self.hourly_weights),
             ("pos_hourly_weights", &self.pos_hourly_weights),
@@ -192,6 +198,11 @@ impl WorldConfig {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// Popularity skews, baskets, prices and sessions.
+    fn validate_sessions(&self) -> Result<(), SpecError> {
         for (name, v) in [
             ("zipf_stores", self.zipf_stores),
             ("zipf_products", self.zipf_products),
@@ -230,7 +241,11 @@ impl WorldConfig {
                 "checkout_delay_max_seconds must be between 1 and 600".into(),
             );
         }
-        within("anonymous_pos_share", self.anonymous_pos_share, 0.0, 1.0)?;
+        within("anonymous_pos_share", self.anonymous_pos_share, 0.0, 1.0)
+    }
+
+    /// How many users, products, categories and stores, and when users sign up.
+    fn validate_sizes(&self) -> Result<(), SpecError> {
         if self.users == 0 || self.users > 1 << 40 {
             return bad("users", "users must be between 1 and 2^40".into());
         }
@@ -249,6 +264,11 @@ impl WorldConfig {
         if self.signup_to < self.signup_from {
             return bad("signup_to", "signup_to is before signup_from".into());
         }
+        Ok(())
+    }
+
+    /// Day multipliers, growth, SCD2 change rates and store openings.
+    fn validate_calendar(&self) -> Result<(), SpecError> {
         if self.weekday_multipliers.len() != 7 {
             return bad(
                 "weekday_multipliers",
@@ -286,9 +306,11 @@ impl WorldConfig {
                 "stores_opened_to is before stores_opened_from".into(),
             );
         }
-        within("store_close_share", self.store_close_share, 0.0, 1.0)?;
-        self.validate_money()?;
-        self.validate_traffic()?;
+        within("store_close_share", self.store_close_share, 0.0, 1.0)
+    }
+
+    /// Where sessions land and how they walk the funnel.
+    fn validate_funnel(&self) -> Result<(), SpecError> {
         check_probabilities(
             "landing",
             "landing",

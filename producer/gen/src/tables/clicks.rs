@@ -11,35 +11,14 @@ use rand_distr::Distribution;
 
 use super::columns::{batch, dict_array, optional_keys, timestamps, unit_stream};
 use super::session::SessionWalker;
-use super::{EventColumns, SchemaFile, Table, TableKind, schema_file};
-use crate::dirty::DirtyShape;
-use crate::plan::{DayVolumes, Unit};
+use super::table::Table;
+use crate::plan::unit::Unit;
+use crate::plan::volumes::DayVolumes;
 use crate::world::{APP_VERSIONS, Device, World, os_of};
 
 pub(crate) struct Clicks;
 
 impl Table for Clicks {
-    fn name(&self) -> &'static str {
-        "clicks"
-    }
-
-    fn kind(&self) -> TableKind {
-        TableKind::Event(EventColumns {
-            id: "event_id",
-            ts: "ts",
-            partition_key: "user_id",
-            dirty: Some(DirtyShape {
-                null_key: "user_id",
-                near_duplicate_changes: "page",
-                money: None,
-            }),
-        })
-    }
-
-    fn schemas(&self) -> &'static [SchemaFile] {
-        &[schema_file!("clicks.v1"), schema_file!("clicks.v2")]
-    }
-
     /// Sales and clicks share their chunking (see `DayVolumes::chunks`).
     fn plan_day(&self, _world: &World, day: &DayVolumes) -> Vec<(u32, u32)> {
         (0..24)

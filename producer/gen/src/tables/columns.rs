@@ -10,7 +10,7 @@ use arrow_array::{
 use arrow_buffer::NullBuffer;
 use chrono::{NaiveDate, NaiveTime};
 
-use crate::plan::Unit;
+use crate::plan::unit::Unit;
 use crate::schema;
 use crate::seed::{StreamRng, stream, tag};
 use crate::world::{Dict, World};

@@ -6,15 +6,15 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int32Array, Int64Array, ListArray, RecordBatch, StructArray};
 use arrow_buffer::OffsetBuffer;
-use arrow_schema::{DataType, Fields};
+use arrow_schema::{DataType, Field, Fields};
 use rand::RngExt;
 use rand_distr::{Distribution, Poisson};
 
 use super::columns::{HOUR, batch, decimal, dict_array, hour_start_us, timestamps, unit_stream};
 use super::session::SessionWalker;
-use super::{EventColumns, SchemaFile, Table, TableKind, schema_file};
-use crate::dirty::{DirtyShape, MoneyColumns};
-use crate::plan::{CHUNK_ROWS, DayVolumes, Unit, chunk_share};
+use super::table::Table;
+use crate::plan::unit::{CHUNK_ROWS, Unit};
+use crate::plan::volumes::{DayVolumes, chunk_share};
 use crate::schema;
 use crate::seed::StreamRng;
 use crate::world::{COUNTRIES, World};
@@ -22,30 +22,6 @@ use crate::world::{COUNTRIES, World};
 pub(crate) struct Sales;
 
 impl Table for Sales {
-    fn name(&self) -> &'static str {
-        "sales"
-    }
-
-    fn kind(&self) -> TableKind {
-        TableKind::Event(EventColumns {
-            id: "transaction_id",
-            ts: "ts",
-            partition_key: "user_id",
-            dirty: Some(DirtyShape {
-                null_key: "store_id",
-                near_duplicate_changes: "payment_type",
-                money: Some(MoneyColumns {
-                    amount: "amount",
-                    currency: "currency",
-                }),
-            }),
-        })
-    }
-
-    fn schemas(&self) -> &'static [SchemaFile] {
-        &[schema_file!("sales.v1")]
-    }
-
     /// Sales and clicks share their chunking, so an online sale lands in the
     /// same unit as the session it came from.
     fn plan_day(&self, _world: &World, day: &DayVolumes) -> Vec<(u32, u32)> {
@@ -116,17 +92,31 @@ fn sales(world: &World, unit: &Unit) -> RecordBatch {
     let basket = Basket::new(world);
     let mut rows: Vec<SaleRow> = Vec::new();
     let mut lines: Vec<(u32, i32, i64)> = Vec::new();
+    online_sales(world, unit, &basket, &mut rows, &mut lines);
+    pos_sales(world, unit, &basket, &mut rows, &mut lines);
+    // Stable sort: equal timestamps keep online-then-POS draw order.
+    rows.sort_by_key(|r| r.ts);
+    debug_assert!((rows.len() as u64) < CHUNK_ROWS * 2);
+    sales_batch(world, unit, &rows, &lines)
+}
 
-    // Online: sessions of the clicks unit with the same (date, hour, chunk)
-    // that reached confirmation. Sessions and row ids do not depend on the
-    // unit's table, so this unit replays them as the clicks unit walks them.
+/// Online: sessions of the clicks unit with the same (date, hour, chunk)
+/// that reached confirmation. Sessions and row ids do not depend on the
+/// unit's table, so this unit replays them as the clicks unit walks them.
+fn online_sales(
+    world: &World,
+    unit: &Unit,
+    basket: &Basket,
+    rows: &mut Vec<SaleRow>,
+    lines: &mut Vec<(u32, i32, i64)>,
+) {
     let mut walker = SessionWalker::new(world, unit);
     let mut online_rng = unit_stream(world, unit, "sales", "online");
     while let Some(s) = walker.next_session() {
         let Some(sale_us) = s.sale_us else { continue };
         let country = s.country;
         let start = lines.len();
-        basket.draw(world, &mut online_rng, country, &mut lines);
+        basket.draw(world, &mut online_rng, country, lines);
         rows.push(SaleRow {
             ts: sale_us,
             user: Some(s.user),
@@ -138,8 +128,16 @@ fn sales(world: &World, unit: &Unit) -> RecordBatch {
             items: start..lines.len(),
         });
     }
+}
 
-    // Point of sale: traffic of the stores open today, country by country.
+/// Point of sale: traffic of the stores open today, country by country.
+fn pos_sales(
+    world: &World,
+    unit: &Unit,
+    basket: &Basket,
+    rows: &mut Vec<SaleRow>,
+    lines: &mut Vec<(u32, i32, i64)>,
+) {
     let vol = DayVolumes::new(world, unit.date);
     let mut rng = unit_stream(world, unit, "sales", "pos");
     let hour_start = hour_start_us(unit);
@@ -164,7 +162,7 @@ fn sales(world: &World, unit: &Unit) -> RecordBatch {
                 world.user_in_country(&mut rng, country)
             };
             let start = lines.len();
-            basket.draw(world, &mut rng, country, &mut lines);
+            basket.draw(world, &mut rng, country, lines);
             rows.push(SaleRow {
                 ts,
                 user,
@@ -177,16 +175,21 @@ fn sales(world: &World, unit: &Unit) -> RecordBatch {
             });
         }
     }
-    // Stable sort: equal timestamps keep online-then-POS draw order.
-    rows.sort_by_key(|r| r.ts);
-    debug_assert!((rows.len() as u64) < CHUNK_ROWS * 2);
+}
 
+/// The batch of `rows` (sorted by time), their baskets' `lines` as items.
+fn sales_batch(
+    world: &World,
+    unit: &Unit,
+    rows: &[SaleRow],
+    lines: &[(u32, i32, i64)],
+) -> RecordBatch {
     let n = rows.len();
     let mut offsets = Vec::with_capacity(n + 1);
     offsets.push(0i32);
     let (mut sku, mut qty, mut price) = (Vec::new(), Vec::new(), Vec::new());
     let mut amount = Vec::with_capacity(n);
-    for r in &rows {
+    for r in rows {
         let mut total: i64 = 0;
         for &(p, q, c) in &lines[r.items.clone()] {
             sku.push(p as i32);
@@ -197,26 +200,7 @@ fn sales(world: &World, unit: &Unit) -> RecordBatch {
         offsets.push(sku.len() as i32);
         amount.push(total as i128);
     }
-    let DataType::List(item_field) = schema::arrow("sales.v1")
-        .field_with_name("items")
-        .unwrap()
-        .data_type()
-        .clone()
-    else {
-        unreachable!("items is a list")
-    };
-    let DataType::Struct(item_fields) = item_field.data_type().clone() else {
-        unreachable!("items hold structs")
-    };
-    let items = StructArray::new(
-        item_fields.clone() as Fields,
-        vec![
-            dict_array(Int32Array::from(sku), &world.skus),
-            Arc::new(Int32Array::from(qty)),
-            Arc::new(decimal(price)),
-        ],
-        None,
-    );
+    let (item_field, items) = items_column(world, sku, qty, price);
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values((unit.row_id(0)..).take(n))),
         Arc::new(Int64Array::from_iter(
@@ -248,4 +232,34 @@ fn sales(world: &World, unit: &Unit) -> RecordBatch {
         ),
     ];
     batch("sales.v1", columns)
+}
+
+/// The `items` list's field and its struct values.
+fn items_column(
+    world: &World,
+    sku: Vec<i32>,
+    qty: Vec<i32>,
+    price: Vec<i128>,
+) -> (Arc<Field>, StructArray) {
+    let DataType::List(item_field) = schema::arrow("sales.v1")
+        .field_with_name("items")
+        .unwrap()
+        .data_type()
+        .clone()
+    else {
+        unreachable!("items is a list")
+    };
+    let DataType::Struct(item_fields) = item_field.data_type().clone() else {
+        unreachable!("items hold structs")
+    };
+    let items = StructArray::new(
+        item_fields.clone() as Fields,
+        vec![
+            dict_array(Int32Array::from(sku), &world.skus),
+            Arc::new(Int32Array::from(qty)),
+            Arc::new(decimal(price)),
+        ],
+        None,
+    );
+    (item_field, items)
 }

@@ -7,7 +7,8 @@ use rand_distr::{Distribution, Exp};
 
 use super::columns::{HOUR, SECOND, hour_start_us};
 use crate::calendar::local_start;
-use crate::plan::{DayVolumes, PerCountry, Unit, chunk_share};
+use crate::plan::unit::Unit;
+use crate::plan::volumes::{DayVolumes, PerCountry, chunk_share};
 use crate::seed::{StreamRng, stream, tag};
 use crate::world::{COUNTRIES, PageKind, SourceTable, World};
 

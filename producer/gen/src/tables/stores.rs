@@ -6,25 +6,14 @@ use std::sync::Arc;
 use arrow_array::{Date32Array, Int32Array, RecordBatch, StringArray};
 
 use super::columns::{batch, days_since_epoch, dict_array};
-use super::{SchemaFile, Table, TableKind, schema_file};
-use crate::plan::{DayVolumes, Unit};
+use super::table::Table;
+use crate::plan::unit::Unit;
+use crate::plan::volumes::DayVolumes;
 use crate::world::World;
 
 pub(crate) struct Stores;
 
 impl Table for Stores {
-    fn name(&self) -> &'static str {
-        "stores"
-    }
-
-    fn kind(&self) -> TableKind {
-        TableKind::Snapshot
-    }
-
-    fn schemas(&self) -> &'static [SchemaFile] {
-        &[schema_file!("stores.v1")]
-    }
-
     fn plan_day(&self, _world: &World, _day: &DayVolumes) -> Vec<(u32, u32)> {
         vec![(0, 1)]
     }

@@ -9,26 +9,15 @@ use rand::RngExt;
 use rand_distr::{Distribution, Exp};
 
 use super::columns::{batch, days_since_epoch, dict_array};
-use super::{SchemaFile, Table, TableKind, schema_file};
-use crate::plan::{DayVolumes, USERS_PER_FILE, Unit, users_total};
+use super::table::Table;
+use crate::plan::unit::{USERS_PER_FILE, Unit};
+use crate::plan::volumes::{DayVolumes, users_total};
 use crate::seed::{stream, tag};
 use crate::world::{COUNTRIES, LOYALTY_TIERS, World, zipf_pick};
 
 pub(crate) struct Users;
 
 impl Table for Users {
-    fn name(&self) -> &'static str {
-        "users"
-    }
-
-    fn kind(&self) -> TableKind {
-        TableKind::Snapshot
-    }
-
-    fn schemas(&self) -> &'static [SchemaFile] {
-        &[schema_file!("users.v2")]
-    }
-
     /// One file per `USERS_PER_FILE` users, each with all its versions.
     fn plan_day(&self, world: &World, _day: &DayVolumes) -> Vec<(u32, u32)> {
         vec![(0, users_total(&world.spec).div_ceil(USERS_PER_FILE) as u32)]

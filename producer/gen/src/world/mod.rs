@@ -2,8 +2,9 @@
 //! sources, plus the sampling tables built from them. A `World` is a pure
 //! function of the dataset spec; table generators only read it.
 
+mod parts;
 mod sampling;
-mod vocabulary;
+pub(crate) mod vocabulary;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,10 +13,13 @@ use arrow_array::StringArray;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use rand::RngExt;
+use rand_distr::Distribution;
 use rand_distr::weighted::WeightedAliasIndex;
-use rand_distr::{Distribution, StandardNormal};
 
-pub(crate) use sampling::{RankSampler, alias, gcd, zipf_pick, zipf_weights};
+use parts::{
+    cities, country_user_start, currencies, lower, pages, product_prices, sku, user_strides,
+};
+pub(crate) use sampling::{RankSampler, alias, zipf_pick, zipf_weights};
 pub use vocabulary::*;
 
 use crate::seed::{StreamRng, stream, tag};
@@ -187,85 +191,43 @@ fn build_sources(w: &WorldConfig) -> (Vec<Source>, Dict, [Dict; 5]) {
     (sources, dict(referrers.0), utm)
 }
 
+/// The physical stores, each from its own stream: country, city, opening
+/// day and, for some, a closing day.
+fn physical_stores(w: &WorldConfig, seed: u64) -> Vec<Store> {
+    let country_pick = alias(COUNTRIES.iter().map(|c| c.share).collect());
+    let opened_from = w.stores_opened_from;
+    let open_days = (w.stores_opened_to - opened_from).num_days() as u64 + 1;
+    let mut physical_stores = Vec::with_capacity(w.stores as usize);
+    for s in 0..w.stores as u64 {
+        let mut rng = stream(&[seed, tag("store"), s]);
+        let country = country_pick.sample(&mut rng);
+        let ncity = COUNTRIES[country].cities.len();
+        let city = zipf_pick(&mut rng, ncity);
+        let opened_on = opened_from + chrono::Days::new(rng.random_range(0..open_days));
+        // Closing stores last 1 to 15 years.
+        let closes = rng.random::<f64>() < w.store_close_share;
+        let life = rng.random_range(365..=15 * 365u64);
+        physical_stores.push(Store {
+            country,
+            city: Some(city),
+            opened_on,
+            closed_on: closes.then(|| opened_on + chrono::Days::new(life)),
+        });
+    }
+    physical_stores
+}
+
 impl World {
     pub fn new(spec: &DatasetSpec) -> World {
         let w = &spec.world;
         let seed = spec.seed;
         let users = ((w.users as f64 * spec.scale).round() as u64).max(1);
-
-        let mut country_user_start = Vec::with_capacity(COUNTRIES.len() + 1);
-        let total_share: f64 = COUNTRIES.iter().map(|c| c.share).sum();
-        let mut acc = 0.0;
-        for c in &COUNTRIES {
-            country_user_start.push((acc / total_share * users as f64).floor() as u64);
-            acc += c.share;
-        }
-        country_user_start.push(users);
-
-        let country_pick = alias(COUNTRIES.iter().map(|c| c.share).collect());
-        let opened_from = w.stores_opened_from;
-        let open_days = (w.stores_opened_to - opened_from).num_days() as u64 + 1;
-        let mut physical_stores = Vec::with_capacity(w.stores as usize);
-        for s in 0..w.stores as u64 {
-            let mut rng = stream(&[seed, tag("store"), s]);
-            let country = country_pick.sample(&mut rng);
-            let ncity = COUNTRIES[country].cities.len();
-            let city = zipf_pick(&mut rng, ncity);
-            let opened_on = opened_from + chrono::Days::new(rng.random_range(0..open_days));
-            // Closing stores last 1 to 15 years.
-            let closes = rng.random::<f64>() < w.store_close_share;
-            let life = rng.random_range(365..=15 * 365u64);
-            physical_stores.push(Store {
-                country,
-                city: Some(city),
-                opened_on,
-                closed_on: closes.then(|| opened_on + chrono::Days::new(life)),
-            });
-        }
-
-        let mut product_price_usd_cents = Vec::with_capacity(w.products as usize);
-        for p in 0..w.products as u64 {
-            let mut rng = stream(&[seed, tag("product"), p]);
-            let z: f64 = StandardNormal.sample(&mut rng);
-            let price = w.price_median_usd * (w.price_sigma * z).exp();
-            product_price_usd_cents.push(((price * 100.0).round() as i64).clamp(1, 100_000_000));
-        }
-
-        let mut categories: Vec<String> = Vec::with_capacity(w.categories as usize);
-        for c in 0..w.categories as usize {
-            categories.push(match CATEGORY_NAMES.get(c) {
-                Some(n) => n.to_string(),
-                None => format!("{}-{}", CATEGORY_NAMES[c % 40], c / 40 + 1),
-            });
-        }
-        let sku = |p: u32| format!("SKU-{p:07}");
-        let mut pages = vec![
-            "/".to_string(),
-            "/cart".into(),
-            "/checkout".into(),
-            "/checkout/confirmation".into(),
-        ];
-        pages.extend(categories.iter().map(|c| format!("/c/{c}")));
-        pages.extend((0..w.products).map(|p| format!("/p/{}", sku(p))));
-
-        let mut cities = Vec::new();
-        let mut city_start = Vec::new();
-        for c in &COUNTRIES {
-            city_start.push(cities.len() as i32);
-            cities.extend(c.cities.iter().copied());
-        }
-        let mut currencies: Vec<&str> = Vec::new();
-        let currency_of_country = COUNTRIES
-            .iter()
-            .map(|c| match currencies.iter().position(|x| *x == c.currency) {
-                Some(i) => i as i32,
-                None => {
-                    currencies.push(c.currency);
-                    (currencies.len() - 1) as i32
-                }
-            })
-            .collect();
-
+        let country_user_start = country_user_start(users);
+        let physical_stores = physical_stores(w, seed);
+        let product_price_usd_cents = product_prices(w, seed);
+        let pages = pages(w);
+        let (cities, city_start) = cities();
+        let (currencies, currency_of_country) = currencies();
         let (sources, referrers, utm) = build_sources(w);
         let mix = |c: &Country| {
             w.payment_mix
@@ -281,35 +243,15 @@ impl World {
                     .collect(),
             )
         };
-
         let first: Vec<&str> = first_names().collect();
         let last: Vec<&str> = last_names().collect();
-        let lower = |names: &[&str]| -> Vec<String> {
-            names
-                .iter()
-                .map(|n| {
-                    n.to_lowercase()
-                        .replace(|c: char| !c.is_ascii_alphanumeric(), "")
-                })
-                .collect()
-        };
-
-        // Users of a country are ranked by activity; a fixed stride permutes
-        // ranks onto the country's block of ids, so activity is not id order.
-        let block = |c: usize| country_user_start[c + 1] - country_user_start[c];
-        let user_stride = (0..COUNTRIES.len())
-            .map(|c| {
-                let n = block(c).max(1);
-                let mut stride = (0x9E37_79B9_7F4A_7C15u64 % n.max(2)) | 1;
-                while gcd(stride, n) != 1 {
-                    stride += 2;
-                }
-                stride
-            })
-            .collect();
+        let user_stride = user_strides(&country_user_start);
         let store_weight = zipf_weights(physical_stores.len(), w.zipf_stores);
         let user_activity = (0..COUNTRIES.len())
-            .map(|c| RankSampler::new(block(c).max(1), w.zipf_users))
+            .map(|c| {
+                let block = country_user_start[c + 1] - country_user_start[c];
+                RankSampler::new(block.max(1), w.zipf_users)
+            })
             .collect();
 
         World {

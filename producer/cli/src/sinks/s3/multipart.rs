@@ -7,7 +7,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use tokio::sync::Semaphore;
 
-use super::{PART_CONCURRENCY, S3Sink, WRITER_KEY, is_412, sdk_message, write_error};
+use super::client::{PART_CONCURRENCY, S3Sink, WRITER_KEY, is_412, write_error};
+use crate::sinks::aws::sdk_message;
 
 impl S3Sink {
     pub(super) async fn put_multipart(

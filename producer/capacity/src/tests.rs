@@ -1,8 +1,13 @@
 //! Every line item of a plan, recomputed by hand from the calibration and
 //! price numbers put in; and the peak that sizes Kinesis.
 
-use super::model::{self, Engine, Input, Machine, Sink, Table};
-use super::prices::Prices;
+use marketpulse_gen::{DatasetSpec, Domain};
+
+use crate::input::{Engine, Input, Machine, Sink, Table};
+use crate::items::Items;
+use crate::model::line_items;
+use crate::plan::{Plan, Request, plan};
+use crate::prices::Prices;
 
 const PRICES: &str = r#"
 source = "test"
@@ -113,12 +118,12 @@ const MACHINE: Machine = Machine {
 /// Checks items against values worked out by hand, and that every item of
 /// the plan was checked.
 struct ByHand<'a> {
-    items: &'a model::Items,
+    items: &'a Items,
     checked: std::collections::BTreeSet<String>,
 }
 
 impl<'a> ByHand<'a> {
-    fn new(items: &'a model::Items) -> Self {
+    fn new(items: &'a Items) -> Self {
         ByHand {
             items,
             checked: Default::default(),
@@ -179,7 +184,7 @@ fn common(h: &mut ByHand<'_>, ecs: bool) {
 #[test]
 fn every_line_item_of_an_s3_plan_by_hand() {
     let prices = Prices::parse("test", PRICES).unwrap();
-    let items = model::plan(&input(Sink::S3, 180_000.0), &MACHINE, &prices).unwrap();
+    let items = line_items(&input(Sink::S3, 180_000.0), &MACHINE, &prices).unwrap();
     let mut h = ByHand::new(&items);
     common(&mut h, false);
     let month = 730.0 / 48.0;
@@ -221,7 +226,7 @@ fn every_line_item_of_a_stream_plan_by_hand() {
     let mut kinesis = input(Sink::Kinesis, 7_200_000.0);
     kinesis.engine = Engine::Ecs;
     kinesis.spot = true;
-    let items = model::plan(&kinesis, &MACHINE, &prices).unwrap();
+    let items = line_items(&kinesis, &MACHINE, &prices).unwrap();
     let mut h = ByHand::new(&items);
     common(&mut h, true);
     h.close("peak.events_per_second", 2000.0);
@@ -252,7 +257,7 @@ fn every_line_item_of_a_stream_plan_by_hand() {
     h.close("month.per_billion_events", total / (month_events / 1e9));
     h.all_checked();
 
-    let items = model::plan(&input(Sink::Firehose, 180_000.0), &MACHINE, &prices).unwrap();
+    let items = line_items(&input(Sink::Firehose, 180_000.0), &MACHINE, &prices).unwrap();
     let mut h = ByHand::new(&items);
     // Each 258-byte record is billed as 5 KB.
     let billed = month_events * 5120.0 / 1_073_741_824.0;
@@ -269,7 +274,7 @@ fn stream_producers_are_sized_for_the_peak() {
     let mut slow = input(Sink::Kinesis, 7_200_000.0);
     // 100 clicks/s a worker: 2,000 events/s need about 27 vCPUs.
     slow.tables[0].events_per_core_second = 100.0;
-    let items = model::plan(&slow, &MACHINE, &prices).unwrap();
+    let items = line_items(&slow, &MACHINE, &prices).unwrap();
     let mut h = ByHand::new(&items);
     let vcpus = 2000.0 * ((18_000.0 + 0.48) * 1.5 + 0.88) / 2e6;
     h.close("stream.vcpus", vcpus);
@@ -288,7 +293,7 @@ fn big_files_go_up_in_parts() {
     // 1.8M rows of 1,000 bytes in 48 files: 37.5 MB each, 5 parts of 8 MiB
     // and the create and complete requests: 7 in place of the one PUT.
     i.tables[0].bytes_per_event = 1000.0;
-    let items = model::plan(&i, &MACHINE, &prices).unwrap();
+    let items = line_items(&i, &MACHINE, &prices).unwrap();
     let file: f64 = (1_800_000_000.0 + 48_000.0) / 48.0;
     let parts = (file / 8_388_608.0).ceil() + 2.0;
     assert_eq!(parts, 7.0);
@@ -299,24 +304,39 @@ fn big_files_go_up_in_parts() {
     );
 }
 
-fn plan_args(start: &str, sink: &str) -> crate::cli::PlanArgs {
-    crate::cli::PlanArgs {
-        events_per_day: 100_000.0 * 86_400.0,
-        start: Some(start.to_string()),
-        days: Some(7),
-        sink: sink.to_string(),
-        engine: "emr".to_string(),
-        ..Default::default()
+/// A week's plan from `start`, as `plan --events-per-day ... --days 7`
+/// gives it: the default world at scale 1, sales and clicks for a stream.
+fn request(events_per_day: f64, start: &str, sink: Sink) -> Request {
+    let mut window = DatasetSpec {
+        start: start.parse().unwrap(),
+        days: 7,
+        ..DatasetSpec::default()
+    };
+    if sink != Sink::S3 {
+        window.domains = vec![Domain::named("sales"), Domain::named("clicks")];
+    }
+    Request {
+        events_per_day,
+        window,
+        sink,
+        engine: Engine::Emr,
+        spot: false,
+        instance: None,
+        backfill_hours: None,
+        threads: None,
+        calibration: None,
+        prices: None,
     }
 }
 
 #[test]
 fn kinesis_is_sized_for_black_friday_not_the_average() {
-    let plain = super::compute(&plan_args("2025-11-10", "kinesis")).unwrap();
-    let friday = super::compute(&plan_args("2025-11-24", "kinesis")).unwrap();
-    let shards = |p: &super::Computed| p.items.get("kinesis.shards").unwrap();
-    let peak = |p: &super::Computed| p.items.get("peak.events_per_second").unwrap();
-    let average = |p: &super::Computed| p.items.get("average.events_per_second").unwrap();
+    let week = |start| plan(&request(100_000.0 * 86_400.0, start, Sink::Kinesis)).unwrap();
+    let plain = week("2025-11-10");
+    let friday = week("2025-11-24");
+    let shards = |p: &Plan| p.item("kinesis.shards").unwrap();
+    let peak = |p: &Plan| p.item("peak.events_per_second").unwrap();
+    let average = |p: &Plan| p.item("average.events_per_second").unwrap();
     // The same volume on average...
     assert!((average(&plain) / average(&friday) - 1.0).abs() < 0.01);
     // ... but the week with Black Friday peaks higher, and needs more shards.
@@ -343,27 +363,19 @@ fn kinesis_is_sized_for_black_friday_not_the_average() {
 
 #[test]
 fn scale_and_datasets_follow_the_volume() {
-    let at = |events: f64| {
-        let a = crate::cli::PlanArgs {
-            events_per_day: events,
-            days: Some(7),
-            sink: "s3".to_string(),
-            engine: "emr".to_string(),
-            ..Default::default()
-        };
-        super::compute(&a).unwrap().items
-    };
+    let start = DatasetSpec::default().start.to_string();
+    let at = |events: f64| plan(&request(events, &start, Sink::S3)).unwrap();
     // Scale is linear in the volume.
     let one = at(1e6);
     let ten = at(1e7);
-    let s1 = one.get("scale").unwrap();
-    assert!((ten.get("scale").unwrap() / s1 - 10.0).abs() < 1e-9);
-    assert!(one.get("datasets").is_none());
+    let s1 = one.item("scale").unwrap();
+    assert!((ten.item("scale").unwrap() / s1 - 10.0).abs() < 1e-9);
+    assert!(one.item("datasets").is_none());
     // 10^9 users at most in one dataset, 10^6 users at scale 1: above scale
     // 1,000 the volume is planned as datasets side by side.
     let big = at(2500.0 / s1 * 1e6);
-    assert_eq!(big.get("datasets"), Some(3.0));
-    let events = big.get("window.events").unwrap();
+    assert_eq!(big.item("datasets"), Some(3.0));
+    let events = big.item("window.events").unwrap();
     assert!(
         (events / (2500.0 / s1 * 1e6 * 7.0) - 1.0).abs() < 0.01,
         "{events}"

@@ -1,104 +1,12 @@
-//! Work units: (domain, date, hour, chunk). A unit's rows and random streams
-//! depend only on the spec and the unit, so any thread or shard may run it.
+//! How much a day holds: events per UTC hour and country, and the exact
+//! splits of totals over hours, countries and chunks.
 
-use chrono::{Datelike, NaiveDate, NaiveTime};
+use chrono::{NaiveDate, NaiveTime};
 
+use super::unit::CHUNK_ROWS;
 use crate::calendar::{curve_at, day_multiplier, local_day_total, local_start};
 use crate::spec::DatasetSpec;
-use crate::tables::{Domain, TableKind};
 use crate::world::{COUNTRIES, World};
-
-/// Most rows one unit (one file) holds. Part of the data contract.
-pub const CHUNK_ROWS: u64 = 250_000;
-/// Users per users file. Each user brings every SCD2 version, so files stay
-/// near `CHUNK_ROWS` rows with a few versions per user.
-pub const USERS_PER_FILE: u64 = 50_000;
-/// Day 0 of unit ids.
-pub const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Unit {
-    pub domain: Domain,
-    pub date: NaiveDate,
-    /// 0..24 for sales and clicks; 0 for snapshots.
-    pub hour: u32,
-    pub chunk: u32,
-    /// Chunks in this hour (or snapshot).
-    pub chunks: u32,
-}
-
-impl Unit {
-    pub(crate) fn day_index(&self) -> u64 {
-        (self.date - EPOCH).num_days() as u64
-    }
-
-    /// Words that seed this unit's streams: (seed, domain, date, hour, chunk).
-    pub(crate) fn seed_words(&self, seed: u64, domain_tag: u64, stream_tag: u64) -> [u64; 6] {
-        [
-            seed,
-            domain_tag,
-            self.day_index(),
-            self.hour as u64,
-            self.chunk as u64,
-            stream_tag,
-        ]
-    }
-
-    /// Unique 63-bit id of row `seq` of this unit: day (20 bits), hour (5),
-    /// chunk (14), sequence (24).
-    #[inline]
-    pub(crate) fn row_id(&self, seq: u64) -> i64 {
-        debug_assert!(seq < 1 << 24 && self.chunk < 1 << 14);
-        ((self.day_index() << 43) | ((self.hour as u64) << 38) | ((self.chunk as u64) << 24) | seq)
-            as i64
-    }
-
-    fn is_event(&self) -> bool {
-        matches!(self.domain.table().kind(), TableKind::Event(_))
-    }
-
-    /// File name stem, unique per domain: `YYYYMMDD-HH-CCCC` (events) or
-    /// `YYYYMMDD-CCCC` (snapshots).
-    pub fn name(&self) -> String {
-        let d = self.date;
-        if self.is_event() {
-            format!(
-                "{:04}{:02}{:02}-{:02}-{:04}",
-                d.year(),
-                d.month(),
-                d.day(),
-                self.hour,
-                self.chunk
-            )
-        } else {
-            format!(
-                "{:04}{:02}{:02}-{:04}",
-                d.year(),
-                d.month(),
-                d.day(),
-                self.chunk
-            )
-        }
-    }
-
-    /// Partition path below the domain folder.
-    pub fn partition(&self) -> String {
-        if self.is_event() {
-            format!("ingest_date={}/hour={:02}", self.date, self.hour)
-        } else {
-            format!("snapshot_date={}", self.date)
-        }
-    }
-
-    pub fn path(&self, extension: &str) -> String {
-        format!(
-            "{}/{}/part-{}.{extension}",
-            self.domain.name(),
-            self.partition(),
-            self.name()
-        )
-    }
-}
 
 /// Splits `total` over `weights`, rounding so the parts sum exactly to `total`
 /// (largest remainder; ties go to the earlier index).
@@ -241,41 +149,6 @@ pub(crate) fn users_total(spec: &DatasetSpec) -> u64 {
     ((spec.world.users as f64 * spec.scale).round() as u64).max(1)
 }
 
-/// Every unit of one day, in a fixed order: tables in registry order, then
-/// hour and chunk.
-pub(crate) fn day_units(world: &World, date: NaiveDate) -> Vec<Unit> {
-    let vol = DayVolumes::new(world, date);
-    let mut units = Vec::new();
-    for &domain in &world.spec.domains {
-        for (hour, chunks) in domain.table().plan_day(world, &vol) {
-            units.extend((0..chunks).map(|chunk| Unit {
-                domain,
-                date,
-                hour,
-                chunk,
-                chunks,
-            }));
-        }
-    }
-    units
-}
-
-/// The units of one shard, lazily, day by day: unit `i` of the run (in plan
-/// order) belongs to shard `i % shard_count`.
-pub(crate) fn shard_units(
-    world: &World,
-    shard_index: u32,
-    shard_count: u32,
-) -> impl Iterator<Item = Unit> + '_ {
-    world
-        .spec
-        .dates()
-        .flat_map(move |date| day_units(world, date))
-        .enumerate()
-        .filter(move |(i, _)| (*i as u64 % shard_count as u64) == shard_index as u64)
-        .map(|(_, u)| u)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,29 +168,6 @@ mod tests {
         for (total, n) in [(10, 3), (250_001, 2), (5, 7)] {
             assert_eq!((0..n).map(|c| chunk_share(total, n, c)).sum::<u64>(), total);
         }
-    }
-
-    #[test]
-    fn row_ids_do_not_collide_across_units() {
-        let date = NaiveDate::from_ymd_opt(2025, 1, 6).unwrap();
-        let u = |hour, chunk| Unit {
-            domain: Domain::named("clicks"),
-            date,
-            hour,
-            chunk,
-            chunks: 2,
-        };
-        let ids = [
-            u(0, 0).row_id(1),
-            u(0, 1).row_id(1),
-            u(1, 0).row_id(1),
-            u(23, 1).row_id((1 << 24) - 1),
-        ];
-        let mut sorted = ids.to_vec();
-        sorted.sort();
-        sorted.dedup();
-        assert_eq!(sorted.len(), ids.len());
-        assert!(ids.iter().all(|&i| i > 0));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! What producers cost to run: batch work billed for its CPU time, or
 //! stream producers that run the whole month.
 
-use super::model::{Engine, Items, MONTH_HOURS};
-use super::numbers::n;
-use super::prices::{Instance, Prices};
+use crate::input::{Engine, MONTH_HOURS};
+use crate::items::Items;
+use crate::numbers::n;
+use crate::prices::{Instance, Prices};
 
 /// Fargate tasks take at least 2 GB per vCPU.
 const FARGATE_GB_PER_VCPU: f64 = 2.0;
