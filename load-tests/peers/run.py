@@ -601,7 +601,7 @@ def main():
         "quick": a.quick,
         "machine": machine(),
         "git": git_describe(),
-        "marketpulse": str(mp),
+        "marketpulse": rel(mp),
         "build": build,
         "runs": runs,
         "batch": a.batch,
