@@ -32,15 +32,21 @@ run:
 
 # The Terraform suite needs no build and spends much of its time waiting
 # on the emulator: it starts as soon as the venv is in place, beside the
-# test build. The suites that run the binary start once it is built, side
-# by side. Each suite's output is printed whole when it ends. No test
-# asserts a duration: timings are benchmarks (`make bench`).
+# build. The suites that run the binary start once the binary is built;
+# the Rust test binaries compile beside them (test-rust), on the one job
+# slot make leaves cargo, so the Spark suite, the longest, starts early.
+# Each suite's output is printed whole when it ends. No test asserts a
+# duration: timings are benchmarks (`make bench`).
 test:
 	$(MAKE) --no-print-directory -j3 --output-sync=target test-infra test-built
 
-.PHONY: test-built
-test-built: test-build test-env
-	$(MAKE) --no-print-directory -j4 --output-sync=target test-rust test-readers test-jobs test-deploy
+.PHONY: test-built test-bin
+test-built: test-bin test-env
+	$(MAKE) --no-print-directory -j4 --output-sync=target test-jobs test-readers test-rust test-deploy
+
+# Without make's jobserver, so cargo uses every core while pip downloads.
+test-bin:
+	env -u MAKEFLAGS -u MFLAGS cargo build --locked
 
 # The quick loop while editing: the Rust unit tests beside the fast Python
 # tests of every suite (FAST_MARKERS), in one pytest run. The end-to-end
@@ -70,10 +76,7 @@ test-fast-python:
 	MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q --import-mode=importlib --basetemp=target/pytest/fast \
 		-m "$(FAST_MARKERS)" $(PYTEST_ARGS) $(READERS) jobs/tests infra/tests $(wildcard deploy/tests)
 
-.PHONY: test-build test-env test-model test-rust test-readers test-jobs test-infra test-deploy
-# Without make's jobserver, so cargo uses every core while pip downloads.
-test-build:
-	env -u MAKEFLAGS -u MFLAGS cargo test --locked --workspace --no-run
+.PHONY: test-env test-model test-rust test-readers test-jobs test-infra test-deploy
 
 # podman for the container tests: installed from Debian when root, else
 # those tests skip and say so.
@@ -129,9 +132,17 @@ wheel: $(VENV)/.installed
 	$(VENV)/bin/pip wheel --quiet --disable-pip-version-check --no-deps -w jobs/dist ./jobs
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --force-reinstall jobs/dist/*.whl ./jobs/local ./deploy
 
-lint: $(VENV)/.installed
+lint: lint-rust lint-python
+
+# LINT_TARGET: clippy's own build folder, so that it can run beside a
+# build (cargo locks its build folder for a whole command); .ci/run uses it.
+LINT_TARGET ?= target
+.PHONY: lint-rust lint-python
+lint-rust:
 	cargo fmt --all --check
-	cargo clippy --locked --workspace --all-targets -- -D warnings
+	CARGO_TARGET_DIR=$(LINT_TARGET) cargo clippy --locked --workspace --all-targets -- -D warnings
+
+lint-python: $(VENV)/.installed
 	$(VENV)/bin/ruff check producer/tests load-tests jobs deploy infra/tests
 	$(VENV)/bin/sqlfluff lint --disable-progress-bar jobs/redshift/sql
 	$(VENV)/bin/hadolint deploy/container/Containerfile deploy/container/Containerfile.build
