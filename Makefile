@@ -134,13 +134,10 @@ wheel: $(VENV)/.installed
 
 lint: lint-rust lint-python
 
-# LINT_TARGET: clippy's own build folder, so that it can run beside a
-# build (cargo locks its build folder for a whole command); .ci/run uses it.
-LINT_TARGET ?= target
 .PHONY: lint-rust lint-python
 lint-rust:
 	cargo fmt --all --check
-	CARGO_TARGET_DIR=$(LINT_TARGET) cargo clippy --locked --workspace --all-targets -- -D warnings
+	cargo clippy --locked --workspace --all-targets -- -D warnings
 
 lint-python: $(VENV)/.installed
 	$(VENV)/bin/ruff check producer/tests load-tests jobs deploy infra/tests

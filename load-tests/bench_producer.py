@@ -44,9 +44,10 @@ def run_once(flags, binary=BIN):
         wall = parse_wall(re.search(r"Elapsed \(wall clock\) time.*: (.+)", p.stderr).group(1))
         rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1))
         (manifest,) = (out / "_manifests").glob("*-shard-*.json")
+        files = json.loads(manifest.read_text())["files"]
         # Truth sidecars list defects; they are not events.
-        events = sum(f["rows"] for f in json.loads(manifest.read_text())["files"] if f["domain"] != "truth")
-        return wall, rss_kb, events
+        events = sum(f["rows"] for f in files if f["domain"] != "truth")
+        return wall, rss_kb, events, {f["path"]: f["sha256"] for f in files}
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -73,7 +74,7 @@ def main():
                 before.append(run_once(flags, args.baseline))
             results.append(run_once(flags))
         if before:
-            assert before[0][2] == results[0][2], f"{name}: the binaries made different datasets"
+            assert before[0][3] == results[0][3], f"{name}: the binaries made different bytes"
             compared.append((name, [r[0] for r in before], [r[0] for r in results]))
         walls = [r[0] for r in results]
         wall = statistics.median(walls)
@@ -84,7 +85,7 @@ def main():
     rss_rows = []
     for days in RSS_DAYS:
         flags = ["--threads", "2", "--days", str(days)]
-        wall, rss_kb, events = run_once(flags)
+        wall, rss_kb, events, _ = run_once(flags)
         rss_rows.append((days, "marketpulse generate " + " ".join(flags), events, wall, rss_kb / 1024))
         print(f"{days} days: {rss_kb / 1024:.0f} MiB peak RSS")
 
@@ -117,7 +118,8 @@ def main():
         lines += [
             "",
             f"Before and after, in the same run: `{args.baseline_label}` against the current build, alternating",
-            f"run by run ({args.runs} runs each). Both binaries write the same events (checked per scenario).",
+            f"run by run ({args.runs} runs each). Both binaries write the same files, byte for byte (every",
+            "file's SHA-256 from the manifests, checked per scenario).",
             "",
             "| scenario | before: median wall (s) | after: median wall (s) | after / before | before runs (s) | after runs (s) |",
             "|---|---:|---:|---:|---|---|",
