@@ -65,7 +65,10 @@ class FaultProxy:
                 for k, v in extra:
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(body)
+                # A response to HEAD has no body: bytes after its headers
+                # would be read as the next response on the connection.
+                if self.command != "HEAD":
+                    self.wfile.write(body)
 
             def _handle(self):
                 body = self._body()

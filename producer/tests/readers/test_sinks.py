@@ -1,6 +1,7 @@
 """Sinks against moto on 127.0.0.1: S3 lake, Kinesis, Firehose, stdout; faults
 injected by a proxy; bad endpoints, buckets, streams and credentials."""
 
+import http.client
 import json
 import time
 import uuid
@@ -300,6 +301,20 @@ def test_verify_reads_an_s3_lake(binary, moto):
         s3.put_object(Bucket=bucket, Key=f"v/{key}", Body=original)
         s3.delete_object(Bucket=bucket, Key="v/sales/stray.parquet")
     assert aws_run(binary, "verify", url, endpoint=moto, check=False).returncode == 0
+
+
+def test_the_fault_proxy_answers_a_failed_head_without_a_body(moto):
+    """An injected error on HEAD (HeadObject of a guarded write) carries no
+    body, so the next response on the same connection still parses."""
+    with FaultProxy(int(moto.rsplit(":", 1)[1]), error_share=1.0) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
+        for method in ("HEAD", "GET"):
+            conn.request(method, "/no-such-bucket/key")
+            response = conn.getresponse()
+            assert response.status in (500, 503) and response.version == 11
+            body = response.read()
+            assert (body == b"") == (method == "HEAD"), (method, body[:80])
+        conn.close()
 
 
 @pytest.mark.parametrize("guarded", [[], ["--no-overwrite"]])
