@@ -1,11 +1,12 @@
 //! End-to-end tests of the `marketpulse` binary, one test binary in
 //! modules: determinism and golden fingerprints, settings from every layer,
-//! failures and `verify`, shard identity from fleet engines, and the
-//! crates' dependency rule.
+//! failures and `verify`, shard identity from fleet engines, the crates'
+//! dependency rule and build profile, and the modules' no-cycle rule.
 
 mod architecture;
 mod capacity;
 mod contracts;
+mod dependencies;
 mod determinism;
 mod failures;
 mod fleet;
