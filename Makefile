@@ -3,6 +3,10 @@
 # jobs wheel) itself.
 
 VENV := .venv
+# uv installs the venvs (a third of pip's time, most of it in parallel
+# downloads) and compiles the lock; itself from PyPI, pinned.
+UV := target/uv
+UV_VERSION := 0.13.9
 # checkov pins clash with the test venv's (python-hcl2): its own venv.
 CHECKOV := .venv-checkov
 CHECKOV_VERSION := 3.3.30
@@ -82,7 +86,7 @@ test-fast-python:
 
 # podman for the container tests: installed from Debian when root, else
 # those tests skip and say so.
-test-env: $(TESTKIT) $(VENV)/jars/.installed $(CHECKOV)/.installed wheel
+test-env: $(TESTKIT) $(PACKAGES) $(VENV)/jars/.installed $(CHECKOV)/.installed
 	@command -v podman >/dev/null || [ "$$(id -u)" != 0 ] || \
 		(export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends podman buildah runc >/dev/null)
 
@@ -96,25 +100,25 @@ test-model:
 	cargo test --locked --workspace --test cli -- --ignored --nocapture capacity::plan_predicts_the_wall
 
 # A separate pytest base folder per suite: two sessions at once would
-# prune each other's numbered temp folders. test-jobs runs the installed
-# wheel: `make test` builds it first.
+# prune each other's numbered temp folders. The jobs, deploy and infra
+# suites run the installed packages: rebuilt when a file of theirs changed.
 test-readers: $(TESTKIT)
 	@mkdir -p target/pytest
 	MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q --basetemp=target/pytest/readers $(PYTEST_ARGS) $(READERS)
 
 # The platform's Terraform against a local emulator (infra/tests); skips,
 # saying why, where the machine lacks Terraform or its AWS provider mirror.
-test-infra: $(TESTKIT) $(CHECKOV)/.installed
+test-infra: $(TESTKIT) $(PACKAGES) $(CHECKOV)/.installed
 	@mkdir -p target/pytest
 	CHECKOV=$(CHECKOV)/bin/checkov $(VENV)/bin/pytest -q -rs --basetemp=target/pytest/infra $(PYTEST_ARGS) infra/tests
 
-test-jobs: $(TESTKIT) $(VENV)/jars/.installed
+test-jobs: $(TESTKIT) $(PACKAGES) $(VENV)/jars/.installed
 	@mkdir -p target/pytest
 	JAVA_HOME=$(JAVA17) MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q --basetemp=target/pytest/jobs $(PYTEST_ARGS) jobs/tests
 
 # deploy/tests: the fleet commands against moto, the EMR fan-out on the
 # local Spark, and, with podman, the container image and Batch running it.
-test-deploy: $(TESTKIT) $(VENV)/jars/.installed
+test-deploy: $(TESTKIT) $(PACKAGES) $(VENV)/jars/.installed
 	@mkdir -p target/pytest
 	JAVA_HOME=$(JAVA17) MARKETPULSE_BIN=target/debug/marketpulse $(VENV)/bin/pytest -q -rs --basetemp=target/pytest/deploy $(PYTEST_ARGS) deploy/tests
 
@@ -188,12 +192,12 @@ $(VENV)/jars/.installed: $(VENV)/.installed
 	rm -rf $(VENV)/jars/dl
 	touch $@
 
-$(VENV)/.installed: $(LOCK)
+$(VENV)/.installed: $(LOCK) | $(UV)/.installed
 	@test -x $(JAVA17)/bin/java || [ "$$(id -u)" != 0 ] || \
 		(apt-get update -q >/dev/null && apt-get install -y -q openjdk-17-jre-headless >/dev/null)
 	@test -x $(JAVA17)/bin/java || (echo "Java 17 is missing at $(JAVA17): install openjdk-17-jre-headless (Spark 3.5 needs it)" >&2; exit 1)
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
+	$(UV)/bin/uv pip install --quiet --python $(VENV)/bin/python --require-hashes -r $(LOCK)
 	touch $@
 
 $(TESTKIT): $(VENV)/.installed jobs/testkit/pyproject.toml
@@ -204,8 +208,6 @@ $(TESTKIT): $(VENV)/.installed jobs/testkit/pyproject.toml
 # dependencies) compiled by uv, with hashes, for Python 3.11 on x86_64
 # Linux. After editing an input, `make lock` pins what is new and keeps every
 # other pin; `make lock LOCK_ARGS=--upgrade` moves all to the newest allowed.
-UV := target/uv
-UV_VERSION := 0.13.9
 lock: $(UV)/.installed
 	$(UV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
 		--python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock" \
@@ -216,7 +218,7 @@ $(UV)/.installed:
 	$(UV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	touch $@
 
-$(CHECKOV)/.installed:
-	python3 -m venv $(CHECKOV)
-	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+$(CHECKOV)/.installed: | $(UV)/.installed
+	python3 -m venv --without-pip $(CHECKOV)
+	$(UV)/bin/uv pip install --quiet --python $(CHECKOV)/bin/python checkov==$(CHECKOV_VERSION)
 	touch $@
