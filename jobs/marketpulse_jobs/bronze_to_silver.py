@@ -187,7 +187,9 @@ def _process(spark, table: str, raw: RawTable, schemas: dict, params, opts: Opti
         classified = df.withColumn("_outcome", F.when(rejected, "quarantine").otherwise("silver"))
 
     # Count and check before anything is written.
-    counts = _counts(classified)
+    silver_cols = _silver_partition_values(table)
+    quarantine_cols = {c: F.col(c) for c in quarantine_partitions(table)}
+    counts = _counts(classified, silver_cols, quarantine_cols)
     values = {
         "format": raw.format,
         "rows_in": counts["rows_in"],
@@ -209,11 +211,7 @@ def _process(spark, table: str, raw: RawTable, schemas: dict, params, opts: Opti
         )
 
     silver = classified.where(F.col("_outcome") == "silver")
-    if contract.is_event:
-        silver = silver.withColumn("event_date", F.date_format(contract.event_time, "yyyy-MM-dd"))
-        if "event_hour" in silver_partitions(table):
-            silver = silver.withColumn("event_hour", F.date_format(contract.event_time, "HH"))
-    silver = silver.select(*schema.names, *silver_partitions(table))
+    silver = silver.select(*schema.names, *[v.alias(k) for k, v in silver_cols.items()])
     quarantine = _quarantine_records(
         classified.where(F.col("_outcome").isin("quarantine", "near_duplicate")), schema, contract.id, raw, run_id
     )
@@ -231,13 +229,22 @@ def _process(spark, table: str, raw: RawTable, schemas: dict, params, opts: Opti
         *q_parts
     ).parquet(quarantine_root)
 
-    parts = [r.asDict() for r in silver.select(*silver_partitions(table)).distinct().collect()]
-    q_written = [r.asDict() for r in quarantine.select(*q_parts).distinct().collect()]
+    parts, q_written = counts["partitions"]["silver"], counts["partitions"]["quarantine"]
     values["partitions_written"] = len(parts)
     values["files_after"] = _count_written(opts.silver, table, parts)
     df.unpersist()
     classified.unpersist()
     return values, {"silver": parts, "quarantine": q_written}
+
+
+def _silver_partition_values(table: str) -> dict:
+    """Silver's partition columns as expressions over a classified record:
+    an event lands in the partition of its event time (and landing day)."""
+    contract = contracts.table(table)
+    formats = {"event_date": "yyyy-MM-dd", "event_hour": "HH"} if contract.is_event else {}
+    return {
+        c: F.date_format(contract.event_time, formats[c]) if c in formats else F.col(c) for c in silver_partitions(table)
+    }
 
 
 def _landing_dates(raw: RawTable) -> list[str]:
@@ -345,23 +352,27 @@ def _id_from_raw(id_col: str, fmt: str):
     return F.when(text != "", text.cast("bigint"))
 
 
-def _counts(classified) -> dict:
-    """Outcomes, rules and reasons in one pass over the classified records."""
+def _counts(classified, silver_parts: dict, quarantine_parts: dict) -> dict:
+    """Outcomes, rules, reasons and the partitions each outcome lands in, in
+    one pass over the classified records (a few hundred groups at most)."""
     outcomes: dict[str, int] = {}
     by_reason: dict[str, int] = {}
+    by_rule: dict[str, int] = {}
     late = 0
-    for r in (
-        classified.groupBy("_outcome", "_reason", F.array_contains("_failed", "late").alias("_late")).count().collect()
-    ):
-        outcomes[r["_outcome"]] = outcomes.get(r["_outcome"], 0) + r["count"]
-        if r["_outcome"] in ("quarantine", "near_duplicate"):
-            by_reason[r["_reason"]] = by_reason.get(r["_reason"], 0) + r["count"]
-        if r["_outcome"] == "silver" and r["_late"]:
-            late += r["count"]
-    by_rule = {
-        r["rule"]: r["count"]
-        for r in classified.select(F.explode("_failed").alias("rule")).groupBy("rule").count().collect()
-    }
+    parts: dict[str, set[tuple]] = {"silver": set(), "quarantine": set()}
+    keys = {**{f"_s_{k}": v for k, v in silver_parts.items()}, **{f"_q_{k}": v for k, v in quarantine_parts.items()}}
+    grouped = classified.groupBy("_outcome", "_reason", "_failed", *[v.alias(k) for k, v in keys.items()]).count()
+    for r in grouped.collect():
+        outcome, n, failed = r["_outcome"], r["count"], r["_failed"] or []
+        outcomes[outcome] = outcomes.get(outcome, 0) + n
+        for rule in failed:
+            by_rule[rule] = by_rule.get(rule, 0) + n
+        if outcome in ("quarantine", "near_duplicate"):
+            by_reason[r["_reason"]] = by_reason.get(r["_reason"], 0) + n
+            parts["quarantine"].add(tuple(r[f"_q_{k}"] for k in quarantine_parts))
+        if outcome == "silver":
+            late += n if "late" in failed else 0
+            parts["silver"].add(tuple(r[f"_s_{k}"] for k in silver_parts))
     return {
         "rows_in": sum(outcomes.values()),
         "silver": outcomes.get("silver", 0),
@@ -371,6 +382,10 @@ def _counts(classified) -> dict:
         "late": late,
         "by_rule": dict(sorted(by_rule.items())),
         "by_reason": dict(sorted(by_reason.items())),
+        "partitions": {
+            kind: [dict(zip(cols, p)) for p in sorted(parts[kind], key=str)]
+            for kind, cols in (("silver", silver_parts), ("quarantine", quarantine_parts))
+        },
     }
 
 

@@ -9,7 +9,7 @@ from string import Template
 
 import pytest
 from marketpulse_jobs import bronze_to_silver as b2s
-from marketpulse_jobs import contracts, dq
+from marketpulse_jobs import contracts, dq, utils
 from marketpulse_jobs.utils import JobError, load_schemas, silver_schema, struct_type
 from marketpulse_testkit import REPO
 from pyspark.sql import types as T
@@ -216,3 +216,27 @@ def test_schemas_load_from_the_zipped_wheel(tmp_path):
     run = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "['clicks', 'sales', 'stores', 'users'] run_id transaction_id _manifests/_dataset.json"
+
+
+def test_a_local_listing_names_what_hadoop_lists(spark, tmp_path):
+    """list_files reads a local folder itself (Hadoop's local listing runs a
+    process per file): the same `file:` names as Hadoop's listing, without
+    hidden, `_` and in-flight entries, from a path or a file:// URI."""
+    root = tmp_path / "sales"
+    for rel in [
+        "ingest_date=2024-01-01/hour=00/part-0.parquet",
+        "ingest_date=2024-01-01/hour=00/.part-0.parquet.crc",
+        "ingest_date=2024-01-01/hour=01/a b.csv",
+        "ingest_date=2024-01-01/_temporary/0/part-9.parquet",
+        "ingest_date=2024-01-02/.hidden/part-1.parquet",
+        "ingest_date=2024-01-02/part-2.jsonl.gz",
+        "_SUCCESS",
+    ]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("x")
+    fs, path, _ = utils.hadoop_fs(str(root))
+    hadoop = utils._list_hadoop(fs, fs.makeQualified(path))
+    assert len(hadoop) == 3 and all(p.startswith("file:/") for p in hadoop), hadoop
+    assert utils.list_files(str(root)) == hadoop
+    assert utils.list_files(f"file://{root}/") == hadoop
+    assert utils.list_files(str(tmp_path / "absent")) == []
