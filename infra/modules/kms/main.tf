@@ -15,9 +15,9 @@ resource "aws_kms_alias" "this" {
 }
 
 data "aws_iam_policy_document" "key" {
-  #checkov:skip=CKV_AWS_111:In a key policy "*" is the key itself; the account root administers it and IAM grants its use.
-  #checkov:skip=CKV_AWS_356:In a key policy "*" is the key itself, not every resource.
-  #checkov:skip=CKV_AWS_109:Key administration by the account root is what keeps the key manageable; roles get use only, through IAM.
+  #checkov:skip=CKV_AWS_111:In a key policy "*" is the key itself. Control: only the account root administers it; IAM policies grant roles its use.
+  #checkov:skip=CKV_AWS_356:In a key policy "*" is the key itself, not every resource. Control: the policy applies to this key only.
+  #checkov:skip=CKV_AWS_109:Administration by the account root keeps the key manageable. Control: roles get its use only, through IAM policies.
   statement {
     sid       = "AccountAdministersAndDelegatesToIam"
     actions   = ["kms:*"]

@@ -68,7 +68,7 @@ resource "aws_ecr_repository" "producer" {
 }
 
 resource "aws_cloudwatch_log_group" "producer" {
-  #checkov:skip=CKV_AWS_338: retention is an input (default 30 days); run logs of a synthetic data producer, not audit records.
+  #checkov:skip=CKV_AWS_338:Run logs of a synthetic data producer, not audit records. Control: retention is var.log_retention_days, set per environment.
   name              = local.log_group_name
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
@@ -129,7 +129,7 @@ resource "aws_ecs_task_definition" "producer" {
 }
 
 resource "aws_cloudwatch_log_group" "batch" {
-  #checkov:skip=CKV_AWS_338: retention is an input (default 30 days); run logs of a synthetic data producer, not audit records.
+  #checkov:skip=CKV_AWS_338:Run logs of a synthetic data producer, not audit records. Control: retention is var.log_retention_days, set per environment.
   count = var.enable_batch ? 1 : 0
 
   name              = local.batch_log_group_name

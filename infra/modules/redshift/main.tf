@@ -60,7 +60,7 @@ resource "aws_redshift_parameter_group" "this" {
 }
 
 resource "aws_redshift_cluster" "this" {
-  #checkov:skip=CKV_AWS_71:Audit logs go to S3 through aws_redshift_logging below, not the deprecated inline block.
+  #checkov:skip=CKV_AWS_71:checkov reads only the deprecated inline logging block. Control: aws_redshift_logging.this sends audit logs to S3.
   cluster_identifier                  = var.name_prefix
   node_type                           = var.node_type
   cluster_type                        = var.nodes > 1 ? "multi-node" : "single-node"

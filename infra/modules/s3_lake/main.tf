@@ -9,8 +9,8 @@ locals {
 }
 
 resource "aws_s3_bucket" "this" {
-  #checkov:skip=CKV_AWS_144:Cross-region replication is a per-deployment DR choice (docs/runbooks/rpo-rto.md); versioning covers the RPO here.
-  #checkov:skip=CKV2_AWS_62:No consumer subscribes to object events; Glue bookmarks and EMR steps list partitions.
+  #checkov:skip=CKV_AWS_144:Cross-region replication is a per-deployment DR choice (docs/runbooks/rpo-rto.md). Control: aws_s3_bucket_versioning.this keeps every overwritten object.
+  #checkov:skip=CKV2_AWS_62:No consumer subscribes to object events. Control: Glue job bookmarks and the EMR steps find new partitions by listing.
   for_each      = local.names
   bucket        = each.value
   force_destroy = var.force_destroy

@@ -32,7 +32,7 @@ resource "aws_kinesis_stream" "this" {
 }
 
 resource "aws_cloudwatch_log_group" "firehose" {
-  #checkov:skip=CKV_AWS_338: retention is an input (default 30 days); these are delivery errors of a synthetic data feed, not audit records.
+  #checkov:skip=CKV_AWS_338:Delivery errors of a synthetic data feed, not audit records. Control: retention is var.log_retention_days, set per environment.
   name              = "/marketpulse/${var.name_prefix}/firehose"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
@@ -44,8 +44,8 @@ resource "aws_cloudwatch_log_stream" "firehose" {
 }
 
 resource "aws_kinesis_firehose_delivery_stream" "this" {
-  #checkov:skip=CKV_AWS_240: Firehose rejects server-side encryption on a delivery stream whose source is a Kinesis stream; the source stream is KMS-encrypted and S3 objects are SSE-KMS.
-  #checkov:skip=CKV_AWS_241: same as CKV_AWS_240: at-rest encryption is the source stream's KMS key and the destination's kms_key_arn.
+  #checkov:skip=CKV_AWS_240:Firehose rejects server-side encryption on a delivery stream whose source is a Kinesis stream. Control: the source stream's KMS key and the destination's kms_key_arn.
+  #checkov:skip=CKV_AWS_241:Same as CKV_AWS_240. Control: the source stream's KMS key and the destination's kms_key_arn.
   name        = "${var.name_prefix}-events-to-raw"
   destination = "extended_s3"
 
