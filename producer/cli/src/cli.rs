@@ -273,7 +273,7 @@ pub(crate) struct SinkArgs {
     #[arg(long, help_heading = "Sinks")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint_url: Option<String>,
-    /// S3: encrypt with SSE-KMS under this key [default: SSE-S3]
+    /// S3: encrypt with SSE-KMS under this key [default: the bucket's default encryption]
     #[arg(long, help_heading = "Sinks")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sse_kms_key: Option<String>,

@@ -41,18 +41,20 @@ def test_s3_lake_equals_the_local_lake(binary, moto, local_lake):
     assert "manifest s3://" in run.stderr
     objects = s3_objects(client("s3", moto), bucket, "raw/v1")
     assert objects == files(local_lake)
-    # The default is SSE-S3.
-    head = client("s3", moto).head_object(Bucket=bucket, Key="raw/v1/" + next(iter(objects)))
-    assert head["ServerSideEncryption"] == "AES256"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lost_share", [0.0, 0.3])
-def test_large_files_go_up_in_parts(binary, moto, tmp_path, lost_share):
+def test_large_files_go_up_in_parts_under_the_bucket_default_key(binary, moto, tmp_path, lost_share):
     # With lost responses too: a retried CompleteMultipartUpload finds its
     # upload gone and the object in place, a retried CreateMultipartUpload
     # leaves an upload behind that must not linger.
     bucket = new_bucket(moto)
+    # Under the bucket's default SSE-KMS: without --sse-kms-key no object,
+    # single or multipart, may ask for other encryption.
+    key_id = client("kms", moto).create_key()["KeyMetadata"]["KeyId"]
+    default = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_id}}
+    client("s3", moto).put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [default]})
     flags = ["--scale", "0.1", "--domains", "clicks", "--format", "jsonl", "--start", "2025-03-08"]
     local = generate(binary, tmp_path / "local", *flags)
     with FaultProxy(int(moto.rsplit(":", 1)[1]), lost_share=lost_share, seed=5) as proxy:
@@ -79,6 +81,9 @@ def test_large_files_go_up_in_parts(binary, moto, tmp_path, lost_share):
     for key in big:
         etag = s3.head_object(Bucket=bucket, Key=f"mp/{key}")["ETag"]
         assert "-" in etag, (key, etag)  # multipart ETags end in -<parts>
+    for key in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]:
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert (head.get("ServerSideEncryption"), head.get("SSEKMSKeyId", "").split("/")[-1]) == ("aws:kms", key_id), key
 
 
 def test_sse_kms_is_reported_on_every_object(binary, moto):

@@ -14,7 +14,7 @@ use crate::metrics::Metrics;
 pub(crate) struct SinkOptions {
     /// An AWS-compatible server; path-style S3 addressing is used with it.
     pub endpoint_url: Option<String>,
-    /// S3: SSE-KMS with this key; SSE-S3 when unset.
+    /// S3: SSE-KMS with this key; the bucket's default encryption when unset.
     pub sse_kms_key: Option<String>,
     /// Refuse to replace a data file (conditional writes on S3). The
     /// bookkeeping under `_manifests/` is rewritten as runs go.

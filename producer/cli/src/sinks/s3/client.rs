@@ -83,10 +83,13 @@ impl S3Sink {
         }
     }
 
-    pub(super) fn encryption(&self) -> (ServerSideEncryption, Option<String>) {
+    /// SSE-KMS under `--sse-kms-key`, else no header at all: an explicit
+    /// `AES256` would override the bucket's default encryption (the
+    /// environment's KMS key) for every object written.
+    pub(super) fn encryption(&self) -> (Option<ServerSideEncryption>, Option<String>) {
         match &self.opts.sse_kms_key {
-            Some(k) => (ServerSideEncryption::AwsKms, Some(k.clone())),
-            None => (ServerSideEncryption::Aes256, None),
+            Some(k) => (Some(ServerSideEncryption::AwsKms), Some(k.clone())),
+            None => (None, None),
         }
     }
 
@@ -122,7 +125,7 @@ impl S3Sink {
             .key(key)
             .body(ByteStream::from(bytes.to_vec()))
             .metadata(WRITER_KEY, &self.writer)
-            .server_side_encryption(sse)
+            .set_server_side_encryption(sse)
             .set_ssekms_key_id(kms);
         if guard {
             req = req.if_none_match("*");

@@ -173,7 +173,7 @@ impl ObjectSink for S3Sink {
                 .bucket(&self.bucket)
                 .key(&object)
                 .body(ByteStream::from(bytes.to_vec()))
-                .server_side_encryption(sse)
+                .set_server_side_encryption(sse)
                 .set_ssekms_key_id(kms)
                 .if_none_match("*")
                 .send(),

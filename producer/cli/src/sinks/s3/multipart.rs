@@ -24,7 +24,7 @@ impl S3Sink {
             .bucket(&self.bucket)
             .key(key)
             .metadata(WRITER_KEY, &self.writer)
-            .server_side_encryption(sse)
+            .set_server_side_encryption(sse)
             .set_ssekms_key_id(kms)
             .send()
             .await
