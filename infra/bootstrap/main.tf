@@ -38,7 +38,7 @@ resource "aws_kms_alias" "state" {
 
 resource "aws_s3_bucket" "state" {
   #checkov:skip=CKV_AWS_144:A replica would double every state write for no lower RPO. Control: aws_s3_bucket_versioning.state keeps every state version.
-  #checkov:skip=CKV_AWS_18:Server access logs would need a second bucket before the first. Control: state objects are under the state key, so each read is a kms:Decrypt in CloudTrail's event history.
+  #checkov:skip=CKV_AWS_18:Server access logs would need a second bucket before the first. Control: a read needs the state key, which only IAM grants, and versioning keeps every write.
   #checkov:skip=CKV2_AWS_62:No consumer subscribes to state changes. Control: the DynamoDB lock table serialises them and versioning keeps each one.
   bucket        = local.bucket
   force_destroy = false
