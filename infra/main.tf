@@ -65,6 +65,7 @@ module "s3_lake" {
   env           = local.env
   kms_key_arn   = module.kms.key_arn
   force_destroy = var.force_destroy
+  break_glass   = "arn:aws:iam::${local.account_id}:role/${var.break_glass_role_name}"
   writers = {
     raw    = [module.iam.role_arns["producer"], module.iam.role_arns["emr_ec2"], module.iam.role_arns["firehose"]]
     silver = [module.iam.role_arns["emr_ec2"]]

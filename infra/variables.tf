@@ -19,6 +19,15 @@ variable "availability_zones" {
   default     = ["us-east-1a", "us-east-1b"]
 }
 
+variable "break_glass_role_name" {
+  type        = string
+  description = "The one role, besides the account root, that may write or delete lake data the pipeline's roles own: for repairs by hand."
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.break_glass_role_name))
+    error_message = "break_glass_role_name is an IAM role name (no path, no wildcard)."
+  }
+}
+
 variable "owner" {
   type        = string
   description = "Owner tag."

@@ -12,3 +12,4 @@ redshift_nodes          = 1
 kinesis_shards          = 1
 monthly_budget_usd      = 300
 force_destroy           = true
+break_glass_role_name   = "marketpulse-dev-break-glass"

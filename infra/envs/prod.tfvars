@@ -12,3 +12,4 @@ redshift_nodes          = 2
 kinesis_shards          = 4
 monthly_budget_usd      = 8000
 force_destroy           = false
+break_glass_role_name   = "marketpulse-prod-break-glass"

@@ -12,3 +12,4 @@ redshift_nodes          = 1
 kinesis_shards          = 2
 monthly_budget_usd      = 1500
 force_destroy           = false
+break_glass_role_name   = "marketpulse-stg-break-glass"

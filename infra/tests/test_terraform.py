@@ -140,7 +140,13 @@ def test_buckets_are_versioned_kms_encrypted_private_and_tls_only(applied, emula
                 assert (sse["SSEAlgorithm"], sse["KMSMasterKeyID"]) == ("aws:kms", out["kms_key_arn"])
             block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
             assert all(block.values()) and len(block) == 4
-            assert denies_insecure_transport(s3.get_bucket_policy(Bucket=bucket)["Policy"]), bucket
+            policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+            assert denies_insecure_transport(policy), bucket
+            if layer in ("raw", "silver", "gold"):
+                account = bucket.split("-")[1]
+                exempt = write_exemptions(policy)
+                assert f"arn:aws:iam::{account}:role/marketpulse-{env}-break-glass" in exempt, exempt
+                assert not [arn for arn in exempt if "*" in arn or "?" in arn], f"{bucket}: a pattern is exempt: {exempt}"
 
 
 def test_glue_tables_have_the_columns_of_schemas(applied, emulator):
@@ -269,6 +275,13 @@ def denies_insecure_transport(policy: str) -> bool:
         if s["Effect"] == "Deny" and as_list(cond) == ["false"] and "s3:*" in as_list(s["Action"]):
             return True
     return False
+
+
+def write_exemptions(policy: str) -> list[str]:
+    """The principal ARNs a bucket policy's writers-only Deny exempts."""
+    (deny,) = [s for s in json.loads(policy)["Statement"] if s.get("Sid") == "DenyWritesByOtherRoles"]
+    assert deny["Effect"] == "Deny" and "s3:PutObject" in as_list(deny["Action"]), deny
+    return as_list(deny["Condition"]["StringNotLike"]["aws:PrincipalArn"])
 
 
 POLICY_ATTRIBUTES = ("policy", "assume_role_policy", "json")

@@ -149,8 +149,8 @@ data "aws_iam_policy_document" "bucket" {
     }
   }
 
-  # Writes only by the roles that own this layer (and the account's
-  # administrators through IAM); everything else in the account reads at most.
+  # Writes only by the roles that own this layer, the account root and the
+  # one break-glass role; everything else in the account reads at most.
   dynamic "statement" {
     for_each = length(lookup(var.writers, each.key, [])) > 0 ? [1] : []
     content {
@@ -165,7 +165,7 @@ data "aws_iam_policy_document" "bucket" {
       condition {
         test     = "StringNotLike"
         variable = "aws:PrincipalArn"
-        values   = concat(var.writers[each.key], ["arn:aws:iam::${var.account_id}:root", "arn:aws:iam::${var.account_id}:role/*-admin"])
+        values   = concat(var.writers[each.key], ["arn:aws:iam::${var.account_id}:root", var.break_glass])
       }
     }
   }

@@ -74,6 +74,15 @@ variable "force_destroy" {
   default     = false
 }
 
+variable "break_glass" {
+  type        = string
+  description = "ARN of the one role besides the account root exempt from the writers-only rule."
+  validation {
+    condition     = can(regex("^arn:aws:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_-]+$", var.break_glass))
+    error_message = "break_glass is one role's ARN, without wildcards."
+  }
+}
+
 variable "writers" {
   type        = map(list(string))
   description = "Role ARNs allowed to write each bucket (layer => ARNs); every other principal of the account is denied writes."
