@@ -8,29 +8,18 @@ use crate::architecture::workspace;
 
 /// The packages `package` depends on (its tests included), by name.
 fn dependencies(package: &str) -> Vec<String> {
-    let out = Command::new(env!("CARGO"))
-        .current_dir(workspace())
-        .args([
-            "tree",
-            "--offline",
-            "--locked",
-            "-p",
-            package,
-            "-e",
-            "normal,dev,build",
-            "--prefix",
-            "none",
-            "--format",
-            "{p}",
-        ])
-        .output()
-        .expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let tree = String::from_utf8(out.stdout).unwrap();
+    let tree = String::from_utf8(cargo(&[
+        "tree",
+        "-p",
+        package,
+        "-e",
+        "normal,dev,build",
+        "--prefix",
+        "none",
+        "--format",
+        "{p}",
+    ]))
+    .unwrap();
     let packages: Vec<String> = tree
         .lines()
         .filter_map(|l| Some(l.split_whitespace().next()?.to_string()))
@@ -79,17 +68,22 @@ fn capacity_crate_does_not_depend_on_the_cli() {
 }
 
 fn metadata() -> serde_json::Value {
+    let out = cargo(&[
+        "metadata",
+        "--format-version",
+        "1",
+        "--filter-platform",
+        "x86_64-unknown-linux-gnu",
+    ]);
+    serde_json::from_slice(&out).unwrap()
+}
+
+/// What a cargo command prints on the workspace, offline and locked.
+fn cargo(args: &[&str]) -> Vec<u8> {
     let out = Command::new(env!("CARGO"))
         .current_dir(workspace())
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--offline",
-            "--locked",
-            "--filter-platform",
-            "x86_64-unknown-linux-gnu",
-        ])
+        .args(args)
+        .args(["--offline", "--locked"])
         .output()
         .expect("cargo runs");
     assert!(
@@ -97,7 +91,7 @@ fn metadata() -> serde_json::Value {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    out.stdout
 }
 
 /// The packages that only run inside the compiler: reached from the
