@@ -7,6 +7,9 @@ VENV := .venv
 # downloads) and compiles the lock; itself from PyPI, pinned.
 UV := target/uv
 UV_VERSION := 0.13.9
+# The independent IAM evaluator the access ledger is judged by (node 20,
+# npm's lock): infra/tests/access.
+EVALUATOR := infra/tests/access
 # checkov pins clash with the test venv's (python-hcl2): its own venv.
 CHECKOV := .venv-checkov
 CHECKOV_VERSION := 3.3.30
@@ -108,7 +111,7 @@ test-readers: $(TESTKIT)
 
 # The platform's Terraform against a local emulator (infra/tests); skips,
 # saying why, where the machine lacks Terraform or its AWS provider mirror.
-test-infra: $(TESTKIT) $(PACKAGES) $(CHECKOV)/.installed
+test-infra: $(TESTKIT) $(PACKAGES) $(CHECKOV)/.installed $(EVALUATOR)/node_modules/.installed
 	@mkdir -p target/pytest
 	CHECKOV=$(CHECKOV)/bin/checkov $(VENV)/bin/pytest -q -rs --basetemp=target/pytest/infra $(PYTEST_ARGS) infra/tests
 
@@ -190,6 +193,12 @@ $(VENV)/jars/.installed: $(VENV)/.installed
 		sagemaker_pyspark-1.4.5/deps/jars/hadoop-aws-3.3.1.jar \
 		sagemaker_pyspark-1.4.5/deps/jars/aws-java-sdk-bundle-1.11.901.jar
 	rm -rf $(VENV)/jars/dl
+	touch $@
+
+$(EVALUATOR)/node_modules/.installed: $(EVALUATOR)/package-lock.json
+	@command -v npm >/dev/null || [ "$$(id -u)" != 0 ] || \
+		(export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends nodejs npm >/dev/null)
+	cd $(EVALUATOR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(VENV)/.installed: $(LOCK) | $(UV)/.installed

@@ -45,16 +45,15 @@ module "network" {
 }
 
 module "iam" {
-  source               = "./modules/iam"
-  depends_on           = [terraform_data.workspace_matches_env]
-  name_prefix          = local.name_prefix
-  account_id           = local.account_id
-  region               = var.region
-  kms_key_arn          = module.kms.key_arn
-  bucket_arns          = { for l in ["raw", "silver", "gold", "logs", "artifacts"] : l => "arn:aws:s3:::marketpulse-${local.account_id}-${local.env}-${l}" }
-  stream_name          = local.stream_name
-  delivery_stream_name = local.firehose
-  glue_databases       = { for l in ["silver", "gold"] : l => "marketpulse_${local.env}_${l}" }
+  source         = "./modules/iam"
+  depends_on     = [terraform_data.workspace_matches_env]
+  name_prefix    = local.name_prefix
+  account_id     = local.account_id
+  region         = var.region
+  kms_key_arn    = module.kms.key_arn
+  bucket_arns    = { for l in ["raw", "silver", "gold", "logs", "artifacts"] : l => "arn:aws:s3:::marketpulse-${local.account_id}-${local.env}-${l}" }
+  stream_name    = local.stream_name
+  glue_databases = { for l in ["silver", "gold"] : l => "marketpulse_${local.env}_${l}" }
 }
 
 module "s3_lake" {

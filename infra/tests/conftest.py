@@ -12,12 +12,28 @@ from pathlib import Path
 import pytest
 from marketpulse_testkit import REPO, MotoServer
 from marketpulse_testkit.aws import AWS_ENV, fake_credentials
-from marketpulse_testkit.terraform import Terraform, need_terraform
+from marketpulse_testkit.terraform import (
+    APPLY,
+    DESTROY,
+    Terraform,
+    need_terraform,
+    var_file,
+)
 
 SERVICES = [
     "s3", "dynamodb", "sts", "iam", "kms", "ec2", "glue", "emr", "redshift", "ecs", "logs", "cloudwatch",
     "sns", "budgets", "kinesis", "firehose", "batch", "events", "ecr", "secretsmanager",
 ]  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The access ledger (test_access.py) runs the producer, which the build
+    beside this suite makes: it runs after every other applied test, and
+    the destroy after it."""
+    access = [i for i in items if i.module.__name__.endswith("test_access")]
+    destroy = [i for i in items if i.name == "test_destroy_removes_everything"]
+    rest = [i for i in items if i not in access and i not in destroy]
+    items[:] = rest + access + destroy
 
 
 @pytest.fixture(scope="session")
@@ -94,3 +110,20 @@ def platform(workdir, tf_env, bootstrap, emulator) -> Terraform:
     for ws in ("dev", "stg", "prod"):
         tf.run("workspace", "new", ws, "-no-color")
     return tf
+
+
+@pytest.fixture(scope="session")
+def applied(platform, emulator):
+    """dev and prod applied (side by side); yields each one's outputs, then destroys what is left."""
+    started = {env: platform.start(*APPLY, *var_file(env), workspace=env) for env in ("dev", "prod")}
+    for env, proc in started.items():
+        platform.finish(proc, ("apply", env), timeout=900)
+    outputs = {
+        env: {k: v["value"] for k, v in json.loads(platform.run("output", "-json", workspace=env).stdout).items()}
+        for env in started
+    }
+    yield outputs
+    for env in ("dev", "prod"):  # after a failure before test_destroy_removes_everything
+        if platform.run("state", "list", check=False, workspace=env).stdout.strip():
+            platform.run(*APPLY, *var_file(env), "-var=force_destroy=true", check=False, workspace=env)
+            platform.run(*DESTROY, *var_file(env), "-var=force_destroy=true", check=False, workspace=env)

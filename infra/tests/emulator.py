@@ -224,9 +224,19 @@ CONDITION_OPERATIONS["StringNotLike"] = lambda expected, actual: not any(
 _statement_permits = IAMPolicyStatement.is_action_permitted
 
 
+def _null_holds(statement: dict, context: dict) -> bool:
+    """moto checks only the keys a request has: Null's "false" then always holds."""
+    for key, expected in statement.get("Condition", {}).get("Null", {}).items():
+        if (key not in context) != (str(_as_list(expected)[0]).lower() == "true"):
+            return False
+    return True
+
+
 def _statement_permits_unless_condition_fails(self, action, resource="*", principal=None, incoming_condition_values=None):
     """A Deny whose condition does not hold does not apply (moto denies)."""
-    if self._statement.get("Effect") == "Deny" and not self._check_conditions(incoming_condition_values):
+    context = incoming_condition_values or {}
+    holds = self._check_conditions(incoming_condition_values) and _null_holds(self._statement, context)
+    if self._statement.get("Effect") == "Deny" and not holds:
         return PermissionResult.NEUTRAL
     return _statement_permits(self, action, resource, principal, incoming_condition_values)
 

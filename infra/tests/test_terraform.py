@@ -19,7 +19,13 @@ from pathlib import Path
 import boto3
 import pytest
 from marketpulse_testkit import REPO
-from marketpulse_testkit.terraform import Terraform, need_terraform
+from marketpulse_testkit.terraform import (
+    APPLY,
+    DESTROY,
+    Terraform,
+    need_terraform,
+    var_file,
+)
 
 INFRA = REPO / "infra"
 MODULES = sorted(p.name for p in (INFRA / "modules").iterdir() if p.is_dir())
@@ -30,15 +36,9 @@ EMULATOR_DRIFT = {
 }
 
 
-def var_file(env: str) -> list[str]:
-    return [f"-var-file=envs/{env}.tfvars", "-var=emulator=true"]
-
-
 # Resource types checkov 3.3 has no check for: a file declaring only these
 # shows no result however well it was read.
 NO_CHECKOV_CHECK = {"aws_budgets_budget"}
-APPLY = ("apply", "-auto-approve", "-no-color", "-input=false")
-DESTROY = ("destroy", "-auto-approve", "-no-color", "-input=false")
 
 
 def test_the_catalog_file_is_generated_from_schemas():
@@ -97,23 +97,6 @@ def test_a_second_plan_is_refused_while_the_state_is_locked(platform):
     finally:
         holder.communicate(b"no\n", timeout=120)
     assert holder.returncode != 0  # answered "no": nothing applied
-
-
-@pytest.fixture(scope="module")
-def applied(platform, emulator):
-    """dev and prod applied (side by side); yields each one's outputs, then destroys what is left."""
-    started = {env: platform.start(*APPLY, *var_file(env), workspace=env) for env in ("dev", "prod")}
-    for env, proc in started.items():
-        platform.finish(proc, ("apply", env), timeout=900)
-    outputs = {
-        env: {k: v["value"] for k, v in json.loads(platform.run("output", "-json", workspace=env).stdout).items()}
-        for env in started
-    }
-    yield outputs
-    for env in ("dev", "prod"):  # after a failure before test_destroy_removes_everything
-        if platform.run("state", "list", check=False, workspace=env).stdout.strip():
-            platform.run(*APPLY, *var_file(env), "-var=force_destroy=true", check=False, workspace=env)
-            platform.run(*DESTROY, *var_file(env), "-var=force_destroy=true", check=False, workspace=env)
 
 
 def test_a_plan_after_apply_changes_nothing_but_known_emulator_drift(platform, applied):

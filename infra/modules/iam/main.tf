@@ -9,7 +9,6 @@ locals {
   logs      = var.bucket_arns["logs"]
   artifacts = var.bucket_arns["artifacts"]
   stream    = "arn:aws:kinesis:${var.region}:${var.account_id}:stream/${var.stream_name}"
-  firehose  = "arn:aws:firehose:${var.region}:${var.account_id}:deliverystream/${var.delivery_stream_name}"
   catalog   = "arn:aws:glue:${var.region}:${var.account_id}:catalog"
   db        = { for k, v in var.glue_databases : k => "arn:aws:glue:${var.region}:${var.account_id}:database/${v}" }
   tables    = { for k, v in var.glue_databases : k => "arn:aws:glue:${var.region}:${var.account_id}:table/${v}/*" }
@@ -29,6 +28,8 @@ locals {
     ]
   }
   key = [{ Effect = "Allow", Action = local.kms_use, Resource = var.kms_key_arn }]
+  # `generate --resume` lists the multipart uploads a killed run left, to abort them.
+  resume = [{ Effect = "Allow", Action = ["s3:ListBucketMultipartUploads"], Resource = local.raw }]
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -76,11 +77,14 @@ resource "aws_iam_role_policy" "this" {
 
 locals {
   policies = {
-    # The producer task: writes the raw lake and the streams.
-    producer = concat(local.read_write["raw"], local.key, [
-      { Effect = "Allow", Action = ["kinesis:PutRecords", "kinesis:PutRecord", "kinesis:DescribeStreamSummary", "kinesis:ListShards"], Resource = local.stream },
-      { Effect = "Allow", Action = ["firehose:PutRecordBatch", "firehose:PutRecord", "firehose:DescribeDeliveryStream"], Resource = local.firehose },
-    ])
+    # The producer task: writes the raw lake and the Kinesis stream, exactly
+    # the calls the access ledger records (infra/tests/test_access.py).
+    producer = [
+      { Effect = "Allow", Action = ["s3:ListBucket", "s3:ListBucketMultipartUploads"], Resource = local.raw },
+      { Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource = "${local.raw}/*" },
+      { Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = var.kms_key_arn },
+      { Effect = "Allow", Action = ["kinesis:PutRecords", "kinesis:DescribeStreamSummary"], Resource = local.stream },
+    ]
     # ECS pulls the image and writes the task's logs.
     ecs_execution = [
       { Effect = "Allow", Action = ["ecr:GetAuthorizationToken"], Resource = "*" },
@@ -94,7 +98,7 @@ locals {
       { Effect = "Allow", Action = ["iam:CreateServiceLinkedRole"], Resource = "arn:aws:iam::${var.account_id}:role/aws-service-role/spot.amazonaws.com/*" },
     ]
     # EMR nodes: the fleet writes raw, bronze->silver reads raw and writes silver.
-    emr_ec2 = concat(local.read_write["raw"], local.read_write["silver"], local.read["artifacts"], local.key, [
+    emr_ec2 = concat(local.read_write["raw"], local.resume, local.read_write["silver"], local.read["artifacts"], local.key, [
       { Effect = "Allow", Action = ["s3:PutObject"], Resource = "${local.logs}/emr/*" },
       { Effect = "Allow", Action = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable", "glue:GetPartitions", "glue:BatchCreatePartition"], Resource = [local.catalog, local.db["silver"], local.tables["silver"]] },
     ])

@@ -40,11 +40,6 @@ variable "stream_name" {
   description = "Kinesis stream the producer writes and Firehose reads."
 }
 
-variable "delivery_stream_name" {
-  type        = string
-  description = "Firehose delivery stream the producer may write directly."
-}
-
 variable "glue_databases" {
   type        = map(string)
   description = "Glue database name per layer (silver, gold)."

@@ -170,6 +170,32 @@ data "aws_iam_policy_document" "bucket" {
     }
   }
 
+  # A write may name no encryption (the bucket's SSE-KMS default applies)
+  # or aws:kms; an explicit AES256 header would bypass the environment key.
+  dynamic "statement" {
+    for_each = each.key == "logs" ? [] : [1]
+    content {
+      sid       = "DenyEncryptionOtherThanKms"
+      effect    = "Deny"
+      actions   = ["s3:PutObject"]
+      resources = ["arn:aws:s3:::${each.value}/*"]
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+      condition {
+        test     = "StringNotEquals"
+        variable = "s3:x-amz-server-side-encryption"
+        values   = ["aws:kms"]
+      }
+      condition {
+        test     = "Null"
+        variable = "s3:x-amz-server-side-encryption"
+        values   = ["false"]
+      }
+    }
+  }
+
   # One statement per logged bucket: each may write its own prefix only.
   dynamic "statement" {
     for_each = each.key == "logs" ? local.data : []

@@ -16,6 +16,13 @@ from .aws import AWS_ENV
 
 MIRROR = Path(os.environ.get("MARKETPULSE_TF_MIRROR", "/opt/tf-plugins"))
 PROVIDER = MIRROR / "registry.terraform.io" / "hashicorp" / "aws" / "5.100.0"
+APPLY = ("apply", "-auto-approve", "-no-color", "-input=false")
+DESTROY = ("destroy", "-auto-approve", "-no-color", "-input=false")
+
+
+def var_file(env: str) -> list[str]:
+    """The root stack's arguments for `env` on the emulator (infra/tests)."""
+    return [f"-var-file=envs/{env}.tfvars", "-var=emulator=true"]
 
 
 def missing_terraform() -> str | None:

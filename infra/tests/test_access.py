@@ -1,0 +1,229 @@
+"""The access ledger: on the applied dev stack, each component runs under
+its own role (sts:AssumeRole) through a recording proxy in front of the
+emulator; every call it made is then evaluated by an independent IAM
+evaluator against the policies Terraform applied (identity, bucket, KMS key,
+VPC endpoint), and must come out Allowed. Removing any statement a call
+needs must deny a call, and a grant no call needs is listed in
+infra/iam-unused.md with the AWS-side reason, or does not exist."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import boto3
+import pytest
+from marketpulse_testkit import REPO
+from marketpulse_testkit.aws import REGION
+from marketpulse_testkit.iam import Applied, evaluate, role_of, simulation, statements
+from marketpulse_testkit.ledger import RecordingProxy
+from marketpulse_testkit.producer import find_binary
+
+LEDGER = REPO / "target" / "access" / "ledger.jsonl"
+UNUSED = REPO / "infra" / "iam-unused.md"
+# The components the ledger records, by their role in module.iam.
+RECORDED_ROLES = {"producer"}
+
+
+@pytest.fixture(scope="module")
+def producer_binary() -> Path:
+    """The producer as `make test` builds it beside this suite: cargo waits
+    for that build's lock, then finds nothing left to do."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    done = subprocess.run(
+        ["cargo", "test", "--locked", "--workspace", "--no-run"], cwd=REPO, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return find_binary()
+
+
+@pytest.fixture(scope="module")
+def dev(platform, applied) -> Applied:
+    """dev's applied policies; its state is kept beside the ledger, to judge it again offline."""
+    shown = platform.run("show", "-json", workspace="dev").stdout
+    LEDGER.parent.mkdir(parents=True, exist_ok=True)
+    (LEDGER.parent / "dev-state.json").write_text(shown)
+    return Applied.from_state(json.loads(shown))
+
+
+@pytest.fixture(scope="module")
+def ledger(applied, emulator, producer_binary) -> list[dict]:
+    """Every call of the recorded components, as written to target/access/ledger.jsonl."""
+    out = applied["dev"]
+    sts = boto3.client("sts", endpoint_url=emulator)
+    kinesis = boto3.client("kinesis", endpoint_url=emulator)
+    with RecordingProxy(emulator) as proxy:
+
+        def role_env(role: str) -> dict[str, str]:
+            assumed = sts.assume_role(RoleArn=out["role_arns"][role], RoleSessionName="ledger")
+            creds = assumed["Credentials"]
+            proxy.learn(creds["AccessKeyId"], assumed["AssumedRoleUser"]["Arn"])
+            return {
+                **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+                "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": creds["SessionToken"],
+                "AWS_REGION": REGION,
+                "AWS_ENDPOINT_URL": proxy.url,
+            }
+
+        summary = kinesis.describe_stream_summary(StreamName=out["stream_name"])["StreamDescriptionSummary"]
+        proxy.stream_keys[summary["StreamARN"]] = kms_key_arn(summary["KeyId"], out["kms_key_arn"])
+        with proxy.running("producer"):
+            record_producer(proxy, producer_binary, role_env("producer"), out)
+        proxy.write(LEDGER)
+    return [json.loads(line) for line in LEDGER.read_text().splitlines()]
+
+
+def kms_key_arn(key_id: str, env_key: str) -> str:
+    """A stream's KeyId (an ARN, alias or id) as the key's ARN."""
+    return key_id if key_id.startswith("arn:aws:kms:") and ":key/" in key_id else env_key
+
+
+def record_producer(proxy: RecordingProxy, binary: Path, env: dict, out: dict) -> None:
+    """generate into raw, killed once it has written, then --resume and
+    verify, as a fleet task does; then a run into the Kinesis stream."""
+    lake = f"s3://{out['buckets']['raw']}/lake"
+    generate = [binary, "generate", "--out", lake, "--scale", "0.05", "--days", "2", "--threads", "1", "-q",
+                "--lock-lease-seconds", "1"]  # fmt: skip
+    killed = subprocess.Popen(generate, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while killed.poll() is None and time.monotonic() < deadline:
+        if any(e[1] == "s3:PutObject" and "/lake/sales/" in (e[2] or "") for e in proxy.calls()):
+            killed.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    killed.wait(timeout=60)
+    time.sleep(1.5)  # the killed run's lock lease runs out
+    for args in (
+        [*generate, "--resume"],
+        [binary, "verify", lake],
+        [binary, "generate", "--sink", f"kinesis://{out['stream_name']}", "--out", f"s3://{out['buckets']['raw']}/stream-runs",
+         "--domains", "clicks", "--scale", "0.0002", "-q"],
+    ):  # fmt: skip
+        done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"{args[1:3]}: {done.stderr[-2000:]}"
+
+
+def verdicts(entries: list[dict], applied: Applied) -> list[str]:
+    return evaluate([simulation(e, applied) for e in entries])
+
+
+def test_every_call_is_recorded_under_a_role_and_known_to_the_ledger(ledger):
+    unsigned = [e for e in ledger if e["principal"] is None]
+    assert not unsigned, f"calls under no assumed role: {unsigned[:5]}"
+    unknown = [e["resource"] for e in ledger if e["action"] is None]
+    assert not unknown, f"calls the ledger cannot name an IAM action for (marketpulse_testkit.ledger): {unknown}"
+    actions = Counter(e["action"] for e in ledger)
+    # What a resumed shard on a KMS-encrypted lake and stream has to do.
+    for needed in ("s3:ListBucketMultipartUploads", "s3:PutObject", "s3:GetObject", "kinesis:PutRecords",
+                   "kms:GenerateDataKey", "kms:Decrypt"):  # fmt: skip
+        assert actions[needed] > 0, f"the producer's runs made no {needed}: {dict(actions)}"
+
+
+def test_every_recorded_call_is_allowed_by_the_applied_policies(ledger, dev):
+    results = verdicts(ledger, dev)
+    denied = [(e["component"], e["action"], e["resource"], r) for e, r in zip(ledger, results, strict=True) if r != "Allowed"]
+    summary = Counter(results)
+    (LEDGER.parent / "verdicts.json").write_text(json.dumps({"entries": len(ledger), "verdicts": summary}, indent=1))
+    assert not denied, f"{len(denied)} of {len(ledger)} calls denied: {denied[:20]}"
+
+
+def test_each_statement_a_call_needs_denies_a_call_when_removed(ledger, dev):
+    """The mutation check, over every Allow statement of the recorded roles'
+    policies and of the bucket, key and endpoint policies their calls meet:
+    a statement is needed when removing it denies a call; one no call needs
+    is listed in infra/iam-unused.md, or removed."""
+    roles = {role_of(e["principal"]) for e in ledger}
+    buckets = {e["resource"].split(":::")[1].split("/")[0] for e in ledger if e["action"].startswith("s3:")}
+    keys = {e["resource"] for e in ledger if e["action"].startswith("kms:")}
+    services = {e["action"].split(":")[0] for e in ledger}
+    candidates = [
+        (kind, owner, i) for kind, owner, i in dev.statements()
+        if (kind == "identity" and owner.rsplit("#", 1)[0] in roles)
+        or (kind == "bucket" and owner in buckets)
+        or (kind == "key" and owner in keys)
+        or (kind == "endpoint" and owner in services)
+    ]  # fmt: skip
+    # One evaluator run for every mutant: the ledger once per removed statement.
+    results = evaluate([simulation(e, mutant) for c in candidates for mutant in [dev.without(*c)] for e in ledger])
+    needed, unneeded = 0, []
+    for n, (kind, owner, i) in enumerate(candidates):
+        if any(r != "Allowed" for r in results[n * len(ledger) : (n + 1) * len(ledger)]):
+            needed += 1
+        else:
+            unneeded.append((kind, owner, statement_of(dev, kind, owner, i)))
+    (LEDGER.parent / "mutations.json").write_text(json.dumps({"statements": len(candidates), "needed": needed}))
+    listed = unused_listed()
+    unexplained = [
+        (kind, owner, s) for kind, owner, s in unneeded
+        if (short_owner(kind, owner), s.get("Sid")) not in listed
+        and not all((short_owner(kind, owner), a) in listed for a in as_list(s["Action"]))
+    ]  # fmt: skip
+    assert needed > 0
+    assert not unexplained, f"statements no recorded call needs, not in infra/iam-unused.md: {unexplained}"
+
+
+def test_every_action_granted_to_a_recorded_role_is_exercised_or_explained(ledger, dev):
+    """Action by action: a grant of the recorded roles that no call used is in infra/iam-unused.md."""
+    used = {(role_of(e["principal"]), e["action"]) for e in ledger}
+    listed = unused_listed()
+    unexplained = []
+    for arn, policies in dev.identity.items():
+        name = short_owner("identity", arn)
+        if name not in RECORDED_ROLES:
+            continue
+        for policy in policies:
+            for s in statements(policy["policy"]):
+                for action in as_list(s["Action"]):
+                    if s["Effect"] == "Allow" and (arn, action) not in used and (name, action) not in listed:
+                        unexplained.append(f"{name}: {action}")
+    assert not unexplained, f"granted, never called, not in infra/iam-unused.md: {sorted(set(unexplained))}"
+
+
+def test_the_lake_refuses_a_write_that_names_another_encryption(ledger, dev):
+    """A write with an explicit AES256 header is denied by the bucket policy;
+    the same write without the header is allowed (the default applies)."""
+    writes = [e for e in ledger if e["action"] == "s3:PutObject"]
+    assert writes
+    aes = [{**e, "context": {**e["context"], "s3:x-amz-server-side-encryption": "AES256"}} for e in writes[:3]]
+    assert set(verdicts(aes, dev)) == {"ExplicitlyDenied"}
+    assert set(verdicts(writes[:3], dev)) == {"Allowed"}
+
+
+# Helpers
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def statement_of(applied: Applied, kind: str, owner: str, index: int) -> dict:
+    if kind == "identity":
+        arn, p = owner.rsplit("#", 1)
+        return statements(applied.identity[arn][int(p)]["policy"])[index]
+    policy = {"bucket": applied.buckets, "key": applied.keys}.get(kind, {}).get(owner) or applied.endpoints[owner]["policy"]
+    return statements(policy)[index]
+
+
+def short_owner(kind: str, owner: str) -> str:
+    """A policy's owner as infra/iam-unused.md names it, the same in every env:
+    a role by its component (producer), a bucket by its layer (raw-bucket), a
+    KMS key as env-key, an endpoint by its service (s3-endpoint)."""
+    if kind == "identity":
+        return re.sub(r"^marketpulse-[a-z]+-", "", owner.rsplit("#", 1)[0].rsplit("/", 1)[1]).replace("-", "_")
+    if kind == "bucket":
+        return owner.rsplit("-", 1)[1] + "-bucket"
+    return "env-key" if kind == "key" else f"{owner}-endpoint"
+
+
+def unused_listed() -> set[tuple[str, str]]:
+    """(owner, action or statement Sid) of every row of infra/iam-unused.md's table of grants."""
+    rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \|", UNUSED.read_text(), re.MULTILINE)
+    return set(rows)

@@ -1,0 +1,261 @@
+"""The access ledger: every AWS call a component makes, as IAM sees it.
+
+A `RecordingProxy` listens on 127.0.0.1 in front of moto. It forwards each
+request unchanged and records who called (the role whose temporary key
+signed the request, read from the SigV4 credential scope), the IAM action
+and resource the call is authorised as, and the request's context keys.
+Recording at the HTTP level serves the Rust SDK, boto3, the AWS CLI and the
+JVM's s3a client alike. Calls that AWS makes on the caller's behalf and that
+never reach moto (KMS for SSE-KMS objects) are added by rule from the
+recorded call, marked `implied`. infra/README.md documents the format.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import threading
+import urllib.parse
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from .aws import ACCOUNT, REGION
+
+CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+# AWS's SDKs reach AWS over TLS; the proxy and moto speak plain HTTP.
+ALWAYS = {"aws:SecureTransport": "true", "aws:RequestedRegion": REGION}
+SSE_HEADERS = {
+    "x-amz-server-side-encryption": "s3:x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id": "s3:x-amz-server-side-encryption-aws-kms-key-id",
+}
+# JSON-protocol services: the X-Amz-Target prefix's IAM service name.
+TARGET_SERVICE = {"Kinesis_20131202": "kinesis", "Firehose_20150804": "firehose", "AWSGlue": "glue"}
+
+
+class RecordingProxy:
+    """Forwards to `upstream` (a moto URL) and keeps `entries`, the ledger.
+
+    `component` labels what runs now (`with proxy.running("producer")`);
+    `learn(access_key, role_arn)` names the role behind a temporary key."""
+
+    def __init__(self, upstream: str):
+        parsed = urllib.parse.urlsplit(upstream)
+        self.upstream = (parsed.hostname, parsed.port)
+        self.entries: list[dict] = []
+        self.principals: dict[str, str] = {}
+        self.component = "unnamed"
+        # stream ARN -> its KMS key: a put to an encrypted stream implies kms:GenerateDataKey.
+        self.stream_keys: dict[str, str] = {}
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    out = b""
+                    while size := int(self.rfile.readline().strip().split(b";")[0], 16):
+                        out += self.rfile.read(size)
+                        self.rfile.readline()
+                    self.rfile.readline()
+                    return out
+                return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+
+            def _handle(self):
+                body = self._body()
+                status, headers, data = proxy.forward(self.command, self.path, self.headers, body)
+                if status < 300:
+                    proxy.record(self.command, self.path, self.headers, body, {k.lower(): v for k, v in headers})
+                head = self.command == "HEAD"
+                self.send_response(status)
+                for k, v in headers:
+                    if (head and k.lower() == "content-length") or k.lower() not in (
+                        "content-length", "transfer-encoding", "connection"
+                    ):  # fmt: skip
+                        self.send_header(k, v)
+                if not head:
+                    self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if not head:
+                    self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # a client killed mid-request (the tests kill producers) is no proxy error
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def learn(self, access_key: str, role_arn: str) -> None:
+        self.principals[access_key] = role_arn
+
+    @contextmanager
+    def running(self, component: str) -> Iterator[None]:
+        self.component = component
+        try:
+            yield
+        finally:
+            self.component = "unnamed"
+
+    def calls(self) -> list[tuple[str, str | None, str | None]]:
+        """(component, action, resource) of every call so far."""
+        with self.lock:
+            return [(e["component"], e["action"], e["resource"]) for e in self.entries]
+
+    def forward(self, method, path, headers, body):
+        conn = http.client.HTTPConnection(*self.upstream, timeout=120)
+        skip = {"host", "content-length", "transfer-encoding", "connection"}
+        fwd = {k: v for k, v in headers.items() if k.lower() not in skip}
+        fwd["Content-Length"] = str(len(body))
+        fwd["Host"] = f"{self.upstream[0]}:{self.upstream[1]}"
+        conn.request(method, path, body=body if method != "HEAD" else None, headers=fwd)
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        return resp.status, resp.getheaders(), data
+
+    def record(self, method: str, path: str, headers, body: bytes, response: dict[str, str]) -> None:
+        found = CREDENTIAL.search(headers.get("Authorization", ""))
+        key, service = (found.group(1), found.group(3)) if found else (None, None)
+        principal = self.principals.get(key)
+        calls = authorised_as(service, method, path, headers, body, response)
+        for action, resource, _, _ in list(calls):
+            if action in ("kinesis:PutRecord", "kinesis:PutRecords") and resource in self.stream_keys:
+                via = {"kms:ViaService": f"kinesis.{REGION}.amazonaws.com", "kms:CallerAccount": ACCOUNT}
+                calls.append(("kms:GenerateDataKey", self.stream_keys[resource], via, "a put to a KMS-encrypted stream"))
+        with self.lock:
+            for action, resource, context, implied in calls:
+                self.entries.append({
+                    "component": self.component,
+                    "principal": principal,
+                    "action": action,
+                    "resource": resource,
+                    "context": {**ALWAYS, **context},
+                    **({"implied": implied} if implied else {}),
+                })  # fmt: skip
+
+    def write(self, path: Path) -> None:
+        """The ledger as JSON lines, one distinct entry each, in a stable order."""
+        seen = {json.dumps(e, sort_keys=True) for e in self.entries}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(line + "\n" for line in sorted(seen)))
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# (action, resource ARN or None when the action has no resource, context, implied-by rule or None)
+Call = tuple[str | None, str | None, dict, str | None]
+
+
+def authorised_as(service, method, path, headers, body, response) -> list[Call]:
+    """The IAM (action, resource, context) a request is authorised as; an
+    action None for a request this table does not know yet."""
+    if service == "s3":
+        return s3_calls(method, path, headers, body, response)
+    target = headers.get("X-Amz-Target", "")
+    if "." in target:
+        prefix, operation = target.split(".", 1)
+        iam_service = TARGET_SERVICE.get(prefix)
+        request = json.loads(body or b"{}")
+        if iam_service == "kinesis":
+            name = request.get("StreamARN") or f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{request['StreamName']}"
+            return [(f"kinesis:{operation}", name, {}, None)]
+        if iam_service == "firehose":
+            name = request["DeliveryStreamName"]
+            return [(f"firehose:{operation}", f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/{name}", {}, None)]
+        if iam_service == "glue":
+            return [(f"glue:{operation}", arn, {}, None) for arn in glue_resources(request)]
+        return [(None, f"{target} ({service})", {}, None)]
+    form = urllib.parse.parse_qs(body.decode(errors="replace")) if body else {}
+    action = form.get("Action", [None])[0]
+    return [(None, f"{service}:{action}", {}, None)]
+
+
+def glue_resources(request: dict) -> list[str]:
+    """The catalog, database and table ARNs a Glue Data Catalog call acts on."""
+    base = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+    database = request.get("DatabaseName") or request.get("Name") or request.get("DatabaseInput", {}).get("Name")
+    out = [f"{base}:catalog", f"{base}:database/{database}"]
+    table = request.get("TableName") or request.get("TableInput", {}).get("Name")
+    if "DatabaseName" in request and "Name" in request:
+        table = request["Name"]
+    if table:
+        out.append(f"{base}:table/{database}/{table}")
+    elif "DatabaseName" in request:  # GetTables: every table of the database
+        out.append(f"{base}:table/{database}/*")
+    return out
+
+
+def s3_calls(method, path, headers, body, response) -> list[Call]:
+    split = urllib.parse.urlsplit(path)
+    query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
+    bucket, _, key = urllib.parse.unquote(split.path).lstrip("/").partition("/")
+    bucket_arn = f"arn:aws:s3:::{bucket}"
+    if not key:
+        return s3_bucket_calls(method, query, bucket_arn, body)
+    obj = f"{bucket_arn}/{key}"
+    sse = {ctx: headers[h] for h, ctx in SSE_HEADERS.items() if h in headers}
+    kms_key = response.get("x-amz-server-side-encryption-aws-kms-key-id")
+    kms = kms_context(bucket_arn)
+    if method in ("GET", "HEAD"):
+        if "uploadId" in query:
+            return [("s3:ListMultipartUploadParts", obj, {}, None)]
+        calls: list[Call] = [("s3:GetObject", obj, {}, None)]
+        if method == "GET" and kms_key:
+            calls.append(("kms:Decrypt", kms_key, kms, "s3:GetObject of an SSE-KMS object"))
+        return calls
+    if method == "DELETE":
+        return [("s3:AbortMultipartUpload" if "uploadId" in query else "s3:DeleteObject", obj, {}, None)]
+    calls = [("s3:PutObject", obj, sse, None)]
+    source = headers.get("x-amz-copy-source")
+    if source:
+        calls.append(("s3:GetObject", "arn:aws:s3:::" + urllib.parse.unquote(source).lstrip("/").split("?")[0], {}, None))
+    if kms_key:
+        calls.append(("kms:GenerateDataKey", kms_key, kms, "an SSE-KMS write"))
+        if "uploadId" in query or "uploads" in query or source:
+            calls.append(("kms:Decrypt", kms_key, kms, "a multipart upload or copy under SSE-KMS"))
+    return calls
+
+
+def s3_bucket_calls(method, query, bucket_arn, body) -> list[Call]:
+    if method == "POST" and "delete" in query:
+        keys = [e.text for e in ET.fromstring(body).iter() if e.tag.endswith("Key")]
+        return [("s3:DeleteObject", f"{bucket_arn}/{k}", {}, None) for k in keys]
+    if method == "GET" and "uploads" in query:
+        return [("s3:ListBucketMultipartUploads", bucket_arn, {}, None)]
+    if method == "GET" and "location" in query:
+        return [("s3:GetBucketLocation", bucket_arn, {}, None)]
+    if method == "HEAD" or (method == "GET" and set(query) <= {"list-type", "prefix", "delimiter", "max-keys",
+                                                              "continuation-token", "start-after", "encoding-type",
+                                                              "fetch-owner"}):  # fmt: skip
+        context = {f"s3:{k}": query[k][0] for k in ("prefix", "delimiter", "max-keys") if k in query}
+        return [("s3:ListBucket", bucket_arn, context, None)]
+    return [(None, f"s3 {method} {bucket_arn}?{'&'.join(query)}", {}, None)]
+
+
+def kms_context(bucket_arn: str) -> dict:
+    # With S3 Bucket Keys the encryption context is the bucket's ARN.
+    return {"kms:ViaService": f"s3.{REGION}.amazonaws.com", "kms:CallerAccount": ACCOUNT,
+            "kms:EncryptionContext:aws:s3:arn": bucket_arn}  # fmt: skip
