@@ -46,8 +46,12 @@ run:
 # (`make bench`). ALSO adds targets to the last group: .ci/run puts the
 # Rust lint there, where the suites leave a core idle part of the time.
 ALSO ?=
+# The Terraform suite's access ledger runs the producer: it waits for
+# BUILD_STAMP, which the test build writes when done (.failed if it failed).
+BUILD_STAMP := target/debug/.tests-built
 test:
-	$(MAKE) --no-print-directory -j3 --output-sync=target test-infra test-built
+	@rm -f $(BUILD_STAMP) $(BUILD_STAMP).failed
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-infra test-built WAIT_FOR_BUILD=$(BUILD_STAMP)
 
 .PHONY: test-built test-build
 test-built: test-build test-env
@@ -55,7 +59,8 @@ test-built: test-build test-env
 
 # Without make's jobserver, so cargo uses every core while pip downloads.
 test-build:
-	env -u MAKEFLAGS -u MFLAGS cargo test --locked --workspace --no-run
+	env -u MAKEFLAGS -u MFLAGS cargo test --locked --workspace --no-run && touch $(BUILD_STAMP) || \
+		{ mkdir -p $(dir $(BUILD_STAMP)) && touch $(BUILD_STAMP).failed; exit 1; }
 
 # The quick loop while editing: the Rust unit tests beside the fast Python
 # tests of every suite (FAST_MARKERS), in one pytest run. The end-to-end
@@ -113,7 +118,8 @@ test-readers: $(TESTKIT)
 # saying why, where the machine lacks Terraform or its AWS provider mirror.
 test-infra: $(TESTKIT) $(PACKAGES) $(CHECKOV)/.installed $(EVALUATOR)/node_modules/.installed
 	@mkdir -p target/pytest
-	CHECKOV=$(CHECKOV)/bin/checkov $(VENV)/bin/pytest -q -rs --basetemp=target/pytest/infra $(PYTEST_ARGS) infra/tests
+	MARKETPULSE_BUILD_STAMP=$(WAIT_FOR_BUILD) CHECKOV=$(CHECKOV)/bin/checkov \
+		$(VENV)/bin/pytest -q -rs --basetemp=target/pytest/infra $(PYTEST_ARGS) infra/tests
 
 test-jobs: $(TESTKIT) $(PACKAGES) $(VENV)/jars/.installed
 	@mkdir -p target/pytest

@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,13 +29,24 @@ from marketpulse_testkit.producer import find_binary
 LEDGER = REPO / "target" / "access" / "ledger.jsonl"
 UNUSED = REPO / "infra" / "iam-unused.md"
 # The components the ledger records, by their role in module.iam.
-RECORDED_ROLES = {"producer"}
+RECORDED_ROLES = {"producer", "emr_ec2"}
+# The day the producer's runs land, which the bronze->silver step processes.
+DAY = "2025-01-06"
 
 
 @pytest.fixture(scope="module")
 def producer_binary() -> Path:
-    """The producer as `make test` builds it beside this suite: cargo waits
-    for that build's lock, then finds nothing left to do."""
+    """The producer under test. `make test` builds it beside this suite and
+    names, in MARKETPULSE_BUILD_STAMP, the file that build writes when done
+    (`.failed` beside it if it failed); without one, cargo builds it here."""
+    stamp = os.environ.get("MARKETPULSE_BUILD_STAMP")
+    if stamp:
+        deadline = time.monotonic() + 45 * 60
+        while not Path(stamp).exists() and time.monotonic() < deadline:
+            assert not Path(f"{stamp}.failed").exists(), "the test build beside this suite failed"
+            time.sleep(2)
+        assert Path(stamp).exists(), f"the test build wrote no {stamp} in 45 minutes"
+        return find_binary()
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     done = subprocess.run(
         ["cargo", "test", "--locked", "--workspace", "--no-run"], cwd=REPO, env=env, capture_output=True, text=True, check=False
@@ -70,6 +82,7 @@ def ledger(applied, emulator, producer_binary) -> list[dict]:
                 "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
                 "AWS_SESSION_TOKEN": creds["SessionToken"],
                 "AWS_REGION": REGION,
+                "AWS_DEFAULT_REGION": REGION,
                 "AWS_ENDPOINT_URL": proxy.url,
             }
 
@@ -77,6 +90,8 @@ def ledger(applied, emulator, producer_binary) -> list[dict]:
         proxy.stream_keys[summary["StreamARN"]] = kms_key_arn(summary["KeyId"], out["kms_key_arn"])
         with proxy.running("producer"):
             record_producer(proxy, producer_binary, role_env("producer"), out)
+        with proxy.running("bronze_to_silver"):
+            record_bronze_to_silver(role_env("emr_ec2"), out)
         proxy.write(LEDGER)
     return [json.loads(line) for line in LEDGER.read_text().splitlines()]
 
@@ -109,6 +124,45 @@ def record_producer(proxy: RecordingProxy, binary: Path, env: dict, out: dict) -
     ):  # fmt: skip
         done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
         assert done.returncode == 0, f"{args[1:3]}: {done.stderr[-2000:]}"
+
+
+def record_bronze_to_silver(env: dict, out: dict) -> None:
+    """The EMR step's own arguments (deploy/emr/steps/bronze_to_silver.json)
+    on the local Spark: s3:// through s3a, as EMRFS on a node under the
+    instance profile's role; the Glue catalog through boto3."""
+    from marketpulse_deploy.templates import render
+    from marketpulse_testkit.spark import JAVA17, s3a_jars
+
+    step = render((REPO / "deploy" / "emr" / "steps" / "bronze_to_silver.json").read_text(), {
+        "INGEST_DATE": DAY, "RUN_ID": "ledger", "JOBS_VERSION": "0.1.0",
+        "ARTIFACTS_BUCKET": out["buckets"]["artifacts"], "RAW_BUCKET": out["buckets"]["raw"],
+        "SILVER_BUCKET": out["buckets"]["silver"], "GLUE_DATABASE": out["glue_databases"]["silver"],
+    })  # fmt: skip
+    args = step["HadoopJarStep"]["Args"]
+    script = next(i for i, a in enumerate(args) if a.endswith("/bronze_to_silver.py"))
+    hadoop = {
+        "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "fs.s3a.endpoint": env["AWS_ENDPOINT_URL"],
+        "fs.s3a.path.style.access": "true",
+        "fs.s3a.connection.ssl.enabled": "false",
+        "fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider",
+        "fs.s3a.access.key": env["AWS_ACCESS_KEY_ID"],
+        "fs.s3a.secret.key": env["AWS_SECRET_ACCESS_KEY"],
+        "fs.s3a.session.token": env["AWS_SESSION_TOKEN"],
+        "fs.s3a.change.detection.mode": "none",
+    }
+    confs = [a for i, a in enumerate(args[:script]) if i > 0 and args[i - 1] == "--conf"]
+    confs += [f"spark.hadoop.{k}={v}" for k, v in hadoop.items()]
+    # Two cores, two shuffle partitions: a tiny day, not a cluster's.
+    confs += ["spark.sql.shuffle.partitions=2", "spark.driver.host=127.0.0.1", "spark.driver.bindAddress=127.0.0.1", "spark.ui.enabled=false", "spark.ui.showConsoleProgress=false"]
+    submit = ["--master", "local[2]", "--jars", ",".join(str(j) for j in s3a_jars())]
+    submit += [x for c in confs for x in ("--conf", c)]
+    run_env = {**env, "JAVA_HOME": str(JAVA17), "PYSPARK_SUBMIT_ARGS": " ".join([*submit, "pyspark-shell"])}
+    done = subprocess.run(
+        [sys.executable, "-m", "marketpulse_jobs.bronze_to_silver", *args[script + 1 :]],
+        env=run_env, capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, f"bronze_to_silver: {done.stderr[-3000:]}"
 
 
 def verdicts(entries: list[dict], applied: Applied) -> list[str]:
@@ -195,6 +249,62 @@ def test_the_lake_refuses_a_write_that_names_another_encryption(ledger, dev):
     aes = [{**e, "context": {**e["context"], "s3:x-amz-server-side-encryption": "AES256"}} for e in writes[:3]]
     assert set(verdicts(aes, dev)) == {"ExplicitlyDenied"}
     assert set(verdicts(writes[:3], dev)) == {"Allowed"}
+
+
+# Buckets AWS owns that the private subnets must read through the S3 gateway
+# endpoint, as AWS documents them (ECR: "Amazon ECR interface VPC endpoints";
+# EMR: "Sample policies for private subnets that access Amazon S3"). Layers
+# come through URLs ECR presigns, packages unsigned: anonymous, for the check.
+AWS_OWNED_ACCOUNT = "999999999999"  # stands for the account AWS keeps them in
+AWS_REPOSITORY_OBJECTS = [
+    f"arn:aws:s3:::prod-{REGION}-starport-layer-bucket/sha256/0123abcd",  # image layers: Fargate, Batch
+    f"arn:aws:s3:::repo.{REGION}.emr.amazonaws.com/emr-7.0.0/repodata/repomd.xml",  # EMR packages
+    f"arn:aws:s3:::al2023-repos-{REGION}-de612dc2/core/mirrors/latest/x86_64/mirror.list",  # EMR 7 nodes
+    f"arn:aws:s3:::amazonlinux-2-repos-{REGION}/2/core/latest/x86_64/mirror.list",  # Batch's ECS hosts
+]
+FOREIGN_OBJECT = "arn:aws:s3:::someone-elses-public-bucket/data.csv"
+
+
+def through_s3_endpoint(applied: Applied, principal, action: str, resource: str, account: str,
+                        identity: list[dict], endpoint: bool = True) -> dict:  # fmt: skip
+    """A request whose bucket policy allows everyone everything, so that only the endpoint can refuse it."""
+    bucket = resource.split(":::")[1].split("/")[0]
+    context = {"aws:SecureTransport": "true", "aws:ResourceAccount": account}
+    if isinstance(principal, str):
+        context.update({"aws:PrincipalArn": role_of(principal), "aws:PrincipalAccount": principal.split(":")[4]})
+    sim = {
+        "request": {"principal": principal, "action": action, "resource": {"resource": resource, "accountId": account},
+                    "contextVariables": context},
+        "identityPolicies": identity,
+        "resourcePolicy": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": f"arn:aws:s3:::{bucket}/*",
+        }]},
+    }  # fmt: skip
+    if endpoint:
+        found = applied.endpoints["s3"]
+        context.update({"aws:SourceVpce": found["id"], "aws:SourceVpc": found["vpc"]})
+        sim["vpcEndpointPolicies"] = [{"name": found["id"], "policy": found["policy"]}]
+    return sim
+
+
+def test_the_s3_endpoint_admits_aws_repositories_and_refuses_foreign_buckets(applied, dev):
+    anonymous = {"type": "Anonymous"}
+    repositories = [
+        through_s3_endpoint(dev, anonymous, "s3:GetObject", obj, AWS_OWNED_ACCOUNT, []) for obj in AWS_REPOSITORY_OBJECTS
+    ]
+    assert evaluate(repositories) == ["Allowed"] * len(repositories), AWS_REPOSITORY_OBJECTS
+    # A role of this account that its own policy lets do anything, and anyone
+    # at all, against a foreign bucket that lets everyone do anything.
+    role = f"arn:aws:sts::{applied['dev']['role_arns']['producer'].split(':')[4]}:assumed-role/marketpulse-dev-producer/x"
+    anything = [{"name": "anything", "policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}}]  # fmt: skip
+    foreign = [
+        (role, "s3:GetObject", anything), (role, "s3:PutObject", anything), (anonymous, "s3:GetObject", []),
+    ]  # fmt: skip
+    outside = evaluate([through_s3_endpoint(dev, p, a, FOREIGN_OBJECT, AWS_OWNED_ACCOUNT, i, endpoint=False) for p, a, i in foreign])
+    assert outside == ["Allowed"] * len(foreign), "without the endpoint these must pass, or the check proves nothing"
+    inside = evaluate([through_s3_endpoint(dev, p, a, FOREIGN_OBJECT, AWS_OWNED_ACCOUNT, i) for p, a, i in foreign])
+    assert "Allowed" not in inside, inside
 
 
 # Helpers

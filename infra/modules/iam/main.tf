@@ -28,8 +28,6 @@ locals {
     ]
   }
   key = [{ Effect = "Allow", Action = local.kms_use, Resource = var.kms_key_arn }]
-  # `generate --resume` lists the multipart uploads a killed run left, to abort them.
-  resume = [{ Effect = "Allow", Action = ["s3:ListBucketMultipartUploads"], Resource = local.raw }]
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -97,11 +95,19 @@ locals {
       { Effect = "Allow", Action = ["iam:PassRole"], Resource = "arn:aws:iam::${var.account_id}:role/${var.name_prefix}-emr-ec2" },
       { Effect = "Allow", Action = ["iam:CreateServiceLinkedRole"], Resource = "arn:aws:iam::${var.account_id}:role/aws-service-role/spot.amazonaws.com/*" },
     ]
-    # EMR nodes: the fleet writes raw, bronze->silver reads raw and writes silver.
-    emr_ec2 = concat(local.read_write["raw"], local.resume, local.read_write["silver"], local.read["artifacts"], local.key, [
+    # EMR nodes: bronze->silver reads raw, writes silver and registers it in
+    # the catalog (the calls the access ledger records); the fleet runs the
+    # producer on raw, resuming; EMR ships the nodes' logs.
+    emr_ec2 = [
+      { Effect = "Allow", Action = ["s3:ListBucket", "s3:ListBucketMultipartUploads"], Resource = local.raw },
+      { Effect = "Allow", Action = ["s3:ListBucket"], Resource = local.silver },
+      { Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource = ["${local.raw}/*", "${local.silver}/*"] },
+      { Effect = "Allow", Action = ["s3:GetObject"], Resource = "${local.artifacts}/*" },
+      { Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = var.kms_key_arn },
       { Effect = "Allow", Action = ["s3:PutObject"], Resource = "${local.logs}/emr/*" },
-      { Effect = "Allow", Action = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable", "glue:GetPartitions", "glue:BatchCreatePartition"], Resource = [local.catalog, local.db["silver"], local.tables["silver"]] },
-    ])
+      { Effect = "Allow", Action = ["glue:CreateDatabase"], Resource = [local.catalog, local.db["silver"]] },
+      { Effect = "Allow", Action = ["glue:CreateTable", "glue:UpdateTable", "glue:BatchCreatePartition"], Resource = [local.catalog, local.db["silver"], local.tables["silver"]] },
+    ]
     # Glue silver->gold: reads silver, rewrites gold days, keeps bookmarks and temp files in artifacts.
     glue = concat(local.read["silver"], local.read_write["gold"], local.key, [
       { Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], Resource = "${local.artifacts}/glue/*" },

@@ -5,21 +5,61 @@
 # cover every AWS API the private subnets call (docs/network.md).
 
 locals {
+  account = data.aws_caller_identity.current.account_id
   # IAM's service prefix where it is not the endpoint's service name.
   iam_prefix = { kinesis-streams = "kinesis" }
-  endpoint_policy = {
-    for service in concat(["s3"], var.interface_endpoints) : service => {
-      Version = "2012-10-17"
-      Statement = [{
-        Sid       = "ThisAccountOnly"
-        Effect    = "Allow"
-        Principal = "*"
-        Action    = format("%s:*", lookup(local.iam_prefix, service, split(".", service)[0]))
-        Resource  = "*"
-        Condition = { StringEquals = { "aws:PrincipalAccount" = data.aws_caller_identity.current.account_id } }
-      }]
-    }
-  }
+  # Buckets AWS owns that the private subnets read through the S3 endpoint:
+  # ECR's image layers (ECR's "Amazon ECR interface VPC endpoints"), the EMR
+  # repository and EMR 7's Amazon Linux 2023 packages (EMR's "Sample policies
+  # for private subnets that access Amazon S3"), and Amazon Linux 2 packages
+  # for Batch's ECS-optimised hosts. Layers come through presigned URLs and
+  # packages unsigned, so no principal of this account signs these reads.
+  aws_owned_objects = [
+    "arn:aws:s3:::prod-${var.region}-starport-layer-bucket/*",
+    "arn:aws:s3:::repo.${var.region}.emr.amazonaws.com/*",
+    "arn:aws:s3:::al2023-repos-${var.region}-de612dc2/*",
+    "arn:aws:s3:::amazonlinux-2-repos-${var.region}/*",
+  ]
+  # Interface endpoints: this account's principals only. S3: this account's
+  # principals on this account's buckets, and AWS's repositories read-only;
+  # a foreign bucket is out of reach whatever its own policy allows.
+  endpoint_policy = merge(
+    {
+      for service in var.interface_endpoints : service => {
+        Version = "2012-10-17"
+        Statement = [{
+          Sid       = "ThisAccountOnly"
+          Effect    = "Allow"
+          Principal = "*"
+          Action    = format("%s:*", lookup(local.iam_prefix, service, split(".", service)[0]))
+          Resource  = "*"
+          Condition = { StringEquals = { "aws:PrincipalAccount" = local.account } }
+        }]
+      }
+    },
+    {
+      s3 = {
+        Version = "2012-10-17"
+        Statement = [
+          {
+            Sid       = "ThisAccountsBuckets"
+            Effect    = "Allow"
+            Principal = "*"
+            Action    = "s3:*"
+            Resource  = "*"
+            Condition = { StringEquals = { "aws:PrincipalAccount" = local.account, "aws:ResourceAccount" = local.account } }
+          },
+          {
+            Sid       = "AwsRepositoriesReadOnly"
+            Effect    = "Allow"
+            Principal = "*"
+            Action    = "s3:GetObject"
+            Resource  = local.aws_owned_objects
+          },
+        ]
+      }
+    },
+  )
   # /22s from the start of the block: public 0-1, private 2-3.
   public_cidrs  = [for i in range(2) : cidrsubnet(var.cidr, 22 - tonumber(split("/", var.cidr)[1]), i)]
   private_cidrs = [for i in range(2) : cidrsubnet(var.cidr, 22 - tonumber(split("/", var.cidr)[1]), i + 2)]

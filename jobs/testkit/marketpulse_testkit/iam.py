@@ -19,7 +19,7 @@ from .paths import REPO
 EVALUATOR = REPO / "infra" / "tests" / "access"
 # Where each component runs: in the VPC's private subnets (its S3 and
 # Glue calls pass the endpoints' policies) or outside it.
-IN_VPC = {"producer": True}
+IN_VPC = {"producer": True, "bronze_to_silver": True}
 
 
 @dataclass
@@ -106,6 +106,7 @@ def simulation(entry: dict, applied: Applied) -> dict:
         **entry["context"],
         "aws:PrincipalArn": role,
         "aws:PrincipalAccount": ACCOUNT,
+        "aws:ResourceAccount": ACCOUNT,  # every resource the platform calls is its own
         "aws:PrincipalType": "AssumedRole",
         "aws:userid": f"AROA:{entry['principal'].rsplit('/', 1)[1]}",
     }
