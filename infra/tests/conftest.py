@@ -31,7 +31,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     beside this suite makes: it runs after every other applied test, and
     the destroy after it."""
     access = [i for i in items if i.module.__name__.endswith("test_access")]
-    destroy = [i for i in items if i.name == "test_destroy_removes_everything"]
+    destroy = [i for i in items if i.name == "test_dev_is_destroyed_whole"]
     rest = [i for i in items if i not in access and i not in destroy]
     items[:] = rest + access + destroy
 
@@ -123,7 +123,7 @@ def applied(platform, emulator):
         for env in started
     }
     yield outputs
-    for env in ("dev", "prod"):  # after a failure before test_destroy_removes_everything
+    for env in ("dev", "prod"):  # after a failure before the destroy tests
         if platform.run("state", "list", check=False, workspace=env).stdout.strip():
             platform.run(*APPLY, *var_file(env), "-var=force_destroy=true", check=False, workspace=env)
             platform.run(*DESTROY, *var_file(env), "-var=force_destroy=true", check=False, workspace=env)

@@ -93,6 +93,14 @@ def ledger(applied, emulator, producer_binary) -> list[dict]:
         with proxy.running("bronze_to_silver"):
             record_bronze_to_silver(role_env("emr_ec2"), out)
         proxy.write(LEDGER)
+    # Emptied one request at a time: the provider's force_destroy deletes
+    # versions in parallel, which the emulator answers with 500s.
+    s3 = boto3.client("s3", endpoint_url=emulator)
+    for layer in ("raw", "silver"):
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=out["buckets"][layer]):
+            doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            if doomed:
+                s3.delete_objects(Bucket=out["buckets"][layer], Delete={"Objects": doomed, "Quiet": True})
     return [json.loads(line) for line in LEDGER.read_text().splitlines()]
 
 
@@ -105,7 +113,7 @@ def record_producer(proxy: RecordingProxy, binary: Path, env: dict, out: dict) -
     """generate into raw, killed once it has written, then --resume and
     verify, as a fleet task does; then a run into the Kinesis stream."""
     lake = f"s3://{out['buckets']['raw']}/lake"
-    generate = [binary, "generate", "--out", lake, "--scale", "0.05", "--days", "2", "--threads", "1", "-q",
+    generate = [binary, "generate", "--out", lake, "--scale", "0.05", "--days", "1", "--threads", "1", "-q",
                 "--lock-lease-seconds", "1"]  # fmt: skip
     killed = subprocess.Popen(generate, env=env, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -182,6 +190,10 @@ def test_every_call_is_recorded_under_a_role_and_known_to_the_ledger(ledger):
 
 
 def test_every_recorded_call_is_allowed_by_the_applied_policies(ledger, dev):
+    # A managed policy's document is not in the state: a recorded role must have none.
+    recorded = {role_of(e["principal"]).rsplit("/", 1)[1] for e in ledger}
+    assert not [u for u in dev.unreadable if any(f'["{short}"]' in u for short in RECORDED_ROLES)], dev.unreadable
+    assert {r.split("-", 2)[2].replace("-", "_") for r in recorded} == RECORDED_ROLES
     results = verdicts(ledger, dev)
     denied = [(e["component"], e["action"], e["resource"], r) for e, r in zip(ledger, results, strict=True) if r != "Allowed"]
     summary = Counter(results)
@@ -205,11 +217,14 @@ def test_each_statement_a_call_needs_denies_a_call_when_removed(ledger, dev):
         or (kind == "key" and owner in keys)
         or (kind == "endpoint" and owner in services)
     ]  # fmt: skip
-    # One evaluator run for every mutant: the ledger once per removed statement.
-    results = evaluate([simulation(e, mutant) for c in candidates for mutant in [dev.without(*c)] for e in ledger])
+    # One evaluator run for every mutant, each over one call of every kind
+    # the policies can tell apart (alike_for).
+    alike = alike_for(dev)
+    sample = list({alike(e): e for e in ledger}.values())
+    results = evaluate([simulation(e, mutant) for c in candidates for mutant in [dev.without(*c)] for e in sample])
     needed, unneeded = 0, []
     for n, (kind, owner, i) in enumerate(candidates):
-        if any(r != "Allowed" for r in results[n * len(ledger) : (n + 1) * len(ledger)]):
+        if any(r != "Allowed" for r in results[n * len(sample) : (n + 1) * len(sample)]):
             needed += 1
         else:
             unneeded.append((kind, owner, statement_of(dev, kind, owner, i)))
@@ -312,6 +327,30 @@ def test_the_s3_endpoint_admits_aws_repositories_and_refuses_foreign_buckets(app
 
 def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
+
+
+def alike_for(applied: Applied):
+    """A key under which calls are alike to every applied policy: the same
+    principal, action and component, the object's key cut to as many
+    folders as any policy's S3 resource names, and only the context keys
+    some condition reads."""
+    documents = [p["policy"] for ps in applied.identity.values() for p in ps]
+    documents += [*applied.buckets.values(), *applied.keys.values(), *(e["policy"] for e in applied.endpoints.values())]
+    depth, read = 0, set()
+    for statement in (s for d in documents for s in statements(d)):
+        for resource in as_list(statement.get("Resource", [])):
+            if resource.startswith("arn:aws:s3:::") and "/" in resource:
+                depth = max(depth, resource.split("*")[0].count("/"))
+        read |= {key for test in statement.get("Condition", {}).values() for key in test}
+
+    def alike(entry: dict) -> str:
+        resource = entry["resource"]
+        if entry["action"].startswith("s3:") and "/" in resource:
+            resource = "/".join(resource.split("/")[:depth])
+        context = {k: v for k, v in entry["context"].items() if k in read}
+        return json.dumps([entry["principal"], entry["action"], entry["component"], resource, context], sort_keys=True)
+
+    return alike
 
 
 def statement_of(applied: Applied, kind: str, owner: str, index: int) -> dict:

@@ -20,6 +20,8 @@ resource "aws_security_group" "master" {
   description            = "EMR master (EMR manages its rules)"
   vpc_id                 = var.vpc_id
   revoke_rules_on_delete = true
+  # AmazonEMRServicePolicy_v2 manages only security groups so tagged.
+  tags = { for-use-with-amazon-emr-managed-policies = "true" }
 }
 
 resource "aws_security_group" "worker" {
@@ -27,6 +29,8 @@ resource "aws_security_group" "worker" {
   description            = "EMR core and task nodes (EMR manages its rules)"
   vpc_id                 = var.vpc_id
   revoke_rules_on_delete = true
+  # AmazonEMRServicePolicy_v2 manages only security groups so tagged.
+  tags = { for-use-with-amazon-emr-managed-policies = "true" }
 }
 
 resource "aws_security_group" "service" {
@@ -34,6 +38,8 @@ resource "aws_security_group" "service" {
   description            = "EMR service access in a private subnet"
   vpc_id                 = var.vpc_id
   revoke_rules_on_delete = true
+  # AmazonEMRServicePolicy_v2 manages only security groups so tagged.
+  tags = { for-use-with-amazon-emr-managed-policies = "true" }
   ingress {
     description     = "EMR service access from the master"
     from_port       = 9443

@@ -89,11 +89,11 @@ locals {
       { Effect = "Allow", Action = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"], Resource = "arn:aws:ecr:${var.region}:${var.account_id}:repository/marketpulse*" },
       { Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = "arn:aws:logs:${var.region}:${var.account_id}:log-group:/marketpulse/*" },
     ]
-    # EMR's service role manages the cluster's instances in this account.
+    # EMR's service role: AmazonEMRServicePolicy_v2 (attached below) acts only
+    # on subnets and security groups tagged for it; it passes only roles named
+    # EMR_EC2_DefaultRole, so the nodes' role is passed here.
     emr = [
-      { Effect = "Allow", Action = ["ec2:RunInstances", "ec2:TerminateInstances", "ec2:CreateTags", "ec2:Describe*", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:CreateFleet", "ec2:CreateLaunchTemplate", "ec2:DeleteLaunchTemplate", "ec2:CreateLaunchTemplateVersion", "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress"], Resource = "*", Condition = { StringEquals = { "aws:RequestedRegion" = var.region } } },
-      { Effect = "Allow", Action = ["iam:PassRole"], Resource = "arn:aws:iam::${var.account_id}:role/${var.name_prefix}-emr-ec2" },
-      { Effect = "Allow", Action = ["iam:CreateServiceLinkedRole"], Resource = "arn:aws:iam::${var.account_id}:role/aws-service-role/spot.amazonaws.com/*" },
+      { Effect = "Allow", Action = ["iam:PassRole"], Resource = "arn:aws:iam::${var.account_id}:role/${var.name_prefix}-emr-ec2", Condition = { StringLike = { "iam:PassedToService" = "ec2.amazonaws.com*" } } },
     ]
     # EMR nodes: bronze->silver reads raw, writes silver and registers it in
     # the catalog (the calls the access ledger records); the fleet runs the
@@ -129,23 +129,25 @@ locals {
       { Effect = "Allow", Action = ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:PutObject"], Resource = [local.raw, "${local.raw}/*"] },
       { Effect = "Allow", Action = ["logs:PutLogEvents"], Resource = "arn:aws:logs:${var.region}:${var.account_id}:log-group:/marketpulse/*" },
     ])
-    # Batch's service role runs the managed compute environment.
-    batch = [
-      { Effect = "Allow", Action = ["ec2:Describe*", "ec2:CreateLaunchTemplate", "ec2:DeleteLaunchTemplate", "ec2:CreateLaunchTemplateVersion", "ec2:RunInstances", "ec2:TerminateInstances", "ec2:CreateTags", "ec2:CreateFleet", "autoscaling:Describe*", "autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup", "autoscaling:CreateOrUpdateTags", "autoscaling:CreateLaunchConfiguration", "autoscaling:DeleteLaunchConfiguration", "ecs:CreateCluster", "ecs:DeleteCluster", "ecs:Describe*", "ecs:List*", "ecs:DeregisterContainerInstance"], Resource = "*", Condition = { StringEquals = { "aws:RequestedRegion" = var.region } } },
-      { Effect = "Allow", Action = ["iam:PassRole"], Resource = "arn:aws:iam::${var.account_id}:role/${var.name_prefix}-batch-ec2" },
-    ]
-    # Batch hosts join the ECS cluster Batch makes and ship container logs.
-    batch_ec2 = [
-      { Effect = "Allow", Action = ["ecs:RegisterContainerInstance", "ecs:DeregisterContainerInstance", "ecs:DiscoverPollEndpoint", "ecs:Submit*", "ecs:Poll", "ecs:StartTelemetrySession", "ecs:UpdateContainerInstancesState"], Resource = "*", Condition = { StringEquals = { "aws:RequestedRegion" = var.region } } },
-      { Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = "arn:aws:logs:${var.region}:${var.account_id}:log-group:/aws/batch/*" },
-      { Effect = "Allow", Action = ["ecr:GetAuthorizationToken"], Resource = "*" },
-      { Effect = "Allow", Action = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], Resource = "arn:aws:ecr:${var.region}:${var.account_id}:repository/marketpulse*" },
-    ]
     # EventBridge starts the Glue workflow when the silver step completes.
     events = [
       { Effect = "Allow", Action = ["glue:notifyEvent"], Resource = "arn:aws:glue:${var.region}:${var.account_id}:workflow/${var.name_prefix}-*" },
     ]
   }
+}
+
+# The policies AWS documents for its service roles, kept current by AWS:
+# EMR's service role (with the tag conditions the network and EMR modules
+# meet), Batch's service role, and the Amazon ECS instance role Batch's hosts
+# run under (AWS Batch User Guide, "Amazon ECS instance role").
+resource "aws_iam_role_policy_attachment" "aws_managed" {
+  for_each = {
+    emr       = "service-role/AmazonEMRServicePolicy_v2"
+    batch     = "service-role/AWSBatchServiceRole"
+    batch_ec2 = "service-role/AmazonEC2ContainerServiceforEC2Role"
+  }
+  role       = aws_iam_role.this[each.key].name
+  policy_arn = "arn:aws:iam::aws:policy/${each.value}"
 }
 
 resource "aws_iam_instance_profile" "emr_ec2" {

@@ -90,7 +90,8 @@ resource "aws_subnet" "private" {
   vpc_id            = aws_vpc.this.id
   cidr_block        = local.private_cidrs[count.index]
   availability_zone = var.availability_zones[count.index]
-  tags              = { Name = "${var.name_prefix}-private-${count.index}", tier = "private" }
+  # AmazonEMRServicePolicy_v2 launches EMR's instances only into subnets so tagged.
+  tags = { Name = "${var.name_prefix}-private-${count.index}", tier = "private", for-use-with-amazon-emr-managed-policies = "true" }
 }
 
 resource "aws_internet_gateway" "this" {
