@@ -191,9 +191,8 @@ def test_every_call_is_recorded_under_a_role_and_known_to_the_ledger(ledger):
 
 def test_every_recorded_call_is_allowed_by_the_applied_policies(ledger, dev):
     # A managed policy's document is not in the state: a recorded role must have none.
-    recorded = {role_of(e["principal"]).rsplit("/", 1)[1] for e in ledger}
     assert not [u for u in dev.unreadable if any(f'["{short}"]' in u for short in RECORDED_ROLES)], dev.unreadable
-    assert {r.split("-", 2)[2].replace("-", "_") for r in recorded} == RECORDED_ROLES
+    assert {short_owner("identity", role_of(e["principal"])) for e in ledger} == RECORDED_ROLES
     results = verdicts(ledger, dev)
     denied = [(e["component"], e["action"], e["resource"], r) for e, r in zip(ledger, results, strict=True) if r != "Allowed"]
     summary = Counter(results)
@@ -227,7 +226,7 @@ def test_each_statement_a_call_needs_denies_a_call_when_removed(ledger, dev):
         if any(r != "Allowed" for r in results[n * len(sample) : (n + 1) * len(sample)]):
             needed += 1
         else:
-            unneeded.append((kind, owner, statement_of(dev, kind, owner, i)))
+            unneeded.append((kind, owner, statements(dev.policy(kind, owner))[i]))
     (LEDGER.parent / "mutations.json").write_text(json.dumps({"statements": len(candidates), "needed": needed}))
     listed = unused_listed()
     unexplained = [
@@ -334,10 +333,8 @@ def alike_for(applied: Applied):
     principal, action and component, the object's key cut to as many
     folders as any policy's S3 resource names, and only the context keys
     some condition reads."""
-    documents = [p["policy"] for ps in applied.identity.values() for p in ps]
-    documents += [*applied.buckets.values(), *applied.keys.values(), *(e["policy"] for e in applied.endpoints.values())]
     depth, read = 0, set()
-    for statement in (s for d in documents for s in statements(d)):
+    for statement in (s for _, _, document in applied.policies() for s in statements(document)):
         for resource in as_list(statement.get("Resource", [])):
             if resource.startswith("arn:aws:s3:::") and "/" in resource:
                 depth = max(depth, resource.split("*")[0].count("/"))
@@ -351,14 +348,6 @@ def alike_for(applied: Applied):
         return json.dumps([entry["principal"], entry["action"], entry["component"], resource, context], sort_keys=True)
 
     return alike
-
-
-def statement_of(applied: Applied, kind: str, owner: str, index: int) -> dict:
-    if kind == "identity":
-        arn, p = owner.rsplit("#", 1)
-        return statements(applied.identity[arn][int(p)]["policy"])[index]
-    policy = {"bucket": applied.buckets, "key": applied.keys}.get(kind, {}).get(owner) or applied.endpoints[owner]["policy"]
-    return statements(policy)[index]
 
 
 def short_owner(kind: str, owner: str) -> str:

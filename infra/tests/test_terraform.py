@@ -19,6 +19,7 @@ from pathlib import Path
 import boto3
 import pytest
 from marketpulse_testkit import REPO
+from marketpulse_testkit.iam import resources
 from marketpulse_testkit.terraform import (
     APPLY,
     DESTROY,
@@ -310,11 +311,8 @@ POLICY_ATTRIBUTES = ("policy", "assume_role_policy", "json")
 
 def policy_documents(module: dict):
     """(address, document) for every JSON policy in a state's module tree."""
-    for resource in module.get("resources", []):
+    for resource in resources(module):
         for attribute in POLICY_ATTRIBUTES:
             text = resource.get("values", {}).get(attribute)
             if isinstance(text, str) and text.lstrip().startswith("{") and '"Statement"' in text:
                 yield resource["address"], json.loads(text)
-    for child in module.get("child_modules", []):
-        yield from policy_documents(child)
-

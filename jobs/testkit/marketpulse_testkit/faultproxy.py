@@ -9,12 +9,13 @@ also fail part of a batch: those records are not forwarded and come back
 with ProvisionedThroughputExceededException, as Kinesis reports them.
 """
 
-import http.client
 import json
 import random
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from .relay import RelayHandler, forward
 
 SLOW_DOWN = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
@@ -40,38 +41,12 @@ class FaultProxy:
         self.counts = {"requests": 0, "errors": 0, "drops": 0, "failed_records": 0, "lost": 0, "lost_records": 0}
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _body(self):
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    out = b""
-                    while True:
-                        size = int(self.rfile.readline().strip().split(b";")[0], 16)
-                        if size == 0:
-                            self.rfile.readline()
-                            return out
-                        out += self.rfile.read(size)
-                        self.rfile.readline()
-                return self.rfile.read(int(self.headers.get("Content-Length", 0)))
-
-            def _reply(self, status, body, content_type="application/xml", extra=()):
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for k, v in extra:
-                    self.send_header(k, v)
-                self.end_headers()
-                # A response to HEAD has no body: bytes after its headers
-                # would be read as the next response on the connection.
-                if self.command != "HEAD":
-                    self.wfile.write(body)
+        class Handler(RelayHandler):
+            def _reply(self, status, body, content_type="application/xml"):
+                self.reply(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))], body)
 
             def _handle(self):
-                body = self._body()
+                body = self.read_body()
                 with proxy.lock:
                     proxy.counts["requests"] += 1
                     roll = proxy.rng.random()
@@ -105,18 +80,7 @@ class FaultProxy:
                     return
                 if target.endswith(".PutRecords") and proxy.record_failure_share > 0 and fail_records < 0.5:
                     return self._partial_put_records(body)
-                status, headers, data = proxy.forward(self.command, self.path, self.headers, body)
-                head = self.command == "HEAD"
-                self.send_response(status)
-                for k, v in headers:
-                    keep_length = head and k.lower() == "content-length"
-                    if keep_length or k.lower() not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(k, v)
-                if not head:
-                    self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if not head:
-                    self.wfile.write(data)
+                self.reply(*proxy.forward(self.command, self.path, self.headers, body))
 
             def _partial_put_records(self, body):
                 request = json.loads(body)
@@ -149,16 +113,7 @@ class FaultProxy:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def forward(self, method, path, headers, body):
-        conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=60)
-        skip = {"host", "content-length", "transfer-encoding", "connection"}
-        fwd = {k: v for k, v in headers.items() if k.lower() not in skip}
-        fwd["Content-Length"] = str(len(body))
-        fwd["Host"] = f"127.0.0.1:{self.upstream_port}"
-        conn.request(method, path, body=body if method != "HEAD" else None, headers=fwd)
-        resp = conn.getresponse()
-        data = resp.read()
-        conn.close()
-        return resp.status, resp.getheaders(), data
+        return forward(self.upstream_port, method, path, headers, body)
 
     @property
     def url(self):

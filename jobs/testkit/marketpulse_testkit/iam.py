@@ -54,28 +54,31 @@ class Applied:
             applied.identity.setdefault(roles[role], []).append({"name": name, "policy": policy})
         return applied
 
+    def policies(self):
+        """(kind, owner, document) of every policy: identity (owner: role ARN#n), bucket, key, endpoint."""
+        for arn, named in self.identity.items():
+            yield from (("identity", f"{arn}#{n}", p["policy"]) for n, p in enumerate(named))
+        yield from (("bucket", name, policy) for name, policy in self.buckets.items())
+        yield from (("key", arn, policy) for arn, policy in self.keys.items())
+        yield from (("endpoint", service, e["policy"]) for service, e in self.endpoints.items())
+
+    def policy(self, kind: str, owner: str) -> dict:
+        if kind == "identity":
+            arn, n = owner.rsplit("#", 1)
+            return self.identity[arn][int(n)]["policy"]
+        return {"bucket": self.buckets, "key": self.keys}[kind][owner] if kind != "endpoint" else self.endpoints[owner]["policy"]
+
     def statements(self) -> list[tuple[str, str, int]]:
         """(kind, owner, index) of every Allow statement, for the mutation check."""
-        out = []
-        for arn, policies in self.identity.items():
-            for p, named in enumerate(policies):
-                out += [("identity", f"{arn}#{p}", i) for i, s in enumerate(statements(named["policy"])) if s["Effect"] == "Allow"]
-        for kind, table in (("bucket", self.buckets), ("key", self.keys)):
-            for owner, policy in table.items():
-                out += [(kind, owner, i) for i, s in enumerate(statements(policy)) if s["Effect"] == "Allow"]
-        for service, endpoint in self.endpoints.items():
-            out += [("endpoint", service, i) for i, s in enumerate(statements(endpoint["policy"])) if s["Effect"] == "Allow"]
-        return out
+        return [
+            (kind, owner, i) for kind, owner, policy in self.policies()
+            for i, s in enumerate(statements(policy)) if s["Effect"] == "Allow"
+        ]  # fmt: skip
 
     def without(self, kind: str, owner: str, index: int) -> Applied:
         """A copy with one statement removed."""
         mutated = copy.deepcopy(self)
-        if kind == "identity":
-            arn, p = owner.rsplit("#", 1)
-            policy = mutated.identity[arn][int(p)]["policy"]
-        else:
-            policy = {"bucket": mutated.buckets, "key": mutated.keys}.get(kind, {}).get(owner)
-            policy = policy if policy is not None else mutated.endpoints[owner]["policy"]
+        policy = mutated.policy(kind, owner)
         policy["Statement"] = [s for i, s in enumerate(statements(policy)) if i != index]
         return mutated
 

@@ -12,7 +12,6 @@ recorded call, marked `implied`. infra/README.md documents the format.
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import threading
@@ -20,10 +19,11 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from .aws import ACCOUNT, REGION
+from .relay import RelayHandler, forward
 
 CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 # AWS's SDKs reach AWS over TLS; the proxy and moto speak plain HTTP.
@@ -43,8 +43,7 @@ class RecordingProxy:
     `learn(access_key, role_arn)` names the role behind a temporary key."""
 
     def __init__(self, upstream: str):
-        parsed = urllib.parse.urlsplit(upstream)
-        self.upstream = (parsed.hostname, parsed.port)
+        self.upstream_port = urllib.parse.urlsplit(upstream).port
         self.entries: list[dict] = []
         self.principals: dict[str, str] = {}
         self.component = "unnamed"
@@ -53,50 +52,20 @@ class RecordingProxy:
         self.lock = threading.Lock()
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two writes: with Nagle's algorithm
-            # on, a keep-alive client waits out a delayed ACK (40 ms) for each.
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args):
-                pass
-
-            def _body(self) -> bytes:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    out = b""
-                    while size := int(self.rfile.readline().strip().split(b";")[0], 16):
-                        out += self.rfile.read(size)
-                        self.rfile.readline()
-                    self.rfile.readline()
-                    return out
-                return self.rfile.read(int(self.headers.get("Content-Length", 0)))
-
+        class Handler(RelayHandler):
             def _handle(self):
-                body = self._body()
-                status, headers, data = proxy.forward(self.command, self.path, self.headers, body)
+                body = self.read_body()
+                status, headers, data = forward(proxy.upstream_port, self.command, self.path, self.headers, body)
                 # AWS authorises a call before it looks at what exists: a
                 # 404 or an AlreadyExists needed the permission all the same.
                 if status < 500:
                     proxy.record(self.command, self.path, self.headers, body, {k.lower(): v for k, v in headers})
-                head = self.command == "HEAD"
-                self.send_response(status)
                 # AWS's SDK for Java v1 (s3a) copies a source's SSE-KMS header
                 # into a rename's CopyObject and refuses to send it over plain
                 # HTTP, which the proxy speaks (AWS: HTTPS). Clients do not see
                 # the encryption of what they read; the ledger has it, and the
                 # bucket default encrypts the copy alike.
-                headers = [(k, v) for k, v in headers if not k.lower().startswith("x-amz-server-side-encryption")]
-                for k, v in headers:
-                    if (head and k.lower() == "content-length") or k.lower() not in (
-                        "content-length", "transfer-encoding", "connection"
-                    ):  # fmt: skip
-                        self.send_header(k, v)
-                if not head:
-                    self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if not head:
-                    self.wfile.write(data)
+                self.reply(status, [(k, v) for k, v in headers if not k.lower().startswith("x-amz-server-side-encryption")], data)
 
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
 
@@ -128,18 +97,6 @@ class RecordingProxy:
         """(component, action, resource) of every call so far."""
         with self.lock:
             return [(e["component"], e["action"], e["resource"]) for e in self.entries]
-
-    def forward(self, method, path, headers, body):
-        conn = http.client.HTTPConnection(*self.upstream, timeout=120)
-        skip = {"host", "content-length", "transfer-encoding", "connection"}
-        fwd = {k: v for k, v in headers.items() if k.lower() not in skip}
-        fwd["Content-Length"] = str(len(body))
-        fwd["Host"] = f"{self.upstream[0]}:{self.upstream[1]}"
-        conn.request(method, path, body=body if method != "HEAD" else None, headers=fwd)
-        resp = conn.getresponse()
-        data = resp.read()
-        conn.close()
-        return resp.status, resp.getheaders(), data
 
     def record(self, method: str, path: str, headers, body: bytes, response: dict[str, str]) -> None:
         found = CREDENTIAL.search(headers.get("Authorization", ""))
