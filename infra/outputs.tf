@@ -18,6 +18,11 @@ output "glue_databases" {
   value       = module.glue.databases
 }
 
+output "emr_security_configuration" {
+  description = "The EMR security configuration every cluster runs with: --set SECURITY_CONFIGURATION for deploy/emr/cluster.json."
+  value       = module.emr.security_configuration
+}
+
 output "emr_cluster_id" {
   description = "The EMR cluster."
   value       = module.emr.cluster_id
@@ -46,4 +51,16 @@ output "alarm_topic_arn" {
 output "role_arns" {
   description = "Role ARN per component."
   value       = module.iam.role_arns
+}
+
+output "redshift_sql_params" {
+  description = "The {{ name }} values of jobs/redshift/sql/ on this stack: where COPY reads gold, where UNLOAD writes, the role both assume, the key UNLOAD encrypts with, and gold's catalog database."
+  value = {
+    gold_uri   = "s3://${module.s3_lake.bucket_names["gold"]}/gold"
+    unload_uri = "s3://${module.s3_lake.bucket_names["gold"]}/unload"
+    iam_role   = module.iam.role_arns["redshift"]
+    kms_key_id = module.kms.key_arn
+    # serve/external_schema.sql: Spectrum over the gold catalog.
+    glue_gold_database = module.glue.databases["gold"]
+  }
 }

@@ -20,7 +20,7 @@ from marketpulse_testkit.podman import IMAGE
 # Batch runs the children as containers (podman), through the fixture below.
 pytestmark = pytest.mark.container
 SETTINGS = {"MARKETPULSE_SCALE": "0.001", "MARKETPULSE_DAYS": "1", "MARKETPULSE_SEED": "5"}
-VALUES = {"ACCOUNT_ID": "123456789012", "ENV": "dev", "IMAGE": IMAGE}
+VALUES = {"ACCOUNT_ID": "123456789012", "ENV": "dev", "IMAGE": IMAGE, "KMS_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"}
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +74,8 @@ def test_an_array_job_of_three_children_writes_the_single_process_lake(batch_mot
     d = batch.describe_job_definitions(jobDefinitions=[arn])["jobDefinitions"][0]
     reclaim = d["retryStrategy"]["evaluateOnExit"][0]
     assert (reclaim["onStatusReason"], reclaim["action"].upper()) == ("Host EC2*", "RETRY")
+    environment = {e["name"]: e["value"] for e in d["containerProperties"]["environment"]}
+    assert environment["MARKETPULSE_SSE_KMS_KEY"] == VALUES["KMS_KEY_ARN"]
     # The same definition with a host folder for the lake: moto's containers
     # have no network to reach S3.
     lake = tmp_path / "lake"
@@ -82,6 +84,8 @@ def test_an_array_job_of_three_children_writes_the_single_process_lake(batch_mot
     local = render(path.read_text(), VALUES)
     local["jobDefinitionName"] = "marketpulse-producer-local"
     props = local["containerProperties"]
+    # A folder has no server-side encryption: the producer refuses the key there.
+    props["environment"] = [e for e in props["environment"] if e["name"] != "MARKETPULSE_SSE_KMS_KEY"]
     props["volumes"] = [{"name": "lake", "host": {"sourcePath": str(lake)}}]
     props["mountPoints"] = [{"sourceVolume": "lake", "containerPath": "/lake", "readOnly": False}]
     local_arn = batch.register_job_definition(**local)["jobDefinitionArn"]

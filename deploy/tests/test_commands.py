@@ -20,7 +20,8 @@ COMMANDS = {
     "marketpulse-batch-submit": "marketpulse_deploy.batch.array_job",
     "marketpulse-emr": "marketpulse_deploy.emr.cluster",
 }
-ECS_VALUES = ["--set", "ACCOUNT_ID=123456789012", "--set", "ENV=dev", "--set", "REGION=us-east-1", "--set", "IMAGE=i"]
+ECS_VALUES = ["--set", "ACCOUNT_ID=123456789012", "--set", "ENV=dev", "--set", "REGION=us-east-1", "--set", "IMAGE=i",
+              "--set", "KMS_KEY_ARN=arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"]  # fmt: skip
 
 
 def command(*argv, env=None) -> subprocess.CompletedProcess:
@@ -42,7 +43,7 @@ def test_each_command_runs_as_a_script_and_as_a_module(script, module):
     ("argv", "code", "message"),
     [
         (["marketpulse-batch-submit", "--register", "deploy/batch/job-definition.json"], 2,
-         "marketpulse-batch-submit: no value for ACCOUNT_ID, ENV, IMAGE (pass --set NAME=value)"),
+         "marketpulse-batch-submit: no value for ACCOUNT_ID, ENV, IMAGE, KMS_KEY_ARN (pass --set NAME=value)"),
         (["marketpulse-ecs-launch", "--register", "deploy/ecs/missing.json"], 2,
          "marketpulse-ecs-launch: cannot read deploy/ecs/missing.json: No such file or directory"),
         (["marketpulse-emr", "create", "--shards", "2", "--set", "LAKE"], 2,

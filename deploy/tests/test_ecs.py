@@ -13,7 +13,8 @@ from marketpulse_deploy.templates import TemplateError, render
 from marketpulse_testkit import REPO, aws_run
 
 SMALL = ["--scale", "0.002", "--days", "1", "--shard-count", "3"]
-VALUES = {"ACCOUNT_ID": "123456789012", "ENV": "dev", "REGION": "us-east-1", "IMAGE": "marketpulse:test"}
+VALUES = {"ACCOUNT_ID": "123456789012", "ENV": "dev", "REGION": "us-east-1", "IMAGE": "marketpulse:test",
+          "KMS_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,7 @@ def test_the_task_definition_registers_as_written(aws):
     assert (d["cpu"], d["memory"], d["networkMode"]) == ("1024", "2048", "awsvpc")
     assert c["logConfiguration"]["logDriver"] == "awslogs" and c["readonlyRootFilesystem"] is True
     assert {"name": "MARKETPULSE_EMF", "value": "true"} in c["environment"]
+    assert {"name": "MARKETPULSE_SSE_KMS_KEY", "value": VALUES["KMS_KEY_ARN"]} in c["environment"]
     with pytest.raises(TemplateError, match="no value for IMAGE"):
         render('{"image": "${IMAGE}"}', {})
 

@@ -33,6 +33,8 @@ VALUES = {
     "INSTANCE_PROFILE": "marketpulse-dev-emr-instance",
     "SUBNET_ID": "subnet-0123456789abcdef0",
     "LAKE": "s3://raw/lake",
+    "SECURITY_CONFIGURATION": "marketpulse-dev",
+    "KMS_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
 }
 
 
@@ -169,8 +171,10 @@ def test_the_cluster_has_spot_task_nodes_and_the_fan_out_as_its_step(aws, publis
     assert "spark.speculation=false" in args and "s3://artifacts/emr/fleet.py" in args
     assert args[args.index("--py-files") + 1] == "s3://artifacts/emr/lake.zip"
     assert args[args.index("--shards") + 1] == "40"
-    assert args[args.index("--") :] == ["--", "--out", "s3://raw/lake", "--scale", "10", "--days", "30"]
+    # Every shard writes under the environment key.
+    assert args[args.index("--") :] == ["--", "--out", "s3://raw/lake", "--sse-kms-key", VALUES["KMS_KEY_ARN"], "--scale", "10", "--days", "30"]
     described = emr.describe_cluster(ClusterId=cluster)["Cluster"]
+    assert described["SecurityConfiguration"] == VALUES["SECURITY_CONFIGURATION"]
     spark = next(c for c in described["Configurations"] if c["Classification"] == "spark-defaults")
     assert spark["Properties"]["spark.speculation"] == "false"
 

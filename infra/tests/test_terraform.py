@@ -160,6 +160,24 @@ def test_the_emr_cluster_has_spot_task_nodes_and_its_bootstrap_actions(applied, 
         assert re.fullmatch(r"[0-9a-f]{64}", actions["install marketpulse"]["Args"][1])
 
 
+def test_every_node_answers_instance_metadata_only_with_a_token(applied, emulator):
+    """IMDSv2, one hop: EMR's nodes by the security configuration every
+    cluster runs with, Batch's hosts by their launch template."""
+    emr = boto3.client("emr", endpoint_url=emulator)
+    ec2 = boto3.client("ec2", endpoint_url=emulator)
+    batch = boto3.client("batch", endpoint_url=emulator)
+    for env, out in applied.items():
+        name = emr.describe_cluster(ClusterId=out["emr_cluster_id"])["Cluster"]["SecurityConfiguration"]
+        assert name == out["emr_security_configuration"]
+        imds = json.loads(emr.describe_security_configuration(Name=name)["SecurityConfiguration"])["InstanceMetadataServiceConfiguration"]
+        assert imds == {"MinimumInstanceMetadataServiceVersion": 2, "HttpPutResponseHopLimit": 1}
+        (environment,) = [e for e in batch.describe_compute_environments()["computeEnvironments"] if f"-{env}-" in e["computeEnvironmentName"]]
+        template = environment["computeResources"]["launchTemplate"]
+        versions = ec2.describe_launch_template_versions(LaunchTemplateId=template["launchTemplateId"], Versions=[template["version"]])
+        options = versions["LaunchTemplateVersions"][0]["LaunchTemplateData"]["MetadataOptions"]
+        assert (options["HttpTokens"], options["HttpPutResponseHopLimit"]) == ("required", 1), options
+
+
 @pytest.fixture(scope="module")
 def prod_policies(platform, applied) -> list[tuple[str, dict]]:
     """(address, document) of every JSON policy in prod's applied state."""

@@ -11,6 +11,7 @@ locals {
     SHARDS           = var.sample_step_shards
     ARTIFACTS_BUCKET = var.bucket_names["artifacts"]
     LAKE             = "s3://${var.bucket_names["raw"]}/lake"
+    KMS_KEY_ARN      = var.kms_key_arn
   }))
   spark_defaults = jsondecode(file("${path.module}/../../../deploy/emr/cluster.json")).Configurations
 }
@@ -49,9 +50,16 @@ resource "aws_security_group" "service" {
   }
 }
 
+# The long-running cluster's and the transient fleet cluster's (output
+# security_configuration, deploy/emr/cluster.json): encryption at rest and in
+# transit, and IMDSv2 only, one hop, on every node.
 resource "aws_emr_security_configuration" "this" {
   name = var.name_prefix
   configuration = jsonencode({
+    InstanceMetadataServiceConfiguration = {
+      MinimumInstanceMetadataServiceVersion = 2
+      HttpPutResponseHopLimit               = 1
+    }
     EncryptionConfiguration = {
       EnableAtRestEncryption    = true
       EnableInTransitEncryption = true

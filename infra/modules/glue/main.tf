@@ -183,25 +183,3 @@ resource "aws_cloudwatch_event_target" "workflow" {
   arn      = aws_glue_workflow.this.arn
   role_arn = var.events_role_arn
 }
-
-resource "aws_glue_catalog_database" "raw" {
-  count       = var.enable_raw_crawler ? 1 : 0
-  name        = "marketpulse_${var.env}_raw"
-  description = "MarketPulse raw lake as crawled (ad-hoc queries only)"
-}
-
-resource "aws_glue_crawler" "raw" {
-  count                  = var.enable_raw_crawler ? 1 : 0
-  name                   = "${var.name_prefix}-raw"
-  role                   = var.glue_role_arn
-  database_name          = aws_glue_catalog_database.raw[0].name
-  security_configuration = aws_glue_security_configuration.this.name
-  s3_target {
-    path       = "s3://${var.bucket_names["raw"]}/lake/"
-    exclusions = ["_manifests/**", "_truth/**", "_locks/**"]
-  }
-  schema_change_policy {
-    update_behavior = "UPDATE_IN_DATABASE"
-    delete_behavior = "LOG"
-  }
-}

@@ -92,12 +92,6 @@ variable "silver_step_name" {
   default     = "marketpulse bronze to silver"
 }
 
-variable "enable_raw_crawler" {
-  type        = bool
-  description = "Crawl the raw lake into a raw database (for ad-hoc Athena queries on bronze)."
-  default     = false
-}
-
 variable "fx_per_usd" {
   type        = map(number)
   description = "Units of each sale currency per USD, as the producer's world config (gold converts sales to USD with it)."

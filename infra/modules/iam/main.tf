@@ -14,19 +14,6 @@ locals {
   tables    = { for k, v in var.glue_databases : k => "arn:aws:glue:${var.region}:${var.account_id}:table/${v}/*" }
   kms_use   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
 
-  # Statements reused by several roles.
-  read_write = {
-    for layer in ["raw", "silver", "gold", "artifacts"] : layer => [
-      { Effect = "Allow", Action = ["s3:ListBucket", "s3:GetBucketLocation"], Resource = var.bucket_arns[layer] },
-      { Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource = "${var.bucket_arns[layer]}/*" },
-    ]
-  }
-  read = {
-    for layer in ["raw", "silver", "gold", "artifacts"] : layer => [
-      { Effect = "Allow", Action = ["s3:ListBucket", "s3:GetBucketLocation"], Resource = var.bucket_arns[layer] },
-      { Effect = "Allow", Action = ["s3:GetObject"], Resource = "${var.bucket_arns[layer]}/*" },
-    ]
-  }
   key = [{ Effect = "Allow", Action = local.kms_use, Resource = var.kms_key_arn }]
 }
 
@@ -104,25 +91,35 @@ locals {
       { Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource = ["${local.raw}/*", "${local.silver}/*"] },
       { Effect = "Allow", Action = ["s3:GetObject"], Resource = "${local.artifacts}/*" },
       { Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = var.kms_key_arn },
-      { Effect = "Allow", Action = ["s3:PutObject"], Resource = "${local.logs}/emr/*" },
+      { Sid = "ClusterLogs", Effect = "Allow", Action = ["s3:PutObject"], Resource = "${local.logs}/emr/*" },
       { Effect = "Allow", Action = ["glue:CreateDatabase"], Resource = [local.catalog, local.db["silver"]] },
       { Effect = "Allow", Action = ["glue:CreateTable", "glue:UpdateTable", "glue:BatchCreatePartition"], Resource = [local.catalog, local.db["silver"], local.tables["silver"]] },
     ]
-    # Glue silver->gold: reads silver, rewrites gold days, keeps bookmarks and temp files in artifacts.
-    glue = concat(local.read["silver"], local.read_write["gold"], local.key, [
-      { Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], Resource = "${local.artifacts}/glue/*" },
-      { Effect = "Allow", Action = ["s3:ListBucket"], Resource = local.artifacts },
-      { Effect = "Allow", Action = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions", "glue:UpdateTable", "glue:CreateTable", "glue:BatchCreatePartition"], Resource = [local.catalog, local.db["silver"], local.tables["silver"], local.db["gold"], local.tables["gold"]] },
-      # The gold-partitions crawler reads and adds partitions.
-      { Effect = "Allow", Action = ["glue:GetPartition", "glue:BatchGetPartition", "glue:CreatePartition", "glue:UpdatePartition", "glue:BatchUpdatePartition"], Resource = [local.catalog, local.db["gold"], local.tables["gold"]] },
+    # Glue silver->gold, exactly what the access ledger records: the job
+    # reads silver and rewrites gold days; Glue fetches its script and wheel,
+    # keeps temporary files under --TempDir, encrypts bookmarks with the key
+    # and writes the job's logs and metrics.
+    glue = [
+      { Effect = "Allow", Action = ["s3:ListBucket"], Resource = [local.silver, local.gold, local.artifacts] },
+      { Effect = "Allow", Action = ["s3:GetObject"], Resource = ["${local.silver}/*", "${local.artifacts}/jobs/*"] },
+      { Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], Resource = ["${local.gold}/*", "${local.artifacts}/glue/tmp/*"] },
+      { Sid = "FailedUploads", Effect = "Allow", Action = ["s3:AbortMultipartUpload"], Resource = "${local.gold}/*" },
+      { Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt"], Resource = var.kms_key_arn },
+      # The gold-partitions crawler adds each new day's partitions.
+      { Sid = "GoldPartitionsCrawler", Effect = "Allow", Action = ["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions", "glue:BatchGetPartition", "glue:BatchCreatePartition", "glue:UpdatePartition", "glue:BatchUpdatePartition"], Resource = [local.catalog, local.db["gold"], local.tables["gold"]] },
       { Effect = "Allow", Action = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"], Resource = "arn:aws:logs:${var.region}:${var.account_id}:log-group:/aws-glue/*" },
       { Effect = "Allow", Action = ["cloudwatch:PutMetricData"], Resource = "*", Condition = { StringEquals = { "cloudwatch:namespace" = "Glue" } } },
-    ])
-    # Redshift: COPY from gold, UNLOAD to gold/unload, Spectrum over the gold catalog.
-    redshift = concat(local.read["gold"], local.key, [
-      { Effect = "Allow", Action = ["s3:PutObject", "s3:DeleteObject"], Resource = "${local.gold}/unload/*" },
-      { Effect = "Allow", Action = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions"], Resource = [local.catalog, local.db["gold"], local.tables["gold"]] },
-    ])
+    ]
+    # Redshift, exactly what the access ledger derives from jobs/redshift/sql:
+    # COPY reads gold, UNLOAD writes gold/unload under the key, Spectrum reads
+    # the gold catalog and files.
+    redshift = [
+      { Effect = "Allow", Action = ["s3:ListBucket"], Resource = local.gold },
+      { Effect = "Allow", Action = ["s3:GetObject"], Resource = "${local.gold}/gold/*" },
+      { Effect = "Allow", Action = ["s3:PutObject"], Resource = "${local.gold}/unload/*" },
+      { Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = var.kms_key_arn },
+      { Effect = "Allow", Action = ["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"], Resource = [local.catalog, local.db["gold"], local.tables["gold"]] },
+    ]
     # Firehose: reads the stream, writes raw.
     firehose = concat(local.key, [
       { Effect = "Allow", Action = ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"], Resource = local.stream },

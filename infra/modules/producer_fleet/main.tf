@@ -5,15 +5,16 @@
 # The task and job definitions are the JSON files under deploy/, which the
 # launchers also register by hand; Terraform reads them rather than restating
 # them, so there is one definition to change. templatefile fills their
-# ${NAME} placeholders (ACCOUNT_ID, ENV, REGION, IMAGE); the files hold no
+# ${NAME} placeholders (ACCOUNT_ID, ENV, REGION, IMAGE, KMS_KEY_ARN); the files hold no
 # other ${...} or %{...}, which templatefile would also interpret.
 
 locals {
   placeholders = {
-    ACCOUNT_ID = var.account_id
-    ENV        = var.env
-    REGION     = var.region
-    IMAGE      = var.image
+    ACCOUNT_ID  = var.account_id
+    ENV         = var.env
+    REGION      = var.region
+    IMAGE       = var.image
+    KMS_KEY_ARN = var.kms_key_arn
   }
 
   task = jsondecode(templatefile("${path.module}/../../../deploy/ecs/task-definition.json", local.placeholders))
@@ -137,6 +138,21 @@ resource "aws_cloudwatch_log_group" "batch" {
   kms_key_id        = var.kms_key_arn
 }
 
+# Batch's hosts answer the instance metadata service only with a session
+# token (IMDSv2), and only to the host itself (one hop): a container cannot
+# reach the instance role's credentials through it; jobs get theirs from the
+# job role.
+resource "aws_launch_template" "batch" {
+  count = var.enable_batch ? 1 : 0
+
+  name = "${var.name_prefix}-batch"
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+}
+
 resource "aws_batch_compute_environment" "spot" {
   count = var.enable_batch ? 1 : 0
 
@@ -159,6 +175,11 @@ resource "aws_batch_compute_environment" "spot" {
 
     ec2_configuration {
       image_type = "ECS_AL2023"
+    }
+
+    launch_template {
+      launch_template_id = aws_launch_template.batch[0].id
+      version            = aws_launch_template.batch[0].latest_version
     }
   }
 }

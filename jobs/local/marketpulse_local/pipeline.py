@@ -30,6 +30,9 @@ from marketpulse_jobs.utils import JobError
 DEFAULTS = {"seed": 42, "scale": 0.01, "start": "2025-11-24", "days": 7}
 DIRTY = {"late": 0.01, "duplicates": 0.01, "near_duplicates": 0.005, "malformed": 0.01}
 IAM_ROLE = "arn:aws:iam::123456789012:role/marketpulse-redshift"
+# UNLOAD names the environment key; the stand-in leaves encryption to the
+# lake (a folder, or the bucket's default).
+KMS_KEY_ID = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
 GLUE_GOLD_DATABASE = "marketpulse_gold"
 
 
@@ -257,6 +260,7 @@ def run(opts) -> dict:
             "gold_uri": lake.uri("gold"),
             "unload_uri": lake.uri("unload"),
             "iam_role": IAM_ROLE,
+            "kms_key_id": KMS_KEY_ID,
             "glue_gold_database": GLUE_GOLD_DATABASE,
         },
         catalog={GLUE_GOLD_DATABASE: lake.uri("gold")},

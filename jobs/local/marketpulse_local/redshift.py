@@ -10,6 +10,8 @@
   count checked per file.
 - `UNLOAD ('query') TO 's3://…/' … FORMAT AS PARQUET [PARTITION BY (c, …)]`:
   Parquet, Hive-style folders, partition columns left out of the files.
+  `KMS_KEY_ID '…' ENCRYPTED` is accepted; the files get the lake's own
+  encryption (a bucket's default), which on AWS is that key.
 - `CREATE EXTERNAL SCHEMA s FROM DATA CATALOG DATABASE 'db' …`: a schema of
   views over the gold tables that `catalog[db]` locates (Spectrum).
 - Everything else (queries, `CREATE SCHEMA`) is transpiled to DuckDB.

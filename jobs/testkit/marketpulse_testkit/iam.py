@@ -18,8 +18,9 @@ from .paths import REPO
 
 EVALUATOR = REPO / "infra" / "tests" / "access"
 # Where each component runs: in the VPC's private subnets (its S3 and
-# Glue calls pass the endpoints' policies) or outside it.
-IN_VPC = {"producer": True, "bronze_to_silver": True}
+# Glue calls pass the endpoints' policies) or outside it. Redshift reaches S3
+# through the endpoint (enhanced VPC routing); Glue's job has no connection.
+IN_VPC = {"producer": True, "emr_fleet": True, "bronze_to_silver": True, "silver_to_gold": False, "redshift": True}
 
 
 @dataclass
@@ -104,7 +105,7 @@ def simulation(entry: dict, applied: Applied) -> dict:
     """The iam-simulate input for one ledger entry."""
     role = role_of(entry["principal"])
     service = entry["action"].split(":")[0]
-    resource = entry["resource"]
+    resource = entry["resource"] or "*"  # an action without resource-level permissions
     context = {
         **entry["context"],
         "aws:PrincipalArn": role,

@@ -107,6 +107,11 @@ class RecordingProxy:
             if action in ("kinesis:PutRecord", "kinesis:PutRecords") and resource in self.stream_keys:
                 via = {"kms:ViaService": f"kinesis.{REGION}.amazonaws.com", "kms:CallerAccount": ACCOUNT}
                 calls.append(("kms:GenerateDataKey", self.stream_keys[resource], via, "a put to a KMS-encrypted stream"))
+        self.add(principal, calls)
+
+    def add(self, principal: str | None, calls: list[Call]) -> None:
+        """Entries of the running component: recorded calls, or calls an AWS
+        service makes under `principal`'s role, each with the rule that implies it."""
         with self.lock:
             for action, resource, context, implied in calls:
                 self.entries.append({
@@ -227,3 +232,105 @@ def kms_context(bucket_arn: str) -> dict:
     # With S3 Bucket Keys the encryption context is the bucket's ARN.
     return {"kms:ViaService": f"s3.{REGION}.amazonaws.com", "kms:CallerAccount": ACCOUNT,
             "kms:EncryptionContext:aws:s3:arn": bucket_arn}  # fmt: skip
+
+
+# Redshift's S3 and catalog calls under the role a statement names. Its engine
+# cannot run here (docs/decisions/ADR-008-redshift-stand-in.md), so they come
+# by rule from the SQL production runs, with the stack's own values.
+COPY_FROM = re.compile(r"\bCOPY\s+\S+\s+FROM\s+'s3://([^/']+)/([^']*)'", re.IGNORECASE)
+UNLOAD_TO = re.compile(r"\bUNLOAD\s*\(.*?\)\s*TO\s+'s3://([^/']+)/([^']*)'(.*)", re.IGNORECASE | re.DOTALL)
+EXTERNAL_DB = re.compile(r"\bCREATE\s+EXTERNAL\s+SCHEMA\b.*?\bDATABASE\s+'([^']+)'", re.IGNORECASE | re.DOTALL)
+
+
+def redshift_calls(statement: str, objects, partition_value: str) -> list[Call]:
+    """What one rendered statement makes Redshift call, under its IAM_ROLE:
+    - COPY lists its prefix and reads every object there (`objects(bucket,
+      prefix)` yields each key with its KMS key or None), decrypting SSE-KMS;
+    - UNLOAD lists its prefix (ALLOWOVERWRITE replaces what it finds) and
+      writes one file per partition, asking for SSE-KMS with KMS_KEY_ID and
+      for SSE-S3 (AES256) without it;
+    - CREATE EXTERNAL SCHEMA … FROM DATA CATALOG reads the catalog database."""
+    calls: list[Call] = []
+    found = COPY_FROM.search(statement)
+    if found:
+        bucket, prefix = found.groups()
+        calls.append(("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": prefix}, "COPY lists its prefix"))
+        for key, kms_key in objects(bucket, prefix):
+            calls.append(("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", {}, "COPY reads each file"))
+            if kms_key:
+                calls.append(("kms:Decrypt", kms_key, kms_context(f"arn:aws:s3:::{bucket}"), "COPY reads an SSE-KMS file"))
+        return calls
+    found = UNLOAD_TO.search(statement)
+    if found:
+        bucket, prefix, options = found.groups()
+        partition = re.search(r"PARTITION\s+BY\s*\(\s*(\w+)", options, re.IGNORECASE)
+        key = f"{prefix}{partition.group(1)}={partition_value}/" if partition else prefix
+        kms_key = re.search(r"KMS_KEY_ID\s+'([^']+)'", options, re.IGNORECASE)
+        sse = (
+            {"s3:x-amz-server-side-encryption": "aws:kms", "s3:x-amz-server-side-encryption-aws-kms-key-id": kms_key.group(1)}
+            if kms_key
+            else {"s3:x-amz-server-side-encryption": "AES256"}
+        )
+        calls.append(("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": prefix}, "UNLOAD lists what it replaces"))
+        calls.append(("s3:PutObject", f"arn:aws:s3:::{bucket}/{key}0000_part_00.parquet", sse, "UNLOAD writes a file"))
+        if kms_key:
+            calls.append(("kms:GenerateDataKey", kms_key.group(1), kms_context(f"arn:aws:s3:::{bucket}"), "UNLOAD writes under SSE-KMS"))
+        return calls
+    found = EXTERNAL_DB.search(statement)
+    if found:
+        base = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+        return [("glue:GetDatabase", arn, {}, "CREATE EXTERNAL SCHEMA reads the catalog database")
+                for arn in (f"{base}:catalog", f"{base}:database/{found.group(1)}")]  # fmt: skip
+    return calls
+
+
+def glue_job_calls(job: dict, security: dict, role_name: str, run_id: str) -> list[Call]:
+    """What Glue itself calls under a job's role when it runs the job, from
+    the applied `aws_glue_job` and its `aws_glue_security_configuration`
+    (their `terraform show -json` values): it fetches the script and
+    `--extra-py-files`, keeps temporary files under `--TempDir`, encrypts the
+    job's bookmark with the bookmark key (CSE-KMS), writes the run's logs to
+    log groups it associates with the CloudWatch key, and publishes the
+    job's metrics."""
+    args = job["default_arguments"]
+
+    def obj(uri: str) -> str:
+        return "arn:aws:s3:::" + uri.removeprefix("s3://")
+
+    calls: list[Call] = [("s3:GetObject", obj(job["command"][0]["script_location"]), {}, "Glue fetches the job's script")]
+    calls += [("s3:GetObject", obj(u), {}, "Glue fetches --extra-py-files") for u in args.get("--extra-py-files", "").split(",") if u]
+    if "--TempDir" in args:
+        bucket, _, prefix = args["--TempDir"].removeprefix("s3://").partition("/")
+        calls.append(("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": prefix}, "Glue lists --TempDir"))
+        for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject"):
+            calls.append((action, f"arn:aws:s3:::{bucket}/{prefix}{run_id}/part-0", {}, "Glue keeps temporary files under --TempDir"))
+    encryption = security["encryption_configuration"][0]
+    bookmarks = encryption["job_bookmarks_encryption"][0]
+    if bookmarks["job_bookmarks_encryption_mode"] == "CSE-KMS":
+        for action in ("kms:Encrypt", "kms:Decrypt"):
+            calls.append((action, bookmarks["kms_key_arn"], {}, "Glue encrypts the job bookmark client-side"))
+    logs = encryption["cloudwatch_encryption"][0]
+    if logs["cloudwatch_encryption_mode"] == "SSE-KMS":
+        for kind in ("output", "error"):
+            group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws-glue/jobs/{job['security_configuration']}-role/{role_name}/{kind}"
+            calls += [(a, group, {}, "Glue creates the run's encrypted log groups") for a in ("logs:CreateLogGroup", "logs:AssociateKmsKey")]
+            calls += [(a, f"{group}:log-stream:{run_id}", {}, "Glue writes the run's logs") for a in ("logs:CreateLogStream", "logs:PutLogEvents")]
+    if args.get("--enable-metrics") == "true":
+        calls.append(("cloudwatch:PutMetricData", None, {"cloudwatch:namespace": "Glue"}, "--enable-metrics"))
+    return calls
+
+
+def spectrum_calls(database: str, table: str, location: str, objects) -> list[Call]:
+    """What a query over an external (Spectrum) table makes Redshift call:
+    the table and its partitions from the catalog, then its files."""
+    base = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+    catalog = [f"{base}:catalog", f"{base}:database/{database}", f"{base}:table/{database}/{table}"]
+    calls: list[Call] = [(a, arn, {}, "Spectrum plans the query from the catalog")
+                         for a in ("glue:GetTable", "glue:GetPartitions") for arn in catalog]  # fmt: skip
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    calls.append(("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": prefix}, "Spectrum lists the table's files"))
+    for key, kms_key in objects(bucket, prefix):
+        calls.append(("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", {}, "Spectrum reads the table's files"))
+        if kms_key:
+            calls.append(("kms:Decrypt", kms_key, kms_context(f"arn:aws:s3:::{bucket}"), "Spectrum reads an SSE-KMS file"))
+    return calls
