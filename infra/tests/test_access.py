@@ -36,6 +36,7 @@ from marketpulse_testkit.ledger import (
     Call,
     RecordingProxy,
     glue_job_calls,
+    passed_roles,
     redshift_calls,
     spectrum_calls,
 )
@@ -44,7 +45,7 @@ from marketpulse_testkit.producer import find_binary
 LEDGER = REPO / "target" / "access" / "ledger.jsonl"
 UNUSED = REPO / "infra" / "iam-unused.md"
 # The components the ledger records, by their role in module.iam.
-RECORDED_ROLES = {"producer", "emr_ec2", "glue", "redshift"}
+RECORDED_ROLES = {"producer", "emr_ec2", "glue", "redshift", "launcher"}
 # The day the producer's runs land, which the bronze->silver step processes.
 DAY = "2025-01-06"
 
@@ -91,6 +92,7 @@ WRITTEN = {
     "emr_fleet": ("raw", "fleet/"),
     "bronze_to_silver": ("silver", "silver/"),
     "silver_to_gold": ("gold", "gold/"),
+    "ecs_task": ("raw", "ecs/"),
 }
 
 
@@ -141,6 +143,7 @@ def recorded(applied, emulator, producer_binary, dev_state, tmp_path_factory) ->
             record_silver_to_gold(proxy, principal(glue), glue, dev_state, work)
         with proxy.running("redshift"):
             record_redshift(proxy, s3, sts, out)
+        record_launchers(proxy, emulator, role_env("launcher"), role_env("producer"), out, dev_state, producer_binary)
         proxy.write(LEDGER)
     encryption = {}
     for writer, (layer, prefix) in WRITTEN.items():
@@ -329,6 +332,54 @@ def record_redshift(proxy: RecordingProxy, s3, sts, out: dict) -> None:
         for table in sorted(set(re.findall(r"\bgold_ext\.(\w+)", query.read_text()))):
             location = f"{params['gold_uri']}/{table}/"
             proxy.add(assumed, spectrum_calls(params["glue_gold_database"], table, location, objects))
+
+
+def record_launchers(proxy: RecordingProxy, emulator: str, launcher: dict, producer: dict, out: dict, state: dict, binary: Path) -> None:
+    """The fleet launchers under the launcher role, on dev's cluster, task
+    definition, queue and job definition: marketpulse-ecs-launch starts two
+    shards and, once they stopped, judges them by the lake; each task's
+    producer runs with the environment ECS would give it (the definition's
+    and the launcher's overrides) under the task role. The emulator runs no
+    container, so the tasks are stopped by hand. marketpulse-batch-submit
+    submits an array job and reads its children once."""
+    from marketpulse_deploy.batch import array_job
+    from marketpulse_deploy.ecs.launcher import Fleet
+
+    def client(service: str, env: dict):
+        return boto3.client(service, endpoint_url=proxy.url, region_name=REGION, aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], aws_session_token=env["AWS_SESSION_TOKEN"])  # fmt: skip
+
+    found = list(resources(state["values"]["root_module"]))
+    subnets = [r["values"]["id"] for r in found if r["type"] == "aws_subnet" and r["name"] == "private"]
+    (group,) = [r["values"]["id"] for r in found if r["type"] == "aws_security_group" and r["name"] == "https_egress"]
+    (definition,) = [r["values"] for r in found if r["type"] == "aws_ecs_task_definition"]
+    (job_definition,) = [r["values"]["name"] for r in found if r["type"] == "aws_batch_job_definition"]
+    (queue,) = [r["values"]["name"] for r in found if r["type"] == "aws_batch_job_queue"]
+    lake = f"s3://{out['buckets']['raw']}/ecs"
+    with proxy.running("ecs_launcher"):
+        fleet = Fleet(client("ecs", launcher), client("s3", launcher), out["ecs_cluster"], definition["family"], lake, 2,
+                      subnets, [group], {"MARKETPULSE_SCALE": "0.01", "MARKETPULSE_DAYS": "1"}, max_attempts=1)  # fmt: skip
+        fleet.start()
+        proxy.add(proxy.principals[launcher["AWS_ACCESS_KEY_ID"]], passed_roles(definition))
+    ecs = boto3.client("ecs", endpoint_url=emulator)
+    (container,) = json.loads(definition["container_definitions"])
+    defaults = {e["name"]: e["value"] for e in container["environment"]}
+    tasks = ecs.describe_tasks(cluster=out["ecs_cluster"], tasks=[s.task for s in fleet.state.values()])["tasks"]
+    assert len(tasks) == 2, fleet.report()
+    with proxy.running("ecs_task"):
+        for task in tasks:
+            (override,) = task["overrides"]["containerOverrides"]
+            env = {**producer, **defaults, **{e["name"]: e["value"] for e in override["environment"]}}
+            done = subprocess.run([binary, "generate"], env=env, capture_output=True, text=True, check=False)
+            assert done.returncode == 0, f"task {task['taskArn']}: {done.stderr[-2000:]}"
+    for task in tasks:
+        ecs.stop_task(cluster=out["ecs_cluster"], task=task["taskArn"], reason="the producer exited")
+    with proxy.running("ecs_launcher"):
+        assert fleet.poll() and not fleet.failed(), fleet.report()
+    with proxy.running("batch_launcher"):
+        batch = client("batch", launcher)
+        job = array_job.submit(batch, queue, job_definition, 2, f"s3://{out['buckets']['raw']}/batch", {})
+        array_job.children(batch, job, 2)
 
 
 def verdicts(entries: list[dict], applied: Applied) -> list[str]:

@@ -15,6 +15,12 @@ locals {
   kms_use   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
 
   key = [{ Effect = "Allow", Action = local.kms_use, Resource = var.kms_key_arn }]
+
+  # The producer's task family and job definition, as deploy/ names them.
+  task_family = jsondecode(file("${path.module}/../../../deploy/ecs/task-definition.json")).family
+  job_name    = jsondecode(file("${path.module}/../../../deploy/batch/job-definition.json")).jobDefinitionName
+  ecs         = "arn:aws:ecs:${var.region}:${var.account_id}"
+  batch       = "arn:aws:batch:${var.region}:${var.account_id}"
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -29,11 +35,14 @@ data "aws_iam_policy_document" "assume" {
     batch         = "batch.amazonaws.com"
     batch_ec2     = "ec2.amazonaws.com"
     events        = "events.amazonaws.com"
+    # People and the daily chain of this account, whose own policies must
+    # also let them assume it.
+    launcher = "arn:aws:iam::${var.account_id}:root"
   }
   statement {
     actions = ["sts:AssumeRole"]
     principals {
-      type        = "Service"
+      type        = startswith(each.value, "arn:") ? "AWS" : "Service"
       identifiers = [each.value]
     }
     dynamic "condition" {
@@ -126,6 +135,20 @@ locals {
       { Effect = "Allow", Action = ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:PutObject"], Resource = [local.raw, "${local.raw}/*"] },
       { Effect = "Allow", Action = ["logs:PutLogEvents"], Resource = "arn:aws:logs:${var.region}:${var.account_id}:log-group:/marketpulse/*" },
     ])
+    # The fleet launchers (marketpulse-ecs-launch, marketpulse-batch-submit),
+    # exactly what the access ledger records: they start the producer's tasks
+    # and array jobs on this environment's cluster and queue, hand the tasks
+    # their roles, and read the lake's manifests to judge each shard.
+    launcher = [
+      { Effect = "Allow", Action = ["ecs:RunTask"], Resource = "${local.ecs}:task-definition/${local.task_family}:*", Condition = { ArnEquals = { "ecs:cluster" = "${local.ecs}:cluster/${var.name_prefix}" } } },
+      { Effect = "Allow", Action = ["ecs:DescribeTasks"], Resource = "${local.ecs}:task/${var.name_prefix}/*" },
+      { Effect = "Allow", Action = ["iam:PassRole"], Resource = ["arn:aws:iam::${var.account_id}:role/${var.name_prefix}-producer", "arn:aws:iam::${var.account_id}:role/${var.name_prefix}-ecs-execution"], Condition = { StringEquals = { "iam:PassedToService" = "ecs-tasks.amazonaws.com" } } },
+      { Effect = "Allow", Action = ["batch:SubmitJob"], Resource = ["${local.batch}:job-queue/${var.name_prefix}-spot", "${local.batch}:job-definition/${local.job_name}", "${local.batch}:job-definition/${local.job_name}:*"] },
+      { Effect = "Allow", Action = ["batch:DescribeJobs"], Resource = "*" },
+      { Effect = "Allow", Action = ["s3:ListBucket"], Resource = local.raw },
+      { Effect = "Allow", Action = ["s3:GetObject"], Resource = "${local.raw}/*/_manifests/*" },
+      { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn },
+    ]
     # EventBridge starts the Glue workflow when the silver step completes.
     events = [
       { Effect = "Allow", Action = ["glue:notifyEvent"], Resource = "arn:aws:glue:${var.region}:${var.account_id}:workflow/${var.name_prefix}-*" },

@@ -19,8 +19,10 @@ from .paths import REPO
 EVALUATOR = REPO / "infra" / "tests" / "access"
 # Where each component runs: in the VPC's private subnets (its S3 and
 # Glue calls pass the endpoints' policies) or outside it. Redshift reaches S3
-# through the endpoint (enhanced VPC routing); Glue's job has no connection.
-IN_VPC = {"producer": True, "emr_fleet": True, "bronze_to_silver": True, "silver_to_gold": False, "redshift": True}
+# through the endpoint (enhanced VPC routing); Glue's job has no connection;
+# the launchers run where an operator or the daily chain does.
+IN_VPC = {"producer": True, "emr_fleet": True, "bronze_to_silver": True, "silver_to_gold": False, "redshift": True,
+          "ecs_task": True, "ecs_launcher": False, "batch_launcher": False}  # fmt: skip
 
 
 @dataclass

@@ -33,7 +33,8 @@ SSE_HEADERS = {
     "x-amz-server-side-encryption-aws-kms-key-id": "s3:x-amz-server-side-encryption-aws-kms-key-id",
 }
 # JSON-protocol services: the X-Amz-Target prefix's IAM service name.
-TARGET_SERVICE = {"Kinesis_20131202": "kinesis", "Firehose_20150804": "firehose", "AWSGlue": "glue"}
+TARGET_SERVICE = {"Kinesis_20131202": "kinesis", "Firehose_20150804": "firehose", "AWSGlue": "glue",
+                  "AmazonEC2ContainerServiceV20141113": "ecs"}  # fmt: skip
 
 
 class RecordingProxy:
@@ -59,7 +60,7 @@ class RecordingProxy:
                 # AWS authorises a call before it looks at what exists: a
                 # 404 or an AlreadyExists needed the permission all the same.
                 if status < 500:
-                    proxy.record(self.command, self.path, self.headers, body, {k.lower(): v for k, v in headers})
+                    proxy.record(self.command, self.path, self.headers, body, {k.lower(): v for k, v in headers}, data)
                 # AWS's SDK for Java v1 (s3a) copies a source's SSE-KMS header
                 # into a rename's CopyObject and refuses to send it over plain
                 # HTTP, which the proxy speaks (AWS: HTTPS). Clients do not see
@@ -98,11 +99,11 @@ class RecordingProxy:
         with self.lock:
             return [(e["component"], e["action"], e["resource"]) for e in self.entries]
 
-    def record(self, method: str, path: str, headers, body: bytes, response: dict[str, str]) -> None:
+    def record(self, method: str, path: str, headers, body: bytes, response: dict[str, str], answer: bytes = b"") -> None:
         found = CREDENTIAL.search(headers.get("Authorization", ""))
         key, service = (found.group(1), found.group(3)) if found else (None, None)
         principal = self.principals.get(key)
-        calls = authorised_as(service, method, path, headers, body, response)
+        calls = authorised_as(service, method, path, headers, body, response, answer)
         for action, resource, _, _ in list(calls):
             if action in ("kinesis:PutRecord", "kinesis:PutRecords") and resource in self.stream_keys:
                 via = {"kms:ViaService": f"kinesis.{REGION}.amazonaws.com", "kms:CallerAccount": ACCOUNT}
@@ -142,11 +143,13 @@ class RecordingProxy:
 Call = tuple[str | None, str | None, dict, str | None]
 
 
-def authorised_as(service, method, path, headers, body, response) -> list[Call]:
+def authorised_as(service, method, path, headers, body, response, answer: bytes = b"") -> list[Call]:
     """The IAM (action, resource, context) a request is authorised as; an
     action None for a request this table does not know yet."""
     if service == "s3":
         return s3_calls(method, path, headers, body, response)
+    if service == "batch":
+        return batch_calls(path, json.loads(body or b"{}"))
     target = headers.get("X-Amz-Target", "")
     if "." in target:
         prefix, operation = target.split(".", 1)
@@ -160,10 +163,56 @@ def authorised_as(service, method, path, headers, body, response) -> list[Call]:
             return [(f"firehose:{operation}", f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/{name}", {}, None)]
         if iam_service == "glue":
             return [(f"glue:{operation}", arn, {}, None) for arn in glue_resources(request)]
+        if iam_service == "ecs":
+            return ecs_calls(operation, request, json.loads(answer or b"{}"))
         return [(None, f"{target} ({service})", {}, None)]
     form = urllib.parse.parse_qs(body.decode(errors="replace")) if body else {}
     action = form.get("Action", [None])[0]
     return [(None, f"{service}:{action}", {}, None)]
+
+
+def ecs_calls(operation: str, request: dict, answer: dict) -> list[Call]:
+    """RunTask acts on the task definition (the revision it ran), DescribeTasks
+    on each task; both on a cluster (`ecs:cluster`)."""
+    base = f"arn:aws:ecs:{REGION}:{ACCOUNT}"
+    cluster = request.get("cluster", "default")
+    cluster = cluster if cluster.startswith("arn:") else f"{base}:cluster/{cluster}"
+    context = {"ecs:cluster": cluster}
+    if operation == "RunTask":
+        ran = [t["taskDefinitionArn"] for t in answer.get("tasks", [])]
+        named = request["taskDefinition"]
+        return [("ecs:RunTask", ran[0] if ran else named if named.startswith("arn:") else f"{base}:task-definition/{named}", context, None)]
+    if operation == "DescribeTasks":
+        return [("ecs:DescribeTasks", t, context, None) for t in request.get("tasks", [])]
+    return [(None, f"ecs:{operation}", {}, None)]
+
+
+# AWS Batch's REST paths: the IAM action of each.
+BATCH_ACTIONS = {"/v1/submitjob": "SubmitJob", "/v1/describejobs": "DescribeJobs"}
+
+
+def batch_calls(path: str, request: dict) -> list[Call]:
+    """SubmitJob acts on the job queue and the job definition (by name, or
+    name:revision), DescribeJobs on no resource."""
+    action = BATCH_ACTIONS.get(urllib.parse.urlsplit(path).path.lower())
+    base = f"arn:aws:batch:{REGION}:{ACCOUNT}"
+    if action == "SubmitJob":
+        queue, definition = request["jobQueue"], request["jobDefinition"]
+        return [
+            ("batch:SubmitJob", queue if queue.startswith("arn:") else f"{base}:job-queue/{queue}", {}, None),
+            ("batch:SubmitJob", definition if definition.startswith("arn:") else f"{base}:job-definition/{definition}", {}, None),
+        ]
+    if action == "DescribeJobs":
+        return [("batch:DescribeJobs", None, {}, None)]
+    return [(None, f"batch {path}", {}, None)]
+
+
+def passed_roles(task_definition: dict) -> list[Call]:
+    """A RunTask hands ECS the task definition's roles: iam:PassRole on each
+    (its applied `aws_ecs_task_definition` values)."""
+    roles = [task_definition.get(k) for k in ("task_role_arn", "execution_role_arn")]
+    return [("iam:PassRole", r, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}, "RunTask passes the task definition's roles")
+            for r in roles if r]  # fmt: skip
 
 
 def glue_resources(request: dict) -> list[str]:
