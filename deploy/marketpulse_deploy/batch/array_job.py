@@ -69,7 +69,7 @@ def wait(batch, job: str, shards: int, poll_seconds: float, timeout_seconds: flo
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--queue")
-    p.add_argument("--job-definition", default="marketpulse-producer")
+    p.add_argument("--job-definition", help="name[:revision] (default: the queue's environment's, <env prefix>-producer for <env prefix>-spot)")
     p.add_argument("--shards", type=int)
     p.add_argument("--lake", help="s3://bucket/prefix (default: the job definition's MARKETPULSE_OUT)")
     p.add_argument("-e", "--env", action="append", default=[], help="MARKETPULSE_NAME=value for every child")
@@ -91,7 +91,8 @@ def run(a: argparse.Namespace) -> int:
     if a.register:
         print(register(batch, a.register, parse_pairs(a.set, "--set")))
         return 0
-    job = submit(batch, a.queue, a.job_definition, a.shards, a.lake, parse_pairs(a.env, "-e"))
+    definition = a.job_definition or f"{a.queue.removesuffix('-spot')}-producer"
+    job = submit(batch, a.queue, definition, a.shards, a.lake, parse_pairs(a.env, "-e"))
     kids = wait(batch, job, a.shards, a.poll_seconds, a.timeout_seconds)
     for k in kids:
         attempts = len(k.get("attempts", []))

@@ -153,7 +153,7 @@ class Fleet:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--cluster")
-    p.add_argument("--task-definition", default="marketpulse-producer")
+    p.add_argument("--task-definition", help="family[:revision] (default: <cluster>-producer, the environment's family)")
     p.add_argument("--shards", type=int)
     p.add_argument("--lake", help="s3://bucket/prefix the shards write (MARKETPULSE_OUT)")
     p.add_argument("--subnets", default="")
@@ -179,7 +179,7 @@ def run(a: argparse.Namespace) -> int:
         print(register(ecs, a.register, parse_pairs(a.set, "--set")))
         return 0
     fleet = Fleet(
-        ecs, boto3.client("s3", endpoint_url=a.endpoint_url), a.cluster, a.task_definition, a.lake, a.shards,
+        ecs, boto3.client("s3", endpoint_url=a.endpoint_url), a.cluster, a.task_definition or f"{a.cluster}-producer", a.lake, a.shards,
         [s for s in a.subnets.split(",") if s], [g for g in a.security_groups.split(",") if g],
         parse_pairs(a.env, "-e"), a.capacity_provider, a.max_attempts,
     )  # fmt: skip

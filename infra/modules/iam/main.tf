@@ -12,13 +12,11 @@ locals {
   catalog   = "arn:aws:glue:${var.region}:${var.account_id}:catalog"
   db        = { for k, v in var.glue_databases : k => "arn:aws:glue:${var.region}:${var.account_id}:database/${v}" }
   tables    = { for k, v in var.glue_databases : k => "arn:aws:glue:${var.region}:${var.account_id}:table/${v}/*" }
-  kms_use   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
 
-  key = [{ Effect = "Allow", Action = local.kms_use, Resource = var.kms_key_arn }]
-
-  # The producer's task family and job definition, as deploy/ names them.
-  task_family = jsondecode(file("${path.module}/../../../deploy/ecs/task-definition.json")).family
-  job_name    = jsondecode(file("${path.module}/../../../deploy/batch/job-definition.json")).jobDefinitionName
+  # The producer's task family and job definition, as deploy/ names them
+  # (marketpulse-${ENV}-producer): this environment's only.
+  task_family = "${var.name_prefix}-producer"
+  job_name    = "${var.name_prefix}-producer"
   ecs         = "arn:aws:ecs:${var.region}:${var.account_id}"
   batch       = "arn:aws:batch:${var.region}:${var.account_id}"
 }
@@ -81,15 +79,21 @@ locals {
     ]
     # ECS pulls the image and writes the task's logs.
     ecs_execution = [
-      { Effect = "Allow", Action = ["ecr:GetAuthorizationToken"], Resource = "*" },
-      { Effect = "Allow", Action = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"], Resource = "arn:aws:ecr:${var.region}:${var.account_id}:repository/marketpulse*" },
-      { Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = "arn:aws:logs:${var.region}:${var.account_id}:log-group:/marketpulse/*" },
+      { Sid = "RegistryLogin", Effect = "Allow", Action = ["ecr:GetAuthorizationToken"], Resource = "*" },
+      { Sid = "PullImage", Effect = "Allow", Action = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"], Resource = "arn:aws:ecr:${var.region}:${var.account_id}:repository/marketpulse*" },
+      { Sid = "TaskLogs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = "arn:aws:logs:${var.region}:${var.account_id}:log-group:/marketpulse/*" },
     ]
     # EMR's service role: AmazonEMRServicePolicy_v2 (attached below) acts only
     # on subnets and security groups tagged for it; it passes only roles named
     # EMR_EC2_DefaultRole, so the nodes' role is passed here.
     emr = [
-      { Effect = "Allow", Action = ["iam:PassRole"], Resource = "arn:aws:iam::${var.account_id}:role/${var.name_prefix}-emr-ec2", Condition = { StringLike = { "iam:PassedToService" = "ec2.amazonaws.com*" } } },
+      { Sid = "PassNodeRole", Effect = "Allow", Action = ["iam:PassRole"], Resource = "arn:aws:iam::${var.account_id}:role/${var.name_prefix}-emr-ec2", Condition = { StringLike = { "iam:PassedToService" = "ec2.amazonaws.com*" } } },
+      # The security configuration encrypts the nodes' EBS volumes with the
+      # key: EMR launches them, so its role is a key user, and may hand EC2
+      # and EBS grants on it (EMR Management Guide, "Create keys and
+      # certificates for data encryption with Amazon EMR").
+      { Sid = "EbsEncryptionKey", Effect = "Allow", Action = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"], Resource = var.kms_key_arn },
+      { Sid = "EbsEncryptionGrants", Effect = "Allow", Action = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], Resource = var.kms_key_arn, Condition = { Bool = { "kms:GrantIsForAWSResource" = "true" } } },
     ]
     # EMR nodes: bronze->silver reads raw, writes silver and registers it in
     # the catalog (the calls the access ledger records); the fleet runs the
@@ -130,11 +134,14 @@ locals {
       { Effect = "Allow", Action = ["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"], Resource = [local.catalog, local.db["gold"], local.tables["gold"]] },
     ]
     # Firehose: reads the stream, writes raw.
-    firehose = concat(local.key, [
-      { Effect = "Allow", Action = ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"], Resource = local.stream },
-      { Effect = "Allow", Action = ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:PutObject"], Resource = [local.raw, "${local.raw}/*"] },
-      { Effect = "Allow", Action = ["logs:PutLogEvents"], Resource = "arn:aws:logs:${var.region}:${var.account_id}:log-group:/marketpulse/*" },
-    ])
+    # Firehose, as its developer guide lists for a Kinesis source and an S3
+    # destination: read the stream, write raw under the key, log errors.
+    firehose = [
+      { Sid = "ReadStream", Effect = "Allow", Action = ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"], Resource = local.stream },
+      { Sid = "WriteRaw", Effect = "Allow", Action = ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:PutObject"], Resource = [local.raw, "${local.raw}/*"] },
+      { Sid = "EnvironmentKey", Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = var.kms_key_arn },
+      { Sid = "ErrorLogs", Effect = "Allow", Action = ["logs:PutLogEvents"], Resource = "arn:aws:logs:${var.region}:${var.account_id}:log-group:/marketpulse/*" },
+    ]
     # The fleet launchers (marketpulse-ecs-launch, marketpulse-batch-submit),
     # exactly what the access ledger records: they start the producer's tasks
     # and array jobs on this environment's cluster and queue, hand the tasks
@@ -143,7 +150,7 @@ locals {
       { Effect = "Allow", Action = ["ecs:RunTask"], Resource = "${local.ecs}:task-definition/${local.task_family}:*", Condition = { ArnEquals = { "ecs:cluster" = "${local.ecs}:cluster/${var.name_prefix}" } } },
       { Effect = "Allow", Action = ["ecs:DescribeTasks"], Resource = "${local.ecs}:task/${var.name_prefix}/*" },
       { Effect = "Allow", Action = ["iam:PassRole"], Resource = ["arn:aws:iam::${var.account_id}:role/${var.name_prefix}-producer", "arn:aws:iam::${var.account_id}:role/${var.name_prefix}-ecs-execution"], Condition = { StringEquals = { "iam:PassedToService" = "ecs-tasks.amazonaws.com" } } },
-      { Effect = "Allow", Action = ["batch:SubmitJob"], Resource = ["${local.batch}:job-queue/${var.name_prefix}-spot", "${local.batch}:job-definition/${local.job_name}", "${local.batch}:job-definition/${local.job_name}:*"] },
+      { Effect = "Allow", Action = ["batch:SubmitJob"], Resource = ["${local.batch}:job/*", "${local.batch}:job-queue/${var.name_prefix}-spot", "${local.batch}:job-definition/${local.job_name}", "${local.batch}:job-definition/${local.job_name}:*"] },
       { Effect = "Allow", Action = ["batch:DescribeJobs"], Resource = "*" },
       { Effect = "Allow", Action = ["s3:ListBucket"], Resource = local.raw },
       { Effect = "Allow", Action = ["s3:GetObject"], Resource = "${local.raw}/*/_manifests/*" },
@@ -151,7 +158,7 @@ locals {
     ]
     # EventBridge starts the Glue workflow when the silver step completes.
     events = [
-      { Effect = "Allow", Action = ["glue:notifyEvent"], Resource = "arn:aws:glue:${var.region}:${var.account_id}:workflow/${var.name_prefix}-*" },
+      { Sid = "StartWorkflow", Effect = "Allow", Action = ["glue:notifyEvent"], Resource = "arn:aws:glue:${var.region}:${var.account_id}:workflow/${var.name_prefix}-*" },
     ]
   }
 }

@@ -10,15 +10,14 @@ locals {
   iam_prefix = { kinesis-streams = "kinesis" }
   # Buckets AWS owns that the private subnets read through the S3 endpoint:
   # ECR's image layers (ECR's "Amazon ECR interface VPC endpoints"), the EMR
-  # repository and EMR 7's Amazon Linux 2023 packages (EMR's "Sample policies
-  # for private subnets that access Amazon S3"), and Amazon Linux 2 packages
-  # for Batch's ECS-optimised hosts. Layers come through presigned URLs and
+  # repository and the Amazon Linux 2023 packages that EMR 7's nodes and
+  # Batch's ECS_AL2023 hosts install (EMR's "Sample policies for private
+  # subnets that access Amazon S3"). Layers come through presigned URLs and
   # packages unsigned, so no principal of this account signs these reads.
   aws_owned_objects = [
     "arn:aws:s3:::prod-${var.region}-starport-layer-bucket/*",
     "arn:aws:s3:::repo.${var.region}.emr.amazonaws.com/*",
     "arn:aws:s3:::al2023-repos-${var.region}-de612dc2/*",
-    "arn:aws:s3:::amazonlinux-2-repos-${var.region}/*",
   ]
   # Interface endpoints: this account's principals only. S3: this account's
   # principals on this account's buckets, and AWS's repositories read-only;
@@ -69,7 +68,9 @@ resource "aws_vpc" "this" {
   cidr_block           = var.cidr
   enable_dns_support   = true
   enable_dns_hostnames = true
-  tags                 = { Name = var.name_prefix }
+  # AmazonEMRServicePolicy_v2 creates EMR's default security groups (the
+  # transient fleet cluster names none) only in a VPC so tagged.
+  tags = { Name = var.name_prefix, for-use-with-amazon-emr-managed-policies = "true" }
 }
 
 # No rules: nothing may use the default group by accident.
@@ -216,6 +217,7 @@ resource "aws_iam_role_policy" "flow" {
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
+      Sid      = "DeliverFlowLogs"
       Effect   = "Allow"
       Action   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
       Resource = "${aws_cloudwatch_log_group.flow.arn}:*"

@@ -177,9 +177,11 @@ resource "aws_batch_compute_environment" "spot" {
       image_type = "ECS_AL2023"
     }
 
+    # By name and $Latest, both known when planning: an unknown template id
+    # or version leaves the provider planning this block inconsistently.
     launch_template {
-      launch_template_id = aws_launch_template.batch[0].id
-      version            = aws_launch_template.batch[0].latest_version
+      launch_template_name = aws_launch_template.batch[0].name
+      version              = "$Latest"
     }
   }
 }

@@ -149,7 +149,7 @@ def authorised_as(service, method, path, headers, body, response, answer: bytes 
     if service == "s3":
         return s3_calls(method, path, headers, body, response)
     if service == "batch":
-        return batch_calls(path, json.loads(body or b"{}"))
+        return batch_calls(path, json.loads(body or b"{}"), json.loads(answer or b"{}"))
     target = headers.get("X-Amz-Target", "")
     if "." in target:
         prefix, operation = target.split(".", 1)
@@ -191,14 +191,15 @@ def ecs_calls(operation: str, request: dict, answer: dict) -> list[Call]:
 BATCH_ACTIONS = {"/v1/submitjob": "SubmitJob", "/v1/describejobs": "DescribeJobs"}
 
 
-def batch_calls(path: str, request: dict) -> list[Call]:
-    """SubmitJob acts on the job queue and the job definition (by name, or
-    name:revision), DescribeJobs on no resource."""
+def batch_calls(path: str, request: dict, answer: dict) -> list[Call]:
+    """SubmitJob acts on the job it makes, the job queue and the job
+    definition (by name, or name:revision); DescribeJobs on no resource."""
     action = BATCH_ACTIONS.get(urllib.parse.urlsplit(path).path.lower())
     base = f"arn:aws:batch:{REGION}:{ACCOUNT}"
     if action == "SubmitJob":
         queue, definition = request["jobQueue"], request["jobDefinition"]
         return [
+            ("batch:SubmitJob", answer.get("jobArn") or f"{base}:job/*", {}, None),
             ("batch:SubmitJob", queue if queue.startswith("arn:") else f"{base}:job-queue/{queue}", {}, None),
             ("batch:SubmitJob", definition if definition.startswith("arn:") else f"{base}:job-definition/{definition}", {}, None),
         ]
