@@ -542,6 +542,11 @@ def test_the_s3_endpoint_admits_aws_repositories_and_refuses_foreign_buckets(app
     assert outside == ["Allowed"] * len(foreign), "without the endpoint these must pass, or the check proves nothing"
     inside = evaluate([through_s3_endpoint(dev, p, a, FOREIGN_OBJECT, AWS_OWNED_ACCOUNT, i) for p, a, i in foreign])
     assert "Allowed" not in inside, inside
+    # EMR's support logs: the nodes may write them to AWS's bucket, not read it.
+    node = f"arn:aws:sts::{role.split(':')[4]}:assumed-role/marketpulse-dev-emr-ec2/i-0123456789abcdef0"
+    logs = f"arn:aws:s3:::aws157-logs-prod-{REGION}/j-LEDGER/node/i-0123456789abcdef0/daemons/instance-state.gz"
+    support = [through_s3_endpoint(dev, node, a, logs, AWS_OWNED_ACCOUNT, anything) for a in ("s3:PutObject", "s3:GetObject")]
+    assert evaluate(support) == ["Allowed", "ImplicitlyDenied"]
 
 
 # Helpers

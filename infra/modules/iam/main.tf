@@ -153,7 +153,7 @@ locals {
       { Effect = "Allow", Action = ["batch:SubmitJob"], Resource = ["${local.batch}:job/*", "${local.batch}:job-queue/${var.name_prefix}-spot", "${local.batch}:job-definition/${local.job_name}", "${local.batch}:job-definition/${local.job_name}:*"] },
       { Effect = "Allow", Action = ["batch:DescribeJobs"], Resource = "*" },
       { Effect = "Allow", Action = ["s3:ListBucket"], Resource = local.raw },
-      { Effect = "Allow", Action = ["s3:GetObject"], Resource = "${local.raw}/*/_manifests/*" },
+      { Effect = "Allow", Action = ["s3:GetObject"], Resource = ["${local.raw}/_manifests/*", "${local.raw}/*/_manifests/*"] },
       { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn },
     ]
     # EventBridge starts the Glue workflow when the silver step completes.

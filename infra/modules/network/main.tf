@@ -55,6 +55,16 @@ locals {
             Action    = "s3:GetObject"
             Resource  = local.aws_owned_objects
           },
+          {
+            # EMR's nodes push the logs AWS support reads to buckets AWS owns
+            # (EMR's "Sample policies for private subnets that access
+            # Amazon S3", AccessToEMRLogBucketsForSupport).
+            Sid       = "EmrSupportLogsWriteOnly"
+            Effect    = "Allow"
+            Principal = "*"
+            Action    = ["s3:PutObject", "s3:AbortMultipartUpload"]
+            Resource  = ["arn:aws:s3:::aws157-logs-prod-${var.region}/*", "arn:aws:s3:::aws157-logs-prod/*"]
+          },
         ]
       }
     },
