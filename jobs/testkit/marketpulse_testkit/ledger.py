@@ -314,12 +314,7 @@ def redshift_calls(statement: str, objects, partition_value: str) -> list[Call]:
     found = COPY_FROM.search(statement)
     if found:
         bucket, prefix = found.groups()
-        calls.append(("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": prefix}, "COPY lists its prefix"))
-        for key, kms_key in objects(bucket, prefix):
-            calls.append(("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", {}, "COPY reads each file"))
-            if kms_key:
-                calls.append(("kms:Decrypt", kms_key, kms_context(f"arn:aws:s3:::{bucket}"), "COPY reads an SSE-KMS file"))
-        return calls
+        return prefix_reads("COPY", bucket, prefix, objects)
     found = UNLOAD_TO.search(statement)
     if found:
         bucket, prefix, options = found.groups()
@@ -388,9 +383,16 @@ def spectrum_calls(database: str, table: str, location: str, objects) -> list[Ca
     calls: list[Call] = [(a, arn, {}, "Spectrum plans the query from the catalog")
                          for a in ("glue:GetTable", "glue:GetPartitions") for arn in catalog]  # fmt: skip
     bucket, _, prefix = location.removeprefix("s3://").partition("/")
-    calls.append(("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": prefix}, "Spectrum lists the table's files"))
+    return calls + prefix_reads("Spectrum", bucket, prefix, objects)
+
+
+def prefix_reads(reader: str, bucket: str, prefix: str, objects) -> list[Call]:
+    """Redshift reading every file under a prefix: it lists the prefix, gets
+    each object (`objects(bucket, prefix)` yields key and KMS key or None),
+    and decrypts the SSE-KMS ones."""
+    calls: list[Call] = [("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": prefix}, f"{reader} lists its prefix")]
     for key, kms_key in objects(bucket, prefix):
-        calls.append(("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", {}, "Spectrum reads the table's files"))
+        calls.append(("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", {}, f"{reader} reads each file"))
         if kms_key:
-            calls.append(("kms:Decrypt", kms_key, kms_context(f"arn:aws:s3:::{bucket}"), "Spectrum reads an SSE-KMS file"))
+            calls.append(("kms:Decrypt", kms_key, kms_context(f"arn:aws:s3:::{bucket}"), f"{reader} reads an SSE-KMS file"))
     return calls
