@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,9 @@ SERVICES = [
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The access ledger (test_access.py) runs the producer, which the build
     beside this suite makes: it runs after every other applied test, and
-    the destroy after it."""
+    the destroys after it (prod's runs beside the ledger: prod_teardown)."""
     access = [i for i in items if i.module.__name__.endswith("test_access")]
-    destroy = [i for i in items if i.name == "test_dev_is_destroyed_whole"]
+    destroy = [i for i in items if i.name in ("test_prod_is_destroyed_whole", "test_dev_is_destroyed_whole")]
     rest = [i for i in items if i not in access and i not in destroy]
     items[:] = rest + access + destroy
 
@@ -127,3 +128,23 @@ def applied(platform, emulator):
         if platform.run("state", "list", check=False, workspace=env).stdout.strip():
             platform.run(*APPLY, *var_file(env), "-var=force_destroy=true", check=False, workspace=env)
             platform.run(*DESTROY, *var_file(env), "-var=force_destroy=true", check=False, workspace=env)
+
+
+@pytest.fixture(scope="session")
+def prod_teardown(platform, applied):
+    """prod torn down in the background, as docs/runbooks/teardown.md says
+    (an apply with force_destroy, since access logs keep arriving, then the
+    destroy); yields the future of both runs. The access ledger, which needs
+    dev only, starts it so that the two wait on the emulator together;
+    test_prod_is_destroyed_whole waits for it."""
+
+    def teardown() -> list:
+        done = [platform.run(*APPLY, *var_file("prod"), "-var=force_destroy=true", check=False, workspace="prod")]
+        if done[0].returncode == 0:
+            done.append(platform.run(*DESTROY, *var_file("prod"), "-var=force_destroy=true", check=False,
+                                     workspace="prod", timeout=900))  # fmt: skip
+        return done
+
+    with ThreadPoolExecutor(1) as pool:
+        future: Future = pool.submit(teardown)
+        yield future

@@ -97,10 +97,12 @@ WRITTEN = {
 
 
 @pytest.fixture(scope="module")
-def recorded(applied, emulator, producer_binary, dev_state, tmp_path_factory) -> dict:
+def recorded(applied, emulator, producer_binary, dev_state, tmp_path_factory, prod_teardown) -> dict:
     """The recorded runs: `entries`, every call, as written to
     target/access/ledger.jsonl; `encryption`, what S3 says of each writer's
-    first object (WRITTEN): its server-side encryption and KMS key."""
+    first object (WRITTEN): its server-side encryption and KMS key. prod's
+    teardown (prod_teardown) runs meanwhile: it calls the emulator directly,
+    never through the recording proxy."""
     out = applied["dev"]
     work = tmp_path_factory.mktemp("ledger")
     sts = boto3.client("sts", endpoint_url=emulator)

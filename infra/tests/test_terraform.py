@@ -21,7 +21,6 @@ import pytest
 from marketpulse_testkit import REPO
 from marketpulse_testkit.iam import resources
 from marketpulse_testkit.terraform import (
-    APPLY,
     DESTROY,
     Terraform,
     need_terraform,
@@ -230,13 +229,13 @@ def test_parliament_finds_nothing_that_is_not_explained(prod_policies):
     assert listed <= found, f"listed in infra/iam-unused.md but no longer found: {sorted(listed - found)}"
 
 
-def test_prod_is_destroyed_whole(platform, applied, emulator):
+def test_prod_is_destroyed_whole(platform, applied, emulator, prod_teardown):
     """prod's buckets keep their objects on destroy (access logs keep
     arriving while it runs), so, as docs/runbooks/teardown.md says, an apply
-    with force_destroy comes first. It runs before the access ledger, which
-    needs dev only."""
-    platform.run(*APPLY, *var_file("prod"), "-var=force_destroy=true", workspace="prod")
-    platform.run(*DESTROY, *var_file("prod"), "-var=force_destroy=true", workspace="prod", timeout=900)
+    with force_destroy comes first (conftest's prod_teardown, beside the
+    access ledger)."""
+    for done in prod_teardown.result(timeout=1800):
+        assert done.returncode == 0, f"terraform {' '.join(done.args[1:2])} (prod):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     assert_destroyed(platform, applied, emulator, "prod")
 
 
