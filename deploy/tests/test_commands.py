@@ -66,8 +66,8 @@ def test_an_aws_error_is_one_line():
     assert done.stderr.strip() == f'marketpulse-ecs-launch: Could not connect to the endpoint URL: "{endpoint}/"'
 
 
-@pytest.mark.parametrize("name", ["cluster.json", "steps/fleet.json", "steps/bronze_to_silver.json", "bootstrap.sh",
-                                  "install-jobs.sh"])  # fmt: skip
+@pytest.mark.parametrize("name", ["cluster.json", "steps/fleet.json", "steps/bronze_to_silver.json", "steps/quality_gate.json",
+                                  "steps/spark_pi.json", "bootstrap.sh", "install-jobs.sh"])  # fmt: skip
 def test_the_emr_files_inside_the_package_are_the_repository_s(name):
     assert (files("marketpulse_deploy.emr") / name).read_bytes() == (REPO / "deploy" / "emr" / name).read_bytes()
 

@@ -72,8 +72,10 @@ def workdir(emulator, tmp_path_factory) -> Path:
     """infra/ copied, with the emulator's provider override in each stack."""
     root = tmp_path_factory.mktemp("infra") / "infra"
     shutil.copytree(REPO / "infra", root, ignore=shutil.ignore_patterns(".terraform", "tests", "*.tfstate*"))
-    # Modules reference deploy/ templates relative to the repository.
-    (root.parent / "deploy").symlink_to(REPO / "deploy")
+    # Modules reference deploy/ templates and the jobs' Spark settings
+    # relative to the repository.
+    for beside in ("deploy", "jobs"):
+        (root.parent / beside).symlink_to(REPO / beside)
     for stack in (root, root / "bootstrap"):
         (stack / "providers_override.tf").write_text(provider_override(emulator))
     return root

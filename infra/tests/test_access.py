@@ -22,6 +22,7 @@ import boto3
 import pytest
 from marketpulse_deploy.emr.cluster import fleet_step, publish
 from marketpulse_deploy.templates import render
+from marketpulse_local import emr
 from marketpulse_testkit import REPO
 from marketpulse_testkit.aws import REGION
 from marketpulse_testkit.iam import (
@@ -33,7 +34,6 @@ from marketpulse_testkit.iam import (
     statements,
 )
 from marketpulse_testkit.ledger import (
-    Call,
     RecordingProxy,
     glue_job_calls,
     passed_roles,
@@ -137,9 +137,9 @@ def recorded(applied, emulator, producer_binary, dev_state, tmp_path_factory, pr
         values = publish(s3, out["buckets"]["artifacts"], producer_binary, wheel, REPO / "jobs" / "entrypoints")
         node = role_env("emr_ec2")
         with proxy.running("emr_fleet"):
-            record_emr_fleet(proxy, principal(node), node, out, values, work)
+            record_emr_fleet(node, out, values, work)
         with proxy.running("bronze_to_silver"):
-            record_bronze_to_silver(proxy, principal(node), node, out, values)
+            record_bronze_to_silver(node, out, values, work)
         glue = role_env("glue")
         with proxy.running("silver_to_gold"):
             record_silver_to_gold(proxy, principal(glue), glue, dev_state, work)
@@ -197,16 +197,7 @@ def record_producer(proxy: RecordingProxy, binary: Path, env: dict, out: dict) -
         assert done.returncode == 0, f"{args[1:3]}: {done.stderr[-2000:]}"
 
 
-def step_fetches(step: dict) -> list[Call]:
-    """What EMR's spark-submit (cluster mode) fetches for a step under the
-    nodes' role: its --py-files and its script."""
-    args = step["HadoopJarStep"]["Args"]
-    uris = [a for i, a in enumerate(args) if args[i - 1] == "--py-files"]
-    uris.append(next(a for a in args if a.startswith("s3://") and a.endswith(".py")))
-    return [("s3:GetObject", "arn:aws:s3:::" + u.removeprefix("s3://"), {}, "spark-submit fetches the step's code") for u in uris]
-
-
-def record_emr_fleet(proxy: RecordingProxy, principal: str, env: dict, out: dict, values: dict, work: Path) -> None:
+def record_emr_fleet(env: dict, out: dict, values: dict, work: Path) -> None:
     """A node of the transient fleet cluster (deploy/emr/cluster.json) under
     the instance profile's role: each bootstrap action fetched and run with
     its own arguments (with the long-running cluster's jobs wheel action,
@@ -233,25 +224,29 @@ def record_emr_fleet(proxy: RecordingProxy, principal: str, env: dict, out: dict
         for cmd in ([aws, "s3", "cp", "--only-show-errors", path, str(script)], ["bash", str(script), *args]):
             done = subprocess.run(cmd, env=node_env, capture_output=True, text=True, check=False, timeout=300)
             assert done.returncode == 0, f"{cmd[:3]}: {done.stderr[-2000:]}"
-    installed = work / "bin" / "marketpulse"
     step = fleet_step(values, 2, ["--scale", "0.02", "--days", "1"])
-    proxy.add(principal, step_fetches(step))
-    args = step["HadoopJarStep"]["Args"]
-    script = next(i for i, a in enumerate(args) if a.endswith("/fleet.py"))
-    driver = args[script + 1 :]
-    split = driver.index("--")
-    driver[split:split] = ["--binary", str(installed)]  # where the bootstrap action installed it
-    confs = [a for i, a in enumerate(args[:script]) if i > 0 and args[i - 1] == "--conf"]
-    done = subprocess.run([sys.executable, "-m", "marketpulse_deploy.emr.fleet", *driver], env=spark_env(env, confs, s3a=False),
-                          capture_output=True, text=True, check=False, timeout=600)  # fmt: skip
+    # The producer where the bootstrap action installed it.
+    node = emr_node(env, work / "fleet-node", s3a=False, paths={"/usr/local/bin/marketpulse": str(work / "bin" / "marketpulse")})
+    done = emr.run(step, node, timeout=600)
     assert done.returncode == 0, f"fleet: {done.stderr[-3000:]}"
 
 
-def spark_env(env: dict, confs: list[str], s3a: bool = True) -> dict:
-    """`env` with PYSPARK_SUBMIT_ARGS for a step's Spark settings on local[2]
-    under env's credentials; with `s3a`, s3:// through s3a, as EMRFS on a node."""
+def emr_node(env: dict, work: Path, s3a: bool = True, paths: dict[str, str] | None = None) -> emr.LocalNode:
+    """A node that runs EMR steps (marketpulse_local.emr) under env's
+    credentials: spark-submit's s3:// files fetched through the proxy, and
+    with `s3a`, s3:// through s3a, as EMRFS on a node."""
     from marketpulse_testkit.spark import JAVA17, s3a_jars
 
+    confs = local_spark(env, s3a)
+    run_env = {**env, "JAVA_HOME": str(JAVA17), "PYSPARK_PYTHON": sys.executable}
+    s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                      aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], aws_session_token=env["AWS_SESSION_TOKEN"])  # fmt: skip
+    return emr.LocalNode(work, run_env, s3, confs=confs, jars=[str(j) for j in s3a_jars()] if s3a else [], paths=paths or {})
+
+
+def local_spark(env: dict, s3a: bool) -> list[str]:
+    """Spark settings for local[2] under env's credentials; with `s3a`,
+    s3:// through s3a."""
     hadoop = {
         "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         "fs.s3a.endpoint": env["AWS_ENDPOINT_URL"],
@@ -263,31 +258,36 @@ def spark_env(env: dict, confs: list[str], s3a: bool = True) -> dict:
         "fs.s3a.session.token": env["AWS_SESSION_TOKEN"],
         "fs.s3a.change.detection.mode": "none",
     }
-    confs = [*confs, *([f"spark.hadoop.{k}={v}" for k, v in hadoop.items()] if s3a else [])]
+    confs = [f"spark.hadoop.{k}={v}" for k, v in hadoop.items()] if s3a else []
     # Two cores, two shuffle partitions: a tiny day, not a cluster's.
     confs += ["spark.sql.shuffle.partitions=2", "spark.driver.host=127.0.0.1", "spark.driver.bindAddress=127.0.0.1", "spark.ui.enabled=false", "spark.ui.showConsoleProgress=false"]
+    return confs
+
+
+def spark_env(env: dict, confs: list[str], s3a: bool = True) -> dict:
+    """`env` with PYSPARK_SUBMIT_ARGS for Spark settings on local[2] under
+    env's credentials (local_spark), for a job started in Python."""
+    from marketpulse_testkit.spark import JAVA17, s3a_jars
+
+    confs = [*confs, *local_spark(env, s3a)]
     submit = ["--master", "local[2]", *(["--jars", ",".join(str(j) for j in s3a_jars())] if s3a else [])]
     submit += [x for c in confs for x in ("--conf", c)]
     return {**env, "JAVA_HOME": str(JAVA17), "PYSPARK_SUBMIT_ARGS": " ".join([*submit, "pyspark-shell"])}
 
 
-def record_bronze_to_silver(proxy: RecordingProxy, principal: str, env: dict, out: dict, values: dict) -> None:
-    """The EMR step's own arguments (deploy/emr/steps/bronze_to_silver.json)
-    on the local Spark; the Glue catalog through boto3."""
-    step = render((REPO / "deploy" / "emr" / "steps" / "bronze_to_silver.json").read_text(), {
+def record_bronze_to_silver(env: dict, out: dict, values: dict, work: Path) -> None:
+    """The EMR step (deploy/emr/steps/bronze_to_silver.json) run from its
+    definition, then the quality gate's step on the metrics it wrote."""
+    rendered = {
         "INGEST_DATE": DAY, "RUN_ID": "ledger", "JOBS_VERSION": values["JOBS_VERSION"],
         "ARTIFACTS_BUCKET": out["buckets"]["artifacts"], "RAW_BUCKET": out["buckets"]["raw"],
         "SILVER_BUCKET": out["buckets"]["silver"], "GLUE_DATABASE": out["glue_databases"]["silver"],
-    })  # fmt: skip
-    proxy.add(principal, step_fetches(step))
-    args = step["HadoopJarStep"]["Args"]
-    script = next(i for i, a in enumerate(args) if a.endswith("/bronze_to_silver.py"))
-    confs = [a for i, a in enumerate(args[:script]) if i > 0 and args[i - 1] == "--conf"]
-    done = subprocess.run(
-        [sys.executable, "-m", "marketpulse_jobs.bronze_to_silver", *args[script + 1 :]],
-        env=spark_env(env, confs), capture_output=True, text=True, check=False, timeout=600,
-    )  # fmt: skip
-    assert done.returncode == 0, f"bronze_to_silver: {done.stderr[-3000:]}"
+    }  # fmt: skip
+    node = emr_node(env, work / "silver-node")
+    for name, codes in (("bronze_to_silver", {0}), ("quality_gate", {0})):
+        step = render((REPO / "deploy" / "emr" / "steps" / f"{name}.json").read_text(), rendered)
+        done = emr.run(step, node, timeout=600)
+        assert done.returncode in codes, f"{name}: {done.stderr[-3000:]}"
 
 
 def record_silver_to_gold(proxy: RecordingProxy, principal: str, env: dict, state: dict, work: Path) -> None:

@@ -147,6 +147,19 @@ def test_glue_tables_have_the_columns_of_schemas(applied, emulator):
             assert [k["Name"] for k in tables[name]["PartitionKeys"]] == want["partition_keys"], name
 
 
+def test_the_glue_job_runs_with_the_jobs_spark_settings(applied, emulator):
+    """Glue builds the job's session itself: the settings every other run of
+    the jobs sets (marketpulse_jobs/spark_conf.json) reach it as the `--conf`
+    job parameter, parsed as the Glue stand-in parses it."""
+    from marketpulse_jobs.utils import SESSION_CONF
+    from marketpulse_local.glue import job_conf
+
+    glue = boto3.client("glue", endpoint_url=emulator)
+    (name,) = [j for j in glue.list_jobs()["JobNames"] if j.startswith("marketpulse-dev-")]
+    arguments = glue.get_job(JobName=name)["Job"]["DefaultArguments"]
+    assert job_conf(["--conf", arguments["--conf"]]) == SESSION_CONF
+
+
 def test_the_emr_cluster_has_spot_task_nodes_and_its_bootstrap_actions(applied, emulator):
     emr = boto3.client("emr", endpoint_url=emulator)
     for out in applied.values():

@@ -195,6 +195,8 @@ def _process(spark, table: str, raw: RawTable, schemas: dict, params, opts: Opti
         "rows_in": counts["rows_in"],
         "silver_rows": counts["silver"],
         "quarantined": counts["quarantined"],
+        # What the data-quality gate judges (gate.py): rejected of read.
+        "quarantine_rate": round(counts["quarantined"] / counts["rows_in"], 6) if counts["rows_in"] else 0.0,
         "duplicates_removed": counts["duplicate"],
         "near_duplicates": counts["near_duplicate"],
         "late_rows": counts["late"],

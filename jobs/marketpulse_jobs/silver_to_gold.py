@@ -357,7 +357,9 @@ def run_glue(glue_context, args: dict, metrics_path: str | None = None) -> dict:
             format="parquet",
             transformation_ctx=f"silver_{source}",
         )
-        new_files[source] = [r[0] for r in frame.toDF().select("source_file").distinct().collect()]
+        df = frame.toDF()
+        # Nothing new since the bookmark: Glue's frame then has no columns.
+        new_files[source] = [r[0] for r in df.select("source_file").distinct().collect()] if df.columns else []
     days = affected_keys(new_files)
     written = build(spark, silver, args["gold"], days, fx)
     partitions = {s: leaf_partitions(new_files[s]) for s in sources}

@@ -193,14 +193,16 @@ def spark_session(app: str = "marketpulse", master: str | None = None):
     return builder.getOrCreate()
 
 
-SESSION_CONF = {
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.sources.partitionOverwriteMode": "dynamic",
-    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
-    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-    "spark.sql.parquet.compression.codec": "zstd",
-    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
-}
+def _session_conf() -> dict[str, str]:
+    from importlib.resources import files
+
+    return json.loads((files("marketpulse_jobs") / "spark_conf.json").read_text())
+
+
+# The jobs' Spark settings, declared once in spark_conf.json: EMR steps and
+# the local runs set them when building the session, the Glue job gets them
+# as its `--conf` job parameter (infra/modules/glue reads the same file).
+SESSION_CONF = _session_conf()
 
 
 def hadoop_fs(path: str):

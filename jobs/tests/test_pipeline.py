@@ -157,7 +157,41 @@ def test_copy_loads_gold_and_refuses_a_column_count_mismatch(piped, moto_s3):
     rs.params["gold_uri"] = f"{LAKE}/gold"
     loaded = rs.run_file(SQL / "load" / "copy_marts.sql")
     assert sum(n for n in loaded if n) == sum(report["stages"]["gold"].values())
-    assert rs.copied == {f"marts.{t}": n for t, n in report["stages"]["gold"].items()}
+    assert rs.copied == {f"stage_{t}": n for t, n in report["stages"]["gold"].items()}
+    assert marts(rs) == report["stages"]["gold"]
+
+
+def marts(rs: RedshiftLocal) -> dict[str, int]:
+    return {t: rs.con.execute(f"SELECT count(*) FROM marts.{t}").fetchone()[0] for t in gold_schemas()}
+
+
+def test_a_failed_copy_leaves_every_mart_with_the_last_load(piped, moto_s3):
+    """copy_marts.sql stages all six marts, then swaps them in one
+    transaction: with gold's last table missing, its COPY fails, and every
+    mart keeps the rows of the load before. The same file then loads whole."""
+    _, report = piped
+    s3 = boto3.client("s3", endpoint_url=moto_s3)
+    last = "conversion_rates"  # copy_marts.sql stages it last
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket="pipeline", Prefix="run/gold/"):
+        for o in page["Contents"]:
+            if not o["Key"].startswith(f"run/gold/{last}/"):
+                target = o["Key"].replace("run/gold/", "run/gold-without-one/", 1)
+                s3.copy_object(Bucket="pipeline", Key=target, CopySource={"Bucket": "pipeline", "Key": o["Key"]})
+    rs = RedshiftLocal(params={"iam_role": pipeline.IAM_ROLE}, s3_endpoint=moto_s3)
+    rs.run_file(SQL / "ddl" / "marts.sql")
+    rs.params["gold_uri"] = f"{LAKE}/gold"
+    rs.run_file(SQL / "load" / "copy_marts.sql")
+    # Yesterday's load: one table changed by hand, so a swap would show.
+    rs.con.execute("DELETE FROM marts.fct_sales WHERE line_number > 1")
+    yesterday = marts(rs)
+    assert yesterday["fct_sales"] < report["stages"]["gold"]["fct_sales"]
+    rs.params["gold_uri"] = f"{LAKE}/gold-without-one"
+    with pytest.raises(RedshiftError, match=f"COPY stage_{last}: no Parquet files"):
+        rs.run_file(SQL / "load" / "copy_marts.sql")
+    assert marts(rs) == yesterday and not rs.in_transaction
+    rs.params["gold_uri"] = f"{LAKE}/gold"
+    rs.run_file(SQL / "load" / "copy_marts.sql")
+    assert marts(rs) == report["stages"]["gold"]
 
 
 def test_unload_writes_parquet_that_reads_back_equal(warehouse, moto_s3):
@@ -209,3 +243,33 @@ def test_bad_input_is_one_line_and_clears_nothing(tmp_path, capsys):
     with pytest.raises(SystemExit) as bad:
         pipeline.parse_args(["--lake", "/local"])
     assert bad.value.code == 2
+
+
+def test_a_day_above_the_quality_gate_stops_before_gold_and_keeps_the_marts(spark, binary, tmp_path, capsys):
+    """The producer's [dirty] malformed rate at 20%: every event table
+    quarantines about that much, above quality_gate.json's 5%. The run
+    exits 3 with one line naming each table, its rate and the threshold,
+    and the last good gold and marts are left as they were."""
+    (tmp_path / "dirty.toml").write_text("[dirty]\nmalformed = 0.2\n")
+    kept = {tmp_path / "gold" / "sales_by_store" / "keep.parquet": "gold of the last good day",
+            tmp_path / "warehouse.duckdb": "the marts of the last good day"}  # fmt: skip
+    for path, text in kept.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    argv = ["--dir", str(tmp_path), "--binary", str(binary), "--config", str(tmp_path / "dirty.toml"), *SETTINGS]
+    assert pipeline.main(argv) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    for table in ("sales", "clicks"):
+        found = re.search(rf"{table} quarantined (\d+\.\d+)% \([\d,]+ of [\d,]+ records\), above its threshold of 5\.00%", err[0])
+        assert found and 15 < float(found.group(1)) < 25, err[0]
+    assert "gold and the marts are unchanged" in err[0]
+    assert {p: p.read_text() for p in kept} == kept
+    assert (tmp_path / "silver-metrics.json").is_file() and not (tmp_path / "report.json").exists()
+
+
+def test_a_day_within_the_quality_gate_reaches_gold(piped):
+    """The pipeline's default dirt (1% malformed, 0.5% near-duplicates…) passes."""
+    _, report = piped
+    assert set(report["quality_gate"]) >= {"sales", "clicks", "users", "stores"}
+    assert all("within its threshold of 5.00%" in line for line in report["quality_gate"].values()), report["quality_gate"]

@@ -5,6 +5,7 @@ local stand-ins and the pipeline runner live in marketpulse_local."""
 
 import ast
 import email
+import json
 import re
 import sys
 import zipfile
@@ -60,6 +61,10 @@ def test_the_wheel_holds_what_the_entry_points_reach_and_no_stand_in(wheel):
     reached, todo = {"__init__"}, []
     for script in sorted((REPO / "jobs" / "entrypoints").glob("*.py")):
         todo += imports(ast.parse(script.read_text()))[0]
+    # Modules EMR steps run as `python3 -m marketpulse_jobs.<module>`.
+    for step in sorted((REPO / "deploy" / "emr" / "steps").glob("*.json")):
+        args = json.loads(step.read_text())["HadoopJarStep"]["Args"]
+        todo += [a.split(".", 1)[1] for i, a in enumerate(args) if i and args[i - 1] == "-m" and a.startswith(f"{PACKAGE}.")]
     while todo:
         name = todo.pop()
         if name not in reached:

@@ -13,6 +13,9 @@ locals {
     }
   ]...)
   artifacts = "s3://${var.bucket_names["artifacts"]}"
+  # The jobs' Spark settings, declared once with the jobs: Glue takes them
+  # as one `--conf` job parameter ("k=v --conf k2=v2 …").
+  spark_conf = jsondecode(file("${path.module}/../../../jobs/marketpulse_jobs/spark_conf.json"))
 }
 
 resource "aws_glue_catalog_database" "this" {
@@ -101,6 +104,7 @@ resource "aws_glue_job" "silver_to_gold" {
     "--silver"                       = "s3://${var.bucket_names["silver"]}/silver/"
     "--gold"                         = "s3://${var.bucket_names["gold"]}/gold/"
     "--fx_per_usd"                   = join(",", [for code, rate in var.fx_per_usd : "${code}=${rate}"])
+    "--conf"                         = join(" --conf ", [for k, v in local.spark_conf : "${k}=${v}"])
   }
   execution_property {
     max_concurrent_runs = 1

@@ -15,10 +15,13 @@ Bookmarks mimic Glue's: with `job-bookmark-enable`, a source with a
 and `Job.commit()` records it. The unit here is a partition (a folder of
 data files) together with its file names, so a partition that a re-run
 rewrote counts as new again, as it does for Glue, which tracks files.
+With nothing new, the frame is empty and has no columns at all, as Glue's.
 `job-bookmark-pause` reads by the bookmark without moving it;
 `job-bookmark-disable` reads everything. State is one JSON file per job
 under `$MARKETPULSE_GLUE_BOOKMARKS` (a path, file:// or s3a://; default
-`.glue-bookmarks`), written at commit.
+`.glue-bookmarks`), written at commit. A `--conf k=v --conf k2=v2` job
+parameter is set on the session before the script runs, as Glue does;
+`marketpulse-glue-local run` starts from Spark's defaults otherwise.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from marketpulse_jobs.utils import (
 )
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 STORE_ENV = "MARKETPULSE_GLUE_BOOKMARKS"
 DEFAULT_STORE = ".glue-bookmarks"
@@ -123,8 +127,9 @@ class GlueContext(_GlueContext):
             job.pending(transformation_ctx, {_relative(k, roots): v for k, v in new.items()})
         column = connection_options.get("attachFilename")
         if not new:
-            schema = f"`{column}` string" if column else "value string"
-            return DynamicFrame(self.spark_session.createDataFrame([], schema), transformation_ctx)
+            # What Glue returns when the bookmark has seen every file: an
+            # empty frame without a single column, not even attachFilename's.
+            return DynamicFrame(self.spark_session.createDataFrame([], StructType([])), transformation_ctx)
         df = self.spark_session.read.option("basePath", roots[0]).parquet(*sorted(new))
         if column:
             df = df.withColumn(column, F.input_file_name())
@@ -193,9 +198,30 @@ def install() -> None:
         sys.modules[name] = module
 
 
+def job_conf(argv: list[str]) -> dict[str, str]:
+    """The Spark settings of a `--conf` job parameter, which Glue takes as
+    `k=v --conf k2=v2 …` in one value."""
+    found: dict[str, str] = {}
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "--conf":
+            for pair in argv[i + 1].split(" --conf "):
+                key, sep, value = pair.strip().partition("=")
+                if not sep or not key.startswith("spark."):
+                    raise JobError(f"--conf: '{pair.strip()}' is not spark.NAME=VALUE")
+                found[key] = value
+    return found
+
+
 def run_script(script: str, argv: list[str]) -> None:
-    """Runs a Glue entry point script in this process with `argv`."""
+    """Runs a Glue entry point script in this process with `argv`, with the
+    Spark settings of its `--conf` set on the session first, as Glue sets
+    them on the job's."""
     install()
+    settings = job_conf(argv)
+    if settings:
+        session = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+        for key, value in settings.items():
+            session.conf.set(key, value)
     saved = sys.argv
     sys.argv = [script, *argv]
     try:
@@ -210,9 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) < 2 or argv[0] not in ("run", "reset-job-bookmark"):
         print(usage, file=sys.stderr)
         return 2
-    from marketpulse_jobs.utils import spark_session
-
-    spark_session("marketpulse-glue-local")
+    # Glue's session has Spark's defaults: the job's own settings come from
+    # its `--conf` parameter (run_script), as on Glue.
+    SparkSession.builder.appName("marketpulse-glue-local").getOrCreate()
     try:
         if argv[0] == "reset-job-bookmark":
             reset_job_bookmark(argv[1])

@@ -6,7 +6,9 @@ and writes `<dir>/report.json`.
 
     marketpulse-pipeline [--dir pipeline] [--scale 0.01] [--days 3] …
 
-Each run starts from an empty `<dir>/{raw,silver,quarantine,gold,…}`.
+Each run starts from an empty `<dir>/{raw,silver,quarantine}`. The
+data-quality gate (marketpulse_jobs.gate) runs after silver: a day above its
+thresholds stops there with exit 3, and gold and the marts stay as they were.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ def sql_dir() -> Path:
 def entrypoint(name: str) -> Path:
     """A Glue entry point of `jobs/entrypoints`, shipped inside this package."""
     return Path(str(files(__package__) / "entrypoints" / f"{name}.py"))
+
+
+class GateBlocked(JobError):
+    """The data-quality gate stopped the run before gold (marketpulse_jobs.gate)."""
 
 
 def _binary(explicit: str | None) -> str:
@@ -196,7 +202,9 @@ def _count(spark, uri: str) -> int:
 
 def run(opts) -> dict:
     from marketpulse_jobs import bronze_to_silver as b2s
+    from marketpulse_jobs import gate
     from marketpulse_jobs.silver_to_gold import GOLD_TABLES
+    from marketpulse_jobs.utils import SESSION_CONF
 
     from . import glue
     from .redshift import RedshiftLocal
@@ -204,9 +212,11 @@ def run(opts) -> dict:
     root = Path(opts.dir).resolve()
     binary = _binary(opts.binary)  # before anything is cleared
     lake = Lake(opts.lake or str(root), opts.endpoint_url)
-    lake.clear(["raw", "silver", "quarantine", "gold", "unload", "_bookmarks"])
+    # Gold and the marts are cleared only once the quality gate passes: a
+    # blocked day leaves the last good ones in place, as on AWS.
+    lake.clear(["raw", "silver", "quarantine"])
     shutil.rmtree(root / "_spark-conf", ignore_errors=True)
-    for stale in ("warehouse.duckdb", "report.json", "producer.toml", "silver-metrics.json", "gold-metrics.json"):
+    for stale in ("report.json", "producer.toml", "silver-metrics.json"):
         (root / stale).unlink(missing_ok=True)
     root.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -230,8 +240,17 @@ def run(opts) -> dict:
         run_id="pipeline",
         metrics=str(root / "silver-metrics.json"),
     )
-    silver_metrics = b2s.run(spark, options)["tables"]
+    silver_record = b2s.run(spark, options)
+    silver_metrics = silver_record["tables"]
     timings["bronze_to_silver"] = time.time() - started
+    verdicts = gate.judge(silver_record, gate.thresholds())
+    blocked = gate.blocked_line(verdicts)
+    if blocked:
+        raise GateBlocked(blocked)
+    report["quality_gate"] = {v.table: v.describe() for v in verdicts}
+    lake.clear(["gold", "unload", "_bookmarks"])
+    for stale in ("warehouse.duckdb", "gold-metrics.json"):
+        (root / stale).unlink(missing_ok=True)
 
     started = time.time()
     saved = os.environ.get(glue.STORE_ENV)
@@ -242,7 +261,8 @@ def run(opts) -> dict:
             str(entrypoint("silver_to_gold")),
             ["--JOB_NAME", "silver_to_gold", "--job-bookmark-option", "job-bookmark-enable",
              "--silver", lake.spark("silver"), "--gold", lake.spark("gold"), "--fx_per_usd", fx,
-             "--metrics", str(root / "gold-metrics.json")],
+             "--metrics", str(root / "gold-metrics.json"),
+             "--conf", " --conf ".join(f"{k}={v}" for k, v in SESSION_CONF.items())],
         )  # fmt: skip
     finally:
         if saved is None:
@@ -394,6 +414,9 @@ def main(argv=None) -> int:
         # the screen gets the report.
         with log.open("w") as out, contextlib.redirect_stdout(out):
             report = run(opts)
+    except GateBlocked as e:
+        print(f"marketpulse-pipeline: {e}; gold and the marts are unchanged", file=sys.stderr)
+        return 3
     except JobError as e:
         print(f"marketpulse-pipeline: error: {e}", file=sys.stderr)
         return 2

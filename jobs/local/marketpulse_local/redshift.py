@@ -5,6 +5,9 @@
 - `CREATE TABLE`: DISTSTYLE, DISTKEY, SORTKEY and ENCODE are checked (every
   key and sort column exists, every column has an encoding) and recorded in
   `tables`, then dropped: DuckDB has no slices.
+- `CREATE [TEMP] TABLE t (LIKE s)`: s's columns and layout, no rows.
+- `BEGIN` … `COMMIT`: one transaction; an error inside it rolls it back, as
+  Redshift aborts it.
 - `COPY t FROM 's3://…/' IAM_ROLE '…' FORMAT AS PARQUET`: every Parquet file
   under the prefix, columns mapped by position as Redshift does, the column
   count checked per file.
@@ -79,6 +82,8 @@ class RedshiftLocal:
         self.tables: dict[str, TableLayout] = {}
         self.copied: dict[str, int] = {}
         self._views = 0
+        # Inside BEGIN … COMMIT: an error rolls the transaction back.
+        self.in_transaction = False
 
     # --- files and placeholders --------------------------------------------
 
@@ -110,7 +115,15 @@ class RedshiftLocal:
         rows loaded by COPY, rows unloaded, else None)."""
         results = []
         for statement in _statements(self.render(sql)):
-            results.append(self._one(statement))
+            try:
+                results.append(self._one(statement))
+            except Exception:
+                # Redshift aborts the open transaction on an error: what it
+                # did is rolled back, what was committed before stays.
+                if self.in_transaction:
+                    self.con.execute("ROLLBACK")
+                    self.in_transaction = False
+                raise
         return results
 
     def query(self, sql: str) -> tuple[list[str], list[tuple]]:
@@ -135,10 +148,23 @@ class RedshiftLocal:
         if isinstance(tree, exp.Command):
             raise RedshiftError(f"the stand-in does not run: {statement.split(chr(10))[0][:80]}")
         cur = self.con.execute(tree.sql("duckdb"))
+        if isinstance(tree, (exp.Transaction, exp.Commit, exp.Rollback)):
+            self.in_transaction = isinstance(tree, exp.Transaction)
         return cur.fetchall() if isinstance(tree, exp.Query) else None
 
     def _create_table(self, tree: exp.Create) -> None:
         name = tree.this.this.sql("duckdb")
+        like = [e for e in tree.this.expressions if isinstance(e, exp.LikeProperty)]
+        if like:
+            # CREATE [TEMP] TABLE t (LIKE source): the source's columns and
+            # layout, no rows.
+            source = like[0].this.sql("duckdb")
+            if source not in self.tables:
+                raise RedshiftError(f"{name}: LIKE {source}, which is not a table")
+            temp = "TEMPORARY " if tree.find(exp.TemporaryProperty) else ""
+            self.tables[name] = self.tables[source]
+            self.con.execute(f"CREATE {temp}TABLE {name} AS SELECT * FROM {source} LIMIT 0")
+            return
         columns = [c.name for c in tree.this.expressions if isinstance(c, exp.ColumnDef)]
         layout = TableLayout(columns)
         for prop in list(tree.find_all(exp.DistStyleProperty, exp.DistKeyProperty, exp.SortKeyProperty)):
@@ -242,12 +268,16 @@ class RedshiftLocal:
 
 def _statements(sql: str) -> list[str]:
     """Statements of a file, split on `;` outside quotes, comments dropped."""
-    out, buf, quote = [], [], False
-    lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
-    for ch in "\n".join(lines):
+    out, buf, quote, comment = [], [], False, False
+    for i, ch in enumerate(sql):
+        if comment:
+            comment = ch != "\n"
+            continue
         if ch == "'":
             quote = not quote
-        if ch == ";" and not quote:
+        if ch == "-" and not quote and sql[i + 1 : i + 2] == "-":
+            comment = True
+        elif ch == ";" and not quote:
             out.append("".join(buf).strip())
             buf = []
         else:
