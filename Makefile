@@ -7,7 +7,8 @@ VENV := .venv
 # downloads) and compiles the lock; itself from PyPI, pinned.
 UV := target/uv
 UV_VERSION := 0.13.9
-# The independent IAM evaluator the access ledger is judged by (node 20,
+# The independent IAM evaluator the access ledger is judged by, and
+# asl-validator for the daily chain (node 20,
 # npm's lock): infra/tests/access.
 EVALUATOR := infra/tests/access
 # checkov pins clash with the test venv's (python-hcl2): its own venv.

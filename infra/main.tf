@@ -10,7 +10,17 @@ locals {
   name_prefix = "marketpulse-${local.env}"
   account_id  = data.aws_caller_identity.current.account_id
   stream_name = "${local.name_prefix}-events"
-  firehose    = "${local.name_prefix}-events-to-raw"
+  # The {{ name }} values of jobs/redshift/sql/ on this stack (output
+  # redshift_sql_params; the daily chain renders the load with them).
+  redshift_sql_params = {
+    gold_uri   = "s3://${module.s3_lake.bucket_names["gold"]}/gold"
+    unload_uri = "s3://${module.s3_lake.bucket_names["gold"]}/unload"
+    iam_role   = module.iam.role_arns["redshift"]
+    kms_key_id = module.kms.key_arn
+    # serve/external_schema.sql: Spectrum over the gold catalog.
+    glue_gold_database = module.glue.databases["gold"]
+  }
+  firehose = "${local.name_prefix}-events-to-raw"
 }
 
 # A tfvars file applied in the wrong workspace (or in "default") stops
@@ -73,16 +83,14 @@ module "s3_lake" {
 }
 
 module "glue" {
-  source          = "./modules/glue"
-  depends_on      = [terraform_data.workspace_matches_env]
-  name_prefix     = local.name_prefix
-  env             = local.env
-  bucket_names    = module.s3_lake.bucket_names
-  kms_key_arn     = module.kms.key_arn
-  glue_role_arn   = module.iam.role_arns["glue"]
-  events_role_arn = module.iam.role_arns["events"]
-  emr_cluster_id  = module.emr.cluster_id
-  jobs_version    = var.jobs_version
+  source        = "./modules/glue"
+  depends_on    = [terraform_data.workspace_matches_env]
+  name_prefix   = local.name_prefix
+  env           = local.env
+  bucket_names  = module.s3_lake.bucket_names
+  kms_key_arn   = module.kms.key_arn
+  glue_role_arn = module.iam.role_arns["glue"]
+  jobs_version  = var.jobs_version
 }
 
 module "emr" {
@@ -105,19 +113,18 @@ module "emr" {
 }
 
 module "redshift" {
-  source                 = "./modules/redshift"
-  depends_on             = [terraform_data.workspace_matches_env]
-  name_prefix            = local.name_prefix
-  vpc_id                 = module.network.vpc_id
-  vpc_cidr               = module.network.cidr
-  s3_prefix_list_id      = module.network.s3_prefix_list_id
-  subnet_ids             = module.network.private_subnet_ids
-  kms_key_arn            = module.kms.key_arn
-  iam_role_arn           = module.iam.role_arns["redshift"]
-  logs_bucket            = module.s3_lake.bucket_names["logs"]
-  nodes                  = var.redshift_nodes
-  enable_parameter_group = !var.emulator
-  skip_final_snapshot    = var.force_destroy
+  source              = "./modules/redshift"
+  depends_on          = [terraform_data.workspace_matches_env]
+  name_prefix         = local.name_prefix
+  vpc_id              = module.network.vpc_id
+  vpc_cidr            = module.network.cidr
+  s3_prefix_list_id   = module.network.s3_prefix_list_id
+  subnet_ids          = module.network.private_subnet_ids
+  kms_key_arn         = module.kms.key_arn
+  iam_role_arn        = module.iam.role_arns["redshift"]
+  logs_bucket         = module.s3_lake.bucket_names["logs"]
+  nodes               = var.redshift_nodes
+  skip_final_snapshot = var.force_destroy
 }
 
 module "streaming" {
@@ -146,6 +153,31 @@ module "producer_fleet" {
   log_retention_days         = 30
   batch_service_role_arn     = module.iam.role_arns["batch"]
   batch_instance_profile_arn = module.iam.batch_instance_profile_arn
+}
+
+module "orchestration" {
+  source                   = "./modules/orchestration"
+  depends_on               = [terraform_data.workspace_matches_env]
+  name_prefix              = local.name_prefix
+  env                      = local.env
+  chain_role_arn           = module.iam.role_arns["chain"]
+  scheduler_role_arn       = module.iam.role_arns["scheduler"]
+  kms_key_arn              = module.kms.key_arn
+  alarm_topic_arn          = module.monitoring.sns_topic_arn
+  schedule                 = var.chain_schedule
+  generate                 = var.chain_generate
+  batch_job_queue_arn      = module.producer_fleet.batch_job_queue_arn
+  batch_job_definition_arn = module.producer_fleet.batch_job_definition_arn
+  bucket_names             = module.s3_lake.bucket_names
+  emr_cluster_id           = module.emr.cluster_id
+  jobs_version             = var.jobs_version
+  glue_database_silver     = module.glue.databases["silver"]
+  glue_job_name            = module.glue.job_name
+  gold_crawler_name        = module.glue.crawler_name
+  redshift_cluster_id      = module.redshift.cluster_id
+  redshift_database        = module.redshift.database
+  redshift_sql_params      = local.redshift_sql_params
+  redshift_pause           = var.redshift_pause
 }
 
 module "monitoring" {

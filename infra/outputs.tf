@@ -55,12 +55,10 @@ output "role_arns" {
 
 output "redshift_sql_params" {
   description = "The {{ name }} values of jobs/redshift/sql/ on this stack: where COPY reads gold, where UNLOAD writes, the role both assume, the key UNLOAD encrypts with, and gold's catalog database."
-  value = {
-    gold_uri   = "s3://${module.s3_lake.bucket_names["gold"]}/gold"
-    unload_uri = "s3://${module.s3_lake.bucket_names["gold"]}/unload"
-    iam_role   = module.iam.role_arns["redshift"]
-    kms_key_id = module.kms.key_arn
-    # serve/external_schema.sql: Spectrum over the gold catalog.
-    glue_gold_database = module.glue.databases["gold"]
-  }
+  value       = local.redshift_sql_params
+}
+
+output "chain_state_machine_arn" {
+  description = "The daily chain (module.orchestration): start it by hand with {\"day\": \"YYYY-MM-DD\"} to run or re-run a day."
+  value       = module.orchestration.state_machine_arn
 }

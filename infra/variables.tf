@@ -117,6 +117,32 @@ variable "force_destroy" {
   default     = false
 }
 
+variable "chain_schedule" {
+  type = object({
+    expression = string
+    timezone   = string
+  })
+  description = "When the daily chain runs (EventBridge Scheduler cron and IANA time zone); it processes the UTC date of the scheduled time."
+}
+
+variable "chain_generate" {
+  type = object({
+    shards = number
+    scale  = string
+  })
+  description = "The daily chain's producer fleet: Batch array size and --scale of each day."
+}
+
+variable "redshift_pause" {
+  type = object({
+    pause_expression  = string
+    resume_expression = string
+    timezone          = string
+  })
+  description = "Pause and resume the Redshift cluster on these schedules (dev, to stay in budget: docs/capacity.md); null keeps it running."
+  default     = null
+}
+
 variable "emulator" {
   type        = bool
   description = "true only when applying to a local AWS emulator: leaves out the resources infra/README.md lists as unsupported there. Never true for a real account."

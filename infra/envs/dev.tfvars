@@ -13,3 +13,8 @@ kinesis_shards          = 1
 monthly_budget_usd      = 300
 force_destroy           = true
 break_glass_role_name   = "marketpulse-dev-break-glass"
+# Weekdays, once the paused cluster has resumed, so the load finds it up.
+chain_schedule = { expression = "cron(15 8 ? * MON-FRI *)", timezone = "Europe/London" }
+chain_generate = { shards = 2, scale = "0.05" }
+# Working hours only: the cluster costs more than dev's budget around the clock (docs/capacity.md).
+redshift_pause = { pause_expression = "cron(0 18 ? * MON-FRI *)", resume_expression = "cron(0 8 ? * MON-FRI *)", timezone = "Europe/London" }

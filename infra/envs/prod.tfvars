@@ -13,3 +13,5 @@ kinesis_shards          = 4
 monthly_budget_usd      = 8000
 force_destroy           = false
 break_glass_role_name   = "marketpulse-prod-break-glass"
+chain_schedule          = { expression = "cron(30 1 * * ? *)", timezone = "Europe/London" }
+chain_generate          = { shards = 20, scale = "10" }

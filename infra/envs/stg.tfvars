@@ -13,3 +13,5 @@ kinesis_shards          = 2
 monthly_budget_usd      = 1500
 force_destroy           = false
 break_glass_role_name   = "marketpulse-stg-break-glass"
+chain_schedule          = { expression = "cron(30 1 * * ? *)", timezone = "Europe/London" }
+chain_generate          = { shards = 4, scale = "0.5" }

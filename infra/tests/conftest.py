@@ -1,18 +1,26 @@
 """One emulator (moto, patched by emulator.py), one copy of infra/ with the
-emulator's provider overrides and one bootstrap apply per test run; the
-Terraform CLI settings (tf_env) come from marketpulse_testkit's plugin."""
+emulator's provider overrides and one bootstrap apply per test run, and the
+daily chain's executions on dev, shared by test_chain.py and the access
+ledger; the Terraform CLI settings (tf_env) come from marketpulse_testkit's
+plugin."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import subprocess
+import time
+import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import boto3
 import pytest
+from marketpulse_jobs import bronze_to_silver
+from marketpulse_local import emr
 from marketpulse_testkit import REPO, MotoServer
-from marketpulse_testkit.aws import AWS_ENV, fake_credentials
+from marketpulse_testkit.aws import AWS_ENV, aws_environ, fake_credentials
 from marketpulse_testkit.terraform import (
     APPLY,
     DESTROY,
@@ -23,18 +31,21 @@ from marketpulse_testkit.terraform import (
 
 SERVICES = [
     "s3", "dynamodb", "sts", "iam", "kms", "ec2", "glue", "emr", "redshift", "ecs", "logs", "cloudwatch",
-    "sns", "budgets", "kinesis", "firehose", "batch", "events", "ecr", "secretsmanager",
+    "sns", "budgets", "kinesis", "firehose", "batch", "events", "ecr", "secretsmanager", "sfn", "scheduler",
 ]  # fmt: skip
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The access ledger (test_access.py) runs the producer, which the build
-    beside this suite makes: it runs after every other applied test, and
-    the destroys after it (prod's runs beside the ledger: prod_teardown)."""
+    """The daily chain's executions (test_chain.py) add steps and runs to
+    dev, so they come after the plans that check dev is as applied. The
+    access ledger (test_access.py) runs the producer, which the build beside
+    this suite makes: it runs after every other applied test, and the
+    destroys after it (prod's runs beside the ledger: prod_teardown)."""
     access = [i for i in items if i.module.__name__.endswith("test_access")]
+    chain = [i for i in items if i.module.__name__.endswith("test_chain")]
     destroy = [i for i in items if i.name in ("test_prod_is_destroyed_whole", "test_dev_is_destroyed_whole")]
-    rest = [i for i in items if i not in access and i not in destroy]
-    items[:] = rest + access + destroy
+    rest = [i for i in items if i not in access and i not in chain and i not in destroy]
+    items[:] = rest + chain + access + destroy
 
 
 @pytest.fixture(scope="session")
@@ -150,3 +161,112 @@ def prod_teardown(platform, applied):
     with ThreadPoolExecutor(1) as pool:
         future: Future = pool.submit(teardown)
         yield future
+
+
+# The daily chain's executions (infra/modules/orchestration), shared by
+# test_chain.py and the access ledger. The days they process:
+DAY = "2025-01-06"
+BLOCKED_DAY = "2025-01-07"
+
+
+def hook(emulator: str, name: str, body) -> None:
+    """The emulator's test hooks (emulator.py): end a step or statement, inject a fault."""
+    request = urllib.request.Request(f"{emulator}/moto-api/chain/{name}", data=json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+
+
+class World:
+    """What AWS would do while an execution runs, for what moto leaves hanging."""
+
+    def __init__(self, emulator: str, out: dict, tmp_path):
+        self.emulator, self.out, self.tmp_path = emulator, out, tmp_path
+        self.sfn = boto3.client("stepfunctions", endpoint_url=emulator)
+        self.emr = boto3.client("emr", endpoint_url=emulator)
+        self.s3 = boto3.client("s3", endpoint_url=emulator)
+        self.gate_runs: list[subprocess.CompletedProcess] = []
+        self.statements: list[list[str]] = []
+        self.count = 0
+
+    def run(self, execution_input: dict, seconds: float = 120) -> tuple[dict, list[dict]]:
+        self.count += 1
+        arn = self.sfn.start_execution(
+            stateMachineArn=self.out["chain_state_machine_arn"], name=f"test-{self.count}", input=json.dumps(execution_input)
+        )["executionArn"]
+        handled: set[int] = set()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            events = self.history(arn)
+            for event in events:
+                if event["id"] not in handled and event["type"] == "TaskSucceeded":
+                    handled.add(event["id"])
+                    self.answer(json.loads(event["taskSucceededEventDetails"]["output"]), event["taskSucceededEventDetails"]["resource"])
+            found = self.sfn.describe_execution(executionArn=arn)
+            if found["status"] != "RUNNING":
+                return found, self.history(arn)
+            time.sleep(0.2)
+        pytest.fail(f"the execution {execution_input} did not end in {seconds} s")
+
+    def history(self, arn: str) -> list[dict]:
+        pages = self.sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+        return [e for page in pages for e in page["events"]]
+
+    def answer(self, output: dict, resource: str) -> None:
+        if resource == "addJobFlowSteps":
+            (step_id,) = output["StepIds"]
+            step = self.emr.describe_step(ClusterId=self.out["emr_cluster_id"], StepId=step_id)["Step"]
+            args = step["Config"]["Args"]
+            if "marketpulse_jobs.gate" in args:
+                env = {**aws_environ(), "AWS_ENDPOINT_URL": self.emulator}
+                node = emr.LocalNode(self.tmp_path / "node", env)
+                done = emr.run({"Name": step["Name"], "HadoopJarStep": {"Jar": step["Config"]["Jar"], "Args": args}}, node, timeout=120)
+                self.gate_runs.append(done)
+                state = "COMPLETED" if done.returncode == 0 else "FAILED"
+            else:
+                script = next(i for i, a in enumerate(args) if a.endswith("/bronze_to_silver.py"))
+                bronze_to_silver.parse_args(args[script + 1 :])  # exits on an argument the job refuses
+                state = "COMPLETED"
+            hook(self.emulator, "emr-step", {"StepId": step_id, "State": state})
+        elif resource == "batchExecuteStatement":
+            described = boto3.client("redshift-data", endpoint_url=self.emulator).describe_statement(Id=output["Id"])
+            self.statements.append([s["QueryString"] for s in described.get("SubStatements", [])])
+            hook(self.emulator, "redshift-statement", {"Id": output["Id"], "Status": "FINISHED"})
+
+
+def metrics(quarantined: int) -> bytes:
+    """bronze->silver's metrics record of a day: clicks with this many of 10,000 quarantined."""
+    tables = {"clicks": {"rows_in": 10_000, "quarantined": quarantined}, "sales": {"rows_in": 1_000, "quarantined": 10}}
+    return json.dumps({"job": "bronze_to_silver", "tables": tables}).encode()
+
+
+@pytest.fixture(scope="session")
+def chain_runs(applied, emulator, tmp_path_factory) -> dict:
+    """The daily chain's three executions on dev (test_chain.py), with what
+    the world saw of each; the access ledger derives the chain's calls from
+    their histories."""
+    out = applied["dev"]
+    world = World(emulator, out, tmp_path_factory.mktemp("chain"))
+    silver = out["buckets"]["silver"]
+    world.s3.put_object(Bucket=silver, Key=f"_metrics/bronze_to_silver/{DAY}.json", Body=metrics(100))
+    world.s3.put_object(Bucket=silver, Key=f"_metrics/bronze_to_silver/{BLOCKED_DAY}.json", Body=metrics(2_000))
+    sqs = boto3.client("sqs", endpoint_url=emulator)
+    queue = sqs.create_queue(QueueName="chain-alarms")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns", endpoint_url=emulator).subscribe(TopicArn=out["alarm_topic_arn"], Protocol="sqs", Endpoint=queue_arn)
+    found = {"day": DAY, "blocked_day": BLOCKED_DAY}
+    # As the schedule starts it: its time, whose UTC date is the day.
+    found["succeeds"] = world.run({"scheduled_time": f"{DAY}T01:30:00Z", "poll_seconds": 1}) + (list(world.gate_runs),)
+    world.gate_runs.clear()
+    found["blocked"] = world.run({"day": BLOCKED_DAY, "poll_seconds": 1}) + (list(world.gate_runs),)
+    world.gate_runs.clear()
+    hook(emulator, "faults", [{"Service": "glue", "Operation": "StartJobRun", "Code": "ConcurrentRunsExceededException", "Count": 1}])
+    try:
+        found["retried"] = world.run({"day": DAY, "poll_seconds": 1}) + (list(world.gate_runs),)
+    finally:
+        hook(emulator, "faults", [])
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    found["alarms"] = [json.loads(m["Body"]) for m in messages]
+    found["statements"] = world.statements
+    return found
+
+

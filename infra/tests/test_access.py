@@ -24,7 +24,7 @@ from marketpulse_deploy.emr.cluster import fleet_step, publish
 from marketpulse_deploy.templates import render
 from marketpulse_local import emr
 from marketpulse_testkit import REPO
-from marketpulse_testkit.aws import REGION
+from marketpulse_testkit.aws import ACCOUNT, REGION
 from marketpulse_testkit.iam import (
     Applied,
     evaluate,
@@ -35,9 +35,11 @@ from marketpulse_testkit.iam import (
 )
 from marketpulse_testkit.ledger import (
     RecordingProxy,
+    chain_calls,
     glue_job_calls,
     passed_roles,
     redshift_calls,
+    schedule_calls,
     spectrum_calls,
 )
 from marketpulse_testkit.producer import find_binary
@@ -45,7 +47,7 @@ from marketpulse_testkit.producer import find_binary
 LEDGER = REPO / "target" / "access" / "ledger.jsonl"
 UNUSED = REPO / "infra" / "iam-unused.md"
 # The components the ledger records, by their role in module.iam.
-RECORDED_ROLES = {"producer", "emr_ec2", "glue", "redshift", "launcher"}
+RECORDED_ROLES = {"producer", "emr_ec2", "glue", "redshift", "launcher", "chain", "scheduler"}
 # The day the producer's runs land, which the bronze->silver step processes.
 DAY = "2025-01-06"
 
@@ -97,7 +99,7 @@ WRITTEN = {
 
 
 @pytest.fixture(scope="module")
-def recorded(applied, emulator, producer_binary, dev_state, tmp_path_factory, prod_teardown) -> dict:
+def recorded(applied, emulator, producer_binary, dev_state, tmp_path_factory, prod_teardown, chain_runs) -> dict:
     """The recorded runs: `entries`, every call, as written to
     target/access/ledger.jsonl; `encryption`, what S3 says of each writer's
     first object (WRITTEN): its server-side encryption and KMS key. prod's
@@ -146,6 +148,7 @@ def recorded(applied, emulator, producer_binary, dev_state, tmp_path_factory, pr
         with proxy.running("redshift"):
             record_redshift(proxy, s3, sts, out)
         record_launchers(proxy, emulator, role_env("launcher"), role_env("producer"), out, dev_state, producer_binary)
+        record_chain(proxy, chain_runs, out, dev_state)
         proxy.write(LEDGER)
     encryption = {}
     for writer, (layer, prefix) in WRITTEN.items():
@@ -280,7 +283,7 @@ def record_bronze_to_silver(env: dict, out: dict, values: dict, work: Path) -> N
     definition, then the quality gate's step on the metrics it wrote."""
     rendered = {
         "INGEST_DATE": DAY, "RUN_ID": "ledger", "JOBS_VERSION": values["JOBS_VERSION"],
-        "ARTIFACTS_BUCKET": out["buckets"]["artifacts"], "RAW_BUCKET": out["buckets"]["raw"],
+        "ARTIFACTS_BUCKET": out["buckets"]["artifacts"], "RAW_LAKE": f"s3://{out['buckets']['raw']}/lake/",
         "SILVER_BUCKET": out["buckets"]["silver"], "GLUE_DATABASE": out["glue_databases"]["silver"],
     }  # fmt: skip
     node = emr_node(env, work / "silver-node")
@@ -382,6 +385,21 @@ def record_launchers(proxy: RecordingProxy, emulator: str, launcher: dict, produ
         batch = client("batch", launcher)
         job = array_job.submit(batch, queue, job_definition, 2, f"s3://{out['buckets']['raw']}/batch", {})
         array_job.children(batch, job, 2)
+
+
+def record_chain(proxy: RecordingProxy, chain_runs: dict, out: dict, state: dict) -> None:
+    """The daily chain's executions (conftest's chain_runs) under the state
+    machine's role, derived from their histories (moto's interpreter signs
+    with fixed keys); each applied schedule firing, under the scheduler's."""
+    role = out["role_arns"]["chain"].rsplit("/", 1)[1]
+    with proxy.running("chain"):
+        for name in ("succeeds", "blocked", "retried"):
+            principal = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{name}"
+            proxy.add(principal, chain_calls(chain_runs[name][1], out["kms_key_arn"], "dev"))
+    role = out["role_arns"]["scheduler"].rsplit("/", 1)[1]
+    with proxy.running("scheduler"):
+        for schedule in (r["values"] for r in resources(state["values"]["root_module"]) if r["type"] == "aws_scheduler_schedule"):
+            proxy.add(f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{schedule['name']}", schedule_calls(schedule, out["kms_key_arn"]))
 
 
 def verdicts(entries: list[dict], applied: Applied) -> list[str]:

@@ -154,7 +154,7 @@ def test_the_emr_step_runs_the_wheel_with_arguments_the_job_accepts(fake_aws):
     values = {
         "ARTIFACTS_BUCKET": "mp-artifacts",
         "JOBS_VERSION": "0.1.0",
-        "RAW_BUCKET": "mp-raw",
+        "RAW_LAKE": "s3://mp-raw/daily/2024-01-02/",
         "SILVER_BUCKET": "mp-silver",
         "INGEST_DATE": "2024-01-02",
         "RUN_ID": "r1",
@@ -166,6 +166,7 @@ def test_the_emr_step_runs_the_wheel_with_arguments_the_job_accepts(fake_aws):
     assert args[args.index("--py-files") + 1].endswith("marketpulse_jobs-0.1.0-py3-none-any.whl")
     opts = b2s.parse_args(args[script + 1 :])
     assert opts.ingest_dates == ["2024-01-02"] and opts.glue_database == "marketpulse_silver"
+    assert opts.raw == "s3://mp-raw/daily/2024-01-02/"
     assert (REPO / "jobs" / "entrypoints" / "bronze_to_silver.py").exists()
     with mock_aws():
         import boto3

@@ -147,9 +147,10 @@ resource "aws_emr_cluster" "this" {
   }
 
   lifecycle {
-    # Steps are submitted later (marketpulse-emr, the silver schedule);
-    # they are not part of the cluster's definition.
-    ignore_changes = [step]
+    # Steps are submitted later (the daily chain, marketpulse-emr); they are
+    # not part of the cluster's definition. Managed scaling owns the core
+    # group's size.
+    ignore_changes = [step, core_instance_group[0].instance_count]
   }
 }
 
@@ -159,6 +160,10 @@ resource "aws_emr_instance_group" "task" {
   instance_type  = var.task_instance_type
   instance_count = var.task_instance_count
   bid_price      = var.task_spot_bid_usd
+  lifecycle {
+    # Managed scaling owns the size once the cluster runs.
+    ignore_changes = [instance_count]
+  }
 }
 
 resource "aws_emr_managed_scaling_policy" "this" {

@@ -141,12 +141,6 @@ variable "idle_timeout_seconds" {
   }
 }
 
-variable "enable_scaling_policies" {
-  type        = bool
-  description = "Managed scaling and auto-termination policies. false only on emulators without those APIs (infra/README.md)."
-  default     = true
-}
-
 variable "tls_certificates_s3_object" {
   type        = string
   description = "S3 URL of the zip of PEM certificates for in-transit encryption; empty for s3://<artifacts>/emr/tls/certs.zip."
@@ -157,4 +151,10 @@ variable "sample_step_shards" {
   type        = number
   description = "Shards of the sample fleet step added at creation (0 for none)."
   default     = 0
+}
+
+variable "enable_scaling_policies" {
+  type        = bool
+  description = "Managed scaling and auto-termination policies. false only on emulators without those APIs (infra/README.md)."
+  default     = true
 }

@@ -111,28 +111,9 @@ resource "aws_glue_job" "silver_to_gold" {
   }
 }
 
-# bronze->silver runs on EMR; when its step completes, EventBridge starts
-# this workflow, whose event trigger runs silver->gold.
-resource "aws_glue_workflow" "this" {
-  name        = "${var.name_prefix}-silver-to-gold"
-  description = "silver->gold after each EMR bronze->silver step"
-}
-
-resource "aws_glue_trigger" "after_silver" {
-  name          = "${var.name_prefix}-after-silver"
-  type          = "EVENT"
-  workflow_name = aws_glue_workflow.this.name
-  actions {
-    job_name = aws_glue_job.silver_to_gold.name
-  }
-  event_batching_condition {
-    batch_size   = 1
-    batch_window = 900
-  }
-}
-
 # The job writes gold files; Redshift Spectrum sees a new day only once its
-# partition is in the catalog. This crawler adds partitions to the tables
+# partition is in the catalog. This crawler, which the daily chain starts
+# after the job (module.orchestration), adds partitions to the tables
 # Terraform declares and never changes their columns.
 resource "aws_glue_crawler" "gold_partitions" {
   name                   = "${var.name_prefix}-gold-partitions"
@@ -151,39 +132,4 @@ resource "aws_glue_crawler" "gold_partitions" {
     Version       = 1.0
     CrawlerOutput = { Partitions = { AddOrUpdateBehavior = "InheritFromTable" } }
   })
-}
-
-resource "aws_glue_trigger" "after_gold" {
-  name          = "${var.name_prefix}-after-gold"
-  type          = "CONDITIONAL"
-  workflow_name = aws_glue_workflow.this.name
-  predicate {
-    conditions {
-      job_name = aws_glue_job.silver_to_gold.name
-      state    = "SUCCEEDED"
-    }
-  }
-  actions {
-    crawler_name = aws_glue_crawler.gold_partitions.name
-  }
-}
-
-resource "aws_cloudwatch_event_rule" "silver_done" {
-  name        = "${var.name_prefix}-silver-step-completed"
-  description = "An EMR bronze->silver step completed"
-  event_pattern = jsonencode({
-    source      = ["aws.emr"]
-    detail-type = ["EMR Step Status Change"]
-    detail = {
-      state     = ["COMPLETED"]
-      clusterId = [var.emr_cluster_id]
-      name      = [{ prefix = var.silver_step_name }]
-    }
-  })
-}
-
-resource "aws_cloudwatch_event_target" "workflow" {
-  rule     = aws_cloudwatch_event_rule.silver_done.name
-  arn      = aws_glue_workflow.this.arn
-  role_arn = var.events_role_arn
 }

@@ -13,7 +13,7 @@ output "job_name" {
   value       = aws_glue_job.silver_to_gold.name
 }
 
-output "workflow_name" {
-  description = "The workflow the silver step's completion starts."
-  value       = aws_glue_workflow.this.name
+output "crawler_name" {
+  description = "The crawler that adds gold's new partitions."
+  value       = aws_glue_crawler.gold_partitions.name
 }

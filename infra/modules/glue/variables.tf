@@ -31,11 +31,6 @@ variable "glue_role_arn" {
   description = "Role of the silver->gold job (and crawlers)."
 }
 
-variable "events_role_arn" {
-  type        = string
-  description = "Role EventBridge uses to start the workflow."
-}
-
 variable "jobs_version" {
   type        = string
   description = "Version of the marketpulse_jobs wheel in the artifacts bucket (jobs/marketpulse_jobs-<v>-py3-none-any.whl)."
@@ -79,17 +74,6 @@ variable "max_retries" {
     condition     = var.max_retries >= 0 && var.max_retries <= 10
     error_message = "max_retries is 0 to 10."
   }
-}
-
-variable "emr_cluster_id" {
-  type        = string
-  description = "The cluster whose bronze->silver steps start the workflow (not another environment's)."
-}
-
-variable "silver_step_name" {
-  type        = string
-  description = "Name prefix of the EMR bronze->silver step whose completion starts the workflow."
-  default     = "marketpulse bronze to silver"
 }
 
 variable "fx_per_usd" {

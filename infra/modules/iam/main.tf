@@ -32,7 +32,8 @@ data "aws_iam_policy_document" "assume" {
     firehose      = "firehose.amazonaws.com"
     batch         = "batch.amazonaws.com"
     batch_ec2     = "ec2.amazonaws.com"
-    events        = "events.amazonaws.com"
+    chain         = "states.amazonaws.com"
+    scheduler     = "scheduler.amazonaws.com"
     # People and the daily chain of this account, whose own policies must
     # also let them assume it.
     launcher = "arn:aws:iam::${var.account_id}:root"
@@ -44,7 +45,7 @@ data "aws_iam_policy_document" "assume" {
       identifiers = [each.value]
     }
     dynamic "condition" {
-      for_each = contains(["emr", "glue", "firehose", "batch", "events", "redshift"], each.key) ? [1] : []
+      for_each = contains(["emr", "glue", "firehose", "batch", "chain", "scheduler", "redshift"], each.key) ? [1] : []
       content {
         test     = "StringEquals"
         variable = "aws:SourceAccount"
@@ -156,9 +157,36 @@ locals {
       { Effect = "Allow", Action = ["s3:GetObject"], Resource = ["${local.raw}/_manifests/*", "${local.raw}/*/_manifests/*"] },
       { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn },
     ]
-    # EventBridge starts the Glue workflow when the silver step completes.
-    events = [
-      { Sid = "StartWorkflow", Effect = "Allow", Action = ["glue:notifyEvent"], Resource = "arn:aws:glue:${var.region}:${var.account_id}:workflow/${var.name_prefix}-*" },
+    # The daily chain (module.orchestration), exactly what the access ledger
+    # derives from its executions: the producer fleet and verify on Batch
+    # (.sync watches the jobs through an EventBridge rule Step Functions
+    # manages), the EMR steps, the Glue job and crawler, the marts' load and
+    # a query through the Data API as the etl and bi users, the alarm topic
+    # and the success metric.
+    chain = [
+      { Effect = "Allow", Action = ["batch:SubmitJob"], Resource = ["${local.batch}:job/*", "${local.batch}:job-queue/${var.name_prefix}-spot", "${local.batch}:job-definition/${local.job_name}", "${local.batch}:job-definition/${local.job_name}:*"] },
+      { Sid = "BatchSync", Effect = "Allow", Action = ["batch:DescribeJobs"], Resource = "*" },
+      { Sid = "StopBatchOnAbort", Effect = "Allow", Action = ["batch:TerminateJob"], Resource = "${local.batch}:job/*" },
+      { Sid = "BatchSyncRule", Effect = "Allow", Action = ["events:PutTargets", "events:PutRule", "events:DescribeRule"], Resource = "arn:aws:events:${var.region}:${var.account_id}:rule/StepFunctionsGetEventsForBatchJobsRule" },
+      { Effect = "Allow", Action = ["elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:DescribeStep"], Resource = "arn:aws:elasticmapreduce:${var.region}:${var.account_id}:cluster/*", Condition = { StringEquals = { "aws:ResourceTag/env" = trimprefix(var.name_prefix, "marketpulse-") } } },
+      { Effect = "Allow", Action = ["glue:StartJobRun", "glue:GetJobRun"], Resource = "arn:aws:glue:${var.region}:${var.account_id}:job/${var.name_prefix}-silver-to-gold" },
+      { Sid = "StopGlueOnAbort", Effect = "Allow", Action = ["glue:GetJobRuns", "glue:BatchStopJobRun"], Resource = "arn:aws:glue:${var.region}:${var.account_id}:job/${var.name_prefix}-silver-to-gold" },
+      { Effect = "Allow", Action = ["glue:StartCrawler"], Resource = "arn:aws:glue:${var.region}:${var.account_id}:crawler/${var.name_prefix}-gold-partitions" },
+      { Effect = "Allow", Action = ["redshift-data:BatchExecuteStatement"], Resource = "arn:aws:redshift:${var.region}:${var.account_id}:cluster:${var.name_prefix}" },
+      { Effect = "Allow", Action = ["redshift-data:DescribeStatement"], Resource = "*" },
+      { Effect = "Allow", Action = ["redshift:GetClusterCredentials"], Resource = ["arn:aws:redshift:${var.region}:${var.account_id}:dbuser:${var.name_prefix}/etl_loader", "arn:aws:redshift:${var.region}:${var.account_id}:dbuser:${var.name_prefix}/bi_reader", "arn:aws:redshift:${var.region}:${var.account_id}:dbname:${var.name_prefix}/marketpulse"] },
+      { Effect = "Allow", Action = ["sns:Publish"], Resource = "arn:aws:sns:${var.region}:${var.account_id}:${var.name_prefix}-alarms" },
+      { Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = var.kms_key_arn },
+      { Effect = "Allow", Action = ["cloudwatch:PutMetricData"], Resource = "*", Condition = { StringEquals = { "cloudwatch:namespace" = "MarketPulse/Chain" } } },
+      { Sid = "ExecutionLogs", Effect = "Allow", Action = ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"], Resource = "*" },
+      { Sid = "Tracing", Effect = "Allow", Action = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"], Resource = "*" },
+    ]
+    # EventBridge Scheduler starts the chain, and pauses and resumes dev's
+    # Redshift cluster.
+    scheduler = [
+      { Effect = "Allow", Action = ["states:StartExecution"], Resource = "arn:aws:states:${var.region}:${var.account_id}:stateMachine:${var.name_prefix}-daily-chain" },
+      { Effect = "Allow", Action = ["redshift:PauseCluster", "redshift:ResumeCluster"], Resource = "arn:aws:redshift:${var.region}:${var.account_id}:cluster:${var.name_prefix}" },
+      { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn },
     ]
   }
 }

@@ -1,5 +1,5 @@
 output "role_arns" {
-  description = "Role ARN per component: producer, ecs_execution, emr, emr_ec2, glue, redshift, firehose, batch, batch_ec2, events, launcher."
+  description = "Role ARN per component: producer, ecs_execution, emr, emr_ec2, glue, redshift, firehose, batch, batch_ec2, chain, scheduler, launcher."
   value       = { for k, r in aws_iam_role.this : k => r.arn }
 }
 

@@ -35,7 +35,6 @@ resource "aws_security_group" "this" {
 }
 
 resource "aws_redshift_parameter_group" "this" {
-  count  = var.enable_parameter_group ? 1 : 0
   name   = var.name_prefix
   family = "redshift-1.0"
   parameter {
@@ -75,7 +74,7 @@ resource "aws_redshift_cluster" "this" {
   enhanced_vpc_routing                = true
   cluster_subnet_group_name           = aws_redshift_subnet_group.this.name
   vpc_security_group_ids              = [aws_security_group.this.id]
-  cluster_parameter_group_name        = var.enable_parameter_group ? aws_redshift_parameter_group.this[0].name : null
+  cluster_parameter_group_name        = aws_redshift_parameter_group.this.name
   iam_roles                           = [var.iam_role_arn]
   default_iam_role_arn                = var.iam_role_arn
   automated_snapshot_retention_period = var.snapshot_retention_days

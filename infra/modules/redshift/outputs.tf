@@ -14,6 +14,6 @@ output "database" {
 }
 
 output "parameter_group" {
-  description = "The TLS-only parameter group, or null when disabled."
-  value       = var.enable_parameter_group ? aws_redshift_parameter_group.this[0].name : null
+  description = "The TLS-only parameter group with the WLM queues."
+  value       = aws_redshift_parameter_group.this.name
 }

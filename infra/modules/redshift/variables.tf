@@ -78,12 +78,6 @@ variable "snapshot_retention_days" {
   }
 }
 
-variable "enable_parameter_group" {
-  type        = bool
-  description = "The TLS-only parameter group with WLM queues. false only on emulators without ModifyClusterParameterGroup (infra/README.md)."
-  default     = true
-}
-
 variable "skip_final_snapshot" {
   type        = bool
   description = "Destroy without a final snapshot (dev and test stacks only)."

@@ -396,3 +396,73 @@ def prefix_reads(reader: str, bucket: str, prefix: str, objects) -> list[Call]:
         if kms_key:
             calls.append(("kms:Decrypt", kms_key, kms_context(f"arn:aws:s3:::{bucket}"), f"{reader} reads an SSE-KMS file"))
     return calls
+
+
+def chain_calls(history: list[dict], topic_key: str, env: str) -> list[Call]:
+    """What a Step Functions execution calls under the state machine's role,
+    from its history (GetExecutionHistory's events): each TaskScheduled
+    event's integration and parameters. moto's interpreter signs with fixed
+    keys, so the calls are derived, each with the integration that implies
+    it; `topic_key` is the alarm topic's KMS key (SNS encrypts with it),
+    `env` the environment tag the EMR cluster carries."""
+    base = f"arn:{{}}:{{}}:{REGION}:{ACCOUNT}"
+    calls: list[Call] = []
+    for event in history:
+        if event["type"] != "TaskScheduled":
+            continue
+        details = event["taskScheduledEventDetails"]
+        kind, resource = details["resourceType"], details["resource"]
+        params = json.loads(details["parameters"])
+        why = f"the chain's {kind}:{resource} task"
+        if kind == "batch":
+            queue, definition = params["JobQueue"], params["JobDefinition"]
+            calls += [("batch:SubmitJob", a, {}, why) for a in (f"{base.format('aws', 'batch')}:job/*", queue, definition)]
+            if resource.endswith(".sync"):
+                calls.append(("batch:DescribeJobs", None, {}, why))
+                rule = f"{base.format('aws', 'events')}:rule/StepFunctionsGetEventsForBatchJobsRule"
+                calls += [(a, rule, {}, why) for a in ("events:PutTargets", "events:PutRule", "events:DescribeRule")]
+        elif kind == "aws-sdk:emr":
+            action = {"addJobFlowSteps": "AddJobFlowSteps", "describeStep": "DescribeStep"}[resource]
+            cluster = params.get("JobFlowId") or params["ClusterId"]
+            calls.append((f"elasticmapreduce:{action}", f"{base.format('aws', 'elasticmapreduce')}:cluster/{cluster}",
+                          {"aws:ResourceTag/env": env}, why))  # fmt: skip
+        elif kind == "glue":
+            job = f"{base.format('aws', 'glue')}:job/{params['JobName']}"
+            calls += [("glue:StartJobRun", job, {}, why), ("glue:GetJobRun", job, {}, why)]
+        elif kind == "aws-sdk:glue":
+            calls.append(("glue:StartCrawler", f"{base.format('aws', 'glue')}:crawler/{params['Name']}", {}, why))
+        elif kind == "aws-sdk:redshiftdata" and resource == "batchExecuteStatement":
+            cluster = params["ClusterIdentifier"]
+            redshift = base.format("aws", "redshift")
+            calls += [
+                ("redshift-data:BatchExecuteStatement", f"{redshift}:cluster:{cluster}", {}, why),
+                ("redshift:GetClusterCredentials", f"{redshift}:dbuser:{cluster}/{params['DbUser']}", {}, why),
+                ("redshift:GetClusterCredentials", f"{redshift}:dbname:{cluster}/{params['Database']}", {}, why),
+            ]
+        elif kind == "aws-sdk:redshiftdata":
+            calls.append((f"redshift-data:{resource[0].upper()}{resource[1:]}", None, {}, why))
+        elif kind == "sns":
+            calls += [("sns:Publish", params["TopicArn"], {}, why),
+                      ("kms:GenerateDataKey", topic_key, {}, why), ("kms:Decrypt", topic_key, {}, why)]  # fmt: skip
+        elif kind == "aws-sdk:cloudwatch":
+            calls.append(("cloudwatch:PutMetricData", None, {"cloudwatch:namespace": params["Namespace"]}, why))
+        else:
+            calls.append((None, f"{kind}:{resource}", {}, why))
+    return calls
+
+
+def schedule_calls(schedule: dict, key: str) -> list[Call]:
+    """What EventBridge Scheduler calls under a schedule's role when it fires:
+    its target (a state machine, or a universal target's API), after
+    decrypting the schedule with its customer managed key."""
+    target = schedule["target"][0]
+    why = f"the schedule {schedule['name']} fires"
+    calls: list[Call] = [("kms:Decrypt", key, {}, why)] if schedule.get("kms_key_arn") else []
+    arn = target["arn"]
+    if ":states:" in arn:
+        return [*calls, ("states:StartExecution", arn, {}, why)]
+    if arn.startswith("arn:aws:scheduler:::aws-sdk:redshift:"):
+        action = arn.rsplit(":", 1)[1]
+        cluster = json.loads(target["input"])["ClusterIdentifier"]
+        return [*calls, (f"redshift:{action[0].upper()}{action[1:]}", f"arn:aws:redshift:{REGION}:{ACCOUNT}:cluster:{cluster}", {}, why)]
+    return [*calls, (None, arn, {}, why)]
