@@ -177,6 +177,10 @@ def test_the_cluster_has_spot_task_nodes_and_the_fan_out_as_its_step(aws, publis
     assert described["SecurityConfiguration"] == VALUES["SECURITY_CONFIGURATION"]
     spark = next(c for c in described["Configurations"] if c["Classification"] == "spark-defaults")
     assert spark["Properties"]["spark.speculation"] == "false"
+    # YARN places application masters (the drivers, in cluster mode) on
+    # on-demand nodes only with node labels on (ADR-011).
+    yarn = next(c for c in described["Configurations"] if c["Classification"] == "yarn-site")
+    assert yarn["Properties"] == {"yarn.node-labels.enabled": "true", "yarn.node-labels.am.default-node-label-expression": "ON_DEMAND"}
 
 
 def finish_new_steps(cluster: str, state: str, reason: str) -> threading.Thread:
