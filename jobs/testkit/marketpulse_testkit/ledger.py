@@ -405,7 +405,9 @@ def chain_calls(history: list[dict], topic_key: str, env: str) -> list[Call]:
     keys, so the calls are derived, each with the integration that implies
     it; `topic_key` is the alarm topic's KMS key (SNS encrypts with it),
     `env` the environment tag the EMR cluster carries."""
-    base = f"arn:{{}}:{{}}:{REGION}:{ACCOUNT}"
+    def arn(service: str) -> str:
+        return f"arn:aws:{service}:{REGION}:{ACCOUNT}"
+
     calls: list[Call] = []
     for event in history:
         if event["type"] != "TaskScheduled":
@@ -416,24 +418,24 @@ def chain_calls(history: list[dict], topic_key: str, env: str) -> list[Call]:
         why = f"the chain's {kind}:{resource} task"
         if kind == "batch":
             queue, definition = params["JobQueue"], params["JobDefinition"]
-            calls += [("batch:SubmitJob", a, {}, why) for a in (f"{base.format('aws', 'batch')}:job/*", queue, definition)]
+            calls += [("batch:SubmitJob", a, {}, why) for a in (f"{arn('batch')}:job/*", queue, definition)]
             if resource.endswith(".sync"):
                 calls.append(("batch:DescribeJobs", None, {}, why))
-                rule = f"{base.format('aws', 'events')}:rule/StepFunctionsGetEventsForBatchJobsRule"
+                rule = f"{arn('events')}:rule/StepFunctionsGetEventsForBatchJobsRule"
                 calls += [(a, rule, {}, why) for a in ("events:PutTargets", "events:PutRule", "events:DescribeRule")]
         elif kind == "aws-sdk:emr":
             action = {"addJobFlowSteps": "AddJobFlowSteps", "describeStep": "DescribeStep"}[resource]
             cluster = params.get("JobFlowId") or params["ClusterId"]
-            calls.append((f"elasticmapreduce:{action}", f"{base.format('aws', 'elasticmapreduce')}:cluster/{cluster}",
+            calls.append((f"elasticmapreduce:{action}", f"{arn('elasticmapreduce')}:cluster/{cluster}",
                           {"aws:ResourceTag/env": env}, why))  # fmt: skip
         elif kind == "glue":
-            job = f"{base.format('aws', 'glue')}:job/{params['JobName']}"
+            job = f"{arn('glue')}:job/{params['JobName']}"
             calls += [("glue:StartJobRun", job, {}, why), ("glue:GetJobRun", job, {}, why)]
         elif kind == "aws-sdk:glue":
-            calls.append(("glue:StartCrawler", f"{base.format('aws', 'glue')}:crawler/{params['Name']}", {}, why))
+            calls.append(("glue:StartCrawler", f"{arn('glue')}:crawler/{params['Name']}", {}, why))
         elif kind == "aws-sdk:redshiftdata" and resource == "batchExecuteStatement":
             cluster = params["ClusterIdentifier"]
-            redshift = base.format("aws", "redshift")
+            redshift = arn("redshift")
             calls += [
                 ("redshift-data:BatchExecuteStatement", f"{redshift}:cluster:{cluster}", {}, why),
                 ("redshift:GetClusterCredentials", f"{redshift}:dbuser:{cluster}/{params['DbUser']}", {}, why),
