@@ -152,20 +152,28 @@ fn compile_time_only(meta: &serde_json::Value) -> BTreeSet<String> {
         .collect()
 }
 
-/// Cargo.toml builds every compile-time-only package unoptimised, and
-/// nothing the binaries run: a new proc macro would otherwise be built at
-/// the dependencies' opt-level 2, and a listed package that became a runtime
-/// dependency would slow the tests.
+/// Cargo.toml builds every compile-time-only package unoptimised, and of
+/// the packages the binaries run only the AWS SDK and the cold ones it
+/// names in `[workspace.metadata.cold-runtime]`: a new proc macro would
+/// otherwise be built at the dependencies' opt-level 2, and a hot runtime
+/// package slipped into the list would slow the tests.
 #[test]
 fn compile_time_only_packages_are_built_unoptimised() {
     let meta = metadata();
     let manifest: toml::Table =
         toml::from_str(&std::fs::read_to_string(workspace().join("Cargo.toml")).unwrap()).unwrap();
     let overrides = manifest["profile"]["dev"]["package"].as_table().unwrap();
+    let cold: BTreeSet<String> = manifest["workspace"]["metadata"]["cold-runtime"]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
     let unoptimised: BTreeSet<String> = overrides
         .iter()
         .filter(|(name, p)| !name.starts_with("aws-") && p["opt-level"].as_integer() == Some(0))
         .map(|(name, _)| name.clone())
+        .filter(|name| !cold.contains(name))
         .collect();
     let expected = compile_time_only(&meta);
     assert!(
@@ -174,8 +182,29 @@ fn compile_time_only_packages_are_built_unoptimised() {
     );
     assert_eq!(
         unoptimised, expected,
-        "[profile.dev.package.<name>] opt-level = 0 in Cargo.toml lists exactly the compile-time-only packages"
+        "[profile.dev.package.<name>] opt-level = 0 in Cargo.toml lists exactly the compile-time-only packages and [workspace.metadata.cold-runtime]"
     );
+    for name in &cold {
+        assert_eq!(
+            overrides
+                .get(name)
+                .and_then(|p| p["opt-level"].as_integer()),
+            Some(0),
+            "{name} is listed as cold but not built at opt-level 0"
+        );
+        assert!(
+            !expected.contains(name),
+            "{name} runs only in the compiler: it belongs to the compile-time-only list"
+        );
+        assert!(
+            meta["packages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == name.as_str()),
+            "{name} is listed as cold but is no dependency"
+        );
+    }
 }
 
 fn version(v: &str) -> Vec<u64> {
