@@ -30,7 +30,7 @@ use console::say;
 use error::Error;
 use metrics::Metrics;
 use pipeline::Outputs;
-use sinks::{Destination, SinkContext, SinkOptions};
+use sinks::{Destination, Kind, SinkContext, SinkOptions};
 
 fn io_runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()
@@ -95,9 +95,10 @@ fn generate(args: &GenerateArgs) -> Result<(), Error> {
     if args.print_config {
         // The settings first, so a run that fails its checks still shows them.
         console::out(&settings::report(&loaded));
-        return settings::resolve(&loaded).map(|_| ());
+        return check_destinations(&settings::resolve(&loaded)?);
     }
     let run = settings::resolve(&loaded)?;
+    check_destinations(&run)?;
     let summary = plan::check(&run)?;
     if run.dry_run {
         console::out(&plan::render(&run, &summary));
@@ -113,27 +114,18 @@ fn generate(args: &GenerateArgs) -> Result<(), Error> {
         metrics: metrics.clone(),
         owner: pipeline::shard_of(&run).name(),
     };
-    // Both are built before either is checked: a bad URL fails before
-    // anything is created.
+    // Both are built before either is checked: nothing is created before
+    // both are known good.
     let records = match &run.records {
         None => None,
         Some(url) => match Destination::open(url, &ctx)? {
             Destination::Records(r) => Some(r),
-            Destination::Objects(_) => {
-                return Err(Error::usage(format!(
-                    "invalid --sink '{url}': expected kinesis://STREAM, firehose://DELIVERY-STREAM or stdout (files go to --out)"
-                )));
-            }
+            Destination::Objects(_) => unreachable!("check_destinations: --sink names records"),
         },
     };
     let lake = match Destination::open(&run.out, &ctx)? {
         Destination::Objects(o) => o,
-        Destination::Records(r) => {
-            return Err(Error::usage(format!(
-                "invalid --out {}: the lake is a folder or s3://bucket/prefix; send records with --sink",
-                r.describe()
-            )));
-        }
+        Destination::Records(_) => unreachable!("check_destinations: --out names a lake"),
     };
     if !run.sinks.skip_check {
         // The stream first: checking the lake creates its folder.
@@ -184,6 +176,24 @@ fn generate(args: &GenerateArgs) -> Result<(), Error> {
         (Err(e), Some(sig)) => Err(Error::interrupted(sig, e.to_string())),
         (Err(e), None) => Err(e),
     }
+}
+
+/// `--sink` names a stream and `--out` a lake, each a URL a run accepts.
+fn check_destinations(run: &settings::Run) -> Result<(), Error> {
+    if let Some(url) = &run.records
+        && Destination::kind(url)? != Kind::Records
+    {
+        return Err(Error::usage(format!(
+            "invalid --sink '{url}': expected kinesis://STREAM, firehose://DELIVERY-STREAM or stdout (files go to --out)"
+        )));
+    }
+    if Destination::kind(&run.out)? != Kind::Objects {
+        return Err(Error::usage(format!(
+            "invalid --out {}: the lake is a folder or s3://bucket/prefix; send records with --sink",
+            run.out
+        )));
+    }
+    Ok(())
 }
 
 fn run(cli: Cli) -> Result<(), Error> {

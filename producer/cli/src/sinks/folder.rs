@@ -29,14 +29,20 @@ pub(super) struct FolderSink {
     temp_prefix: String,
 }
 
+/// A folder path, not a URL with a mistyped scheme separator.
+pub(super) fn check_root(root: &str) -> Result<(), Error> {
+    if root.split('/').next().is_some_and(|c| c.ends_with(':')) {
+        return Err(Error::usage(format!(
+            "invalid destination '{root}': it looks like a URL; write scheme://, as in s3://bucket/prefix"
+        )));
+    }
+    Ok(())
+}
+
 impl FolderSink {
     /// The folder `root`; nothing is created until `check` or the first file.
     pub(super) fn open(root: &str, ctx: &SinkContext<'_>) -> Result<FolderSink, Error> {
-        if root.split('/').next().is_some_and(|c| c.ends_with(':')) {
-            return Err(Error::usage(format!(
-                "invalid destination '{root}': it looks like a URL; write scheme://, as in s3://bucket/prefix"
-            )));
-        }
+        check_root(root)?;
         Ok(FolderSink {
             root: PathBuf::from(root),
             reserve: Mutex::new(None),

@@ -40,7 +40,29 @@ fn split(url: &str) -> (&str, &str) {
     }
 }
 
+/// Which of the two kinds a destination URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A lake of files: a folder or s3://.
+    Objects,
+    /// A stream of records: kinesis://, firehose:// or stdout.
+    Records,
+}
+
 impl Destination {
+    /// What `url` names, refused as `open` refuses it, without building
+    /// anything: `--dry-run` and `--print-config` check what a run checks.
+    pub(crate) fn kind(url: &str) -> Result<Kind, Error> {
+        let (scheme, rest) = split(url);
+        match scheme {
+            "file" => folder::check_root(rest).map(|()| Kind::Objects),
+            "s3" => s3::check_url(rest).map(|()| Kind::Objects),
+            "kinesis" | "firehose" => streams::check_name(scheme, rest).map(|()| Kind::Records),
+            "stdout" => Ok(Kind::Records),
+            other => Err(unknown_scheme(url, other)),
+        }
+    }
+
     /// The sink `url` names. Builds clients but sends nothing.
     pub(crate) fn open(url: &str, ctx: &SinkContext<'_>) -> Result<Destination, Error> {
         let (scheme, rest) = split(url);
@@ -50,11 +72,13 @@ impl Destination {
             "kinesis" => Destination::Records(Box::new(kinesis::open(rest, ctx)?)),
             "firehose" => Destination::Records(Box::new(firehose::open(rest, ctx)?)),
             "stdout" => Destination::Records(Box::new(stdout::StdoutSink::open(ctx))),
-            other => {
-                return Err(Error::usage(format!(
-                    "invalid destination '{url}': unknown scheme '{other}' (expected a folder, s3://, kinesis://, firehose:// or stdout)"
-                )));
-            }
+            other => return Err(unknown_scheme(url, other)),
         })
     }
+}
+
+fn unknown_scheme(url: &str, scheme: &str) -> Error {
+    Error::usage(format!(
+        "invalid destination '{url}': unknown scheme '{scheme}' (expected a folder, s3://, kinesis://, firehose:// or stdout)"
+    ))
 }

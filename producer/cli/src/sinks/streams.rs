@@ -192,6 +192,16 @@ impl<A: BatchApi> RecordSink for StreamSink<A> {
     }
 }
 
+/// `scheme://rest` names one stream.
+pub(super) fn check_name(scheme: &str, rest: &str) -> Result<(), Error> {
+    if rest.is_empty() || rest.contains('/') {
+        return Err(Error::usage(format!(
+            "invalid sink '{scheme}://{rest}': name one stream, as {scheme}://NAME"
+        )));
+    }
+    Ok(())
+}
+
 /// A stream sink for `scheme://rest`: `build` makes the API's client from
 /// the shared SDK configuration, the retry counter and the stream name.
 pub(super) fn open<A: BatchApi>(
@@ -200,11 +210,7 @@ pub(super) fn open<A: BatchApi>(
     ctx: &SinkContext<'_>,
     build: impl FnOnce(&aws_config::SdkConfig, CountRetries, String) -> A,
 ) -> Result<StreamSink<A>, Error> {
-    if rest.is_empty() || rest.contains('/') {
-        return Err(Error::usage(format!(
-            "invalid sink '{scheme}://{rest}': name one stream, as {scheme}://NAME"
-        )));
-    }
+    check_name(scheme, rest)?;
     let conf = ctx
         .runtime
         .block_on(aws::load(ctx.options.endpoint_url.as_deref()));

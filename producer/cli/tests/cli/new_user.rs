@@ -284,3 +284,37 @@ fn verify_and_profile_share_the_exit_codes() {
         assert_eq!(o.status.code(), Some(1), "{command}: {}", stderr(&o));
     }
 }
+
+/// `--dry-run` and `--print-config` refuse the destinations a run refuses,
+/// with the run's message and exit code, and create nothing.
+#[test]
+fn dry_run_and_print_config_refuse_what_a_run_refuses() {
+    let d = tmp();
+    let lake = d.path().join("lake");
+    let out = lake.to_str().unwrap();
+    let folder = d.path().join("folder");
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--out", out, "--sink", "kafka://x"],
+            "unknown scheme 'kafka'",
+        ),
+        (&["--out", "s3://"], "no bucket"),
+        (&["--out", out, "--sink", "kinesis://"], "name one stream"),
+        (&["--out", "stdout"], "invalid --out stdout"),
+        (
+            &["--out", out, "--sink", folder.to_str().unwrap()],
+            "invalid --sink",
+        ),
+    ];
+    for (flags, message) in cases {
+        for mode in [None, Some("--dry-run"), Some("--print-config")] {
+            let mut args = vec!["generate", "--scale", "0.001", "--days", "1"];
+            args.extend(flags);
+            args.extend(mode);
+            let o = run(&args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+            assert!(stderr(&o).contains(message), "{args:?}: {}", stderr(&o));
+        }
+    }
+    assert!(!lake.exists() && !folder.exists());
+}

@@ -31,7 +31,7 @@ pub(crate) struct S3Sink {
 
 /// Splits `bucket/prefix` (after `s3://`) into bucket and prefix, without a
 /// trailing slash.
-fn parse_url(rest: &str) -> Result<(String, String), Error> {
+pub(super) fn parse_url(rest: &str) -> Result<(String, String), Error> {
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         return Err(Error::usage(format!(
