@@ -198,6 +198,14 @@ fn bad_input_exits_2_with_one_line() {
         "--days 36600",
     );
     rejects(&["--start", "2200-01-01"], &[], 2, "after 2199-12-31");
+    // Growth past the hourly limit on the first day is the start date's
+    // fault, not the run length's.
+    rejects(
+        &["--scale", "1", "--start", "2080-01-01", "--days", "1"],
+        &[],
+        2,
+        "invalid --start '2080-01-01': world.daily_growth = 0.0005 from world.growth_from",
+    );
     rejects(&["--start", "1999-12-31"], &[], 2, "2000-01-01 or later");
     let growth = config("growth.toml", "[world]\ndaily_growth = 0.1\n");
     rejects(

@@ -64,24 +64,29 @@ pub(super) fn check(
     // multiplier over the plan (local days reach one day beyond it) with
     // campaign uplift, times the largest share one hour can take.
     let w = world;
-    let mut worst_day = 1.0f64;
-    let mut worst_date = start;
-    let mut date = start - Duration::days(1);
-    while date <= last + Duration::days(1) {
-        let uplift: f64 = w
-            .campaigns
-            .iter()
-            .filter(|c| c.start <= date && c.end.is_none_or(|e| date <= e))
-            .map(|c| c.uplift)
-            .sum();
-        let m = day_multiplier(w, w.growth_from, date) * (1.0 + uplift);
-        // NaN and infinity (a growth that overflows) count as the worst.
-        if m.is_nan() || m > worst_day {
-            worst_day = m;
-            worst_date = date;
+    // The largest multiplier over days `from..=to`, and its day.
+    let worst_over = |from: NaiveDate, to: NaiveDate| {
+        let mut worst = (1.0f64, from);
+        let mut date = from;
+        while date <= to {
+            let uplift: f64 = w
+                .campaigns
+                .iter()
+                .filter(|c| c.start <= date && c.end.is_none_or(|e| date <= e))
+                .map(|c| c.uplift)
+                .sum();
+            let m = day_multiplier(w, w.growth_from, date) * (1.0 + uplift);
+            // NaN and infinity (a growth that overflows) count as the worst.
+            if m.is_nan() || m > worst.0 {
+                worst = (m, date);
+            }
+            date += Duration::days(1);
         }
-        date += Duration::days(1);
-    }
+        worst
+    };
+    let (worst_day, worst_date) = worst_over(start - Duration::days(1), last + Duration::days(1));
+    // The first day alone: past the limit, no run length helps.
+    let (first_day, _) = worst_over(start - Duration::days(1), start + Duration::days(1));
     for (table, per_day, curve) in [
         ("clicks", w.clicks_per_day, &w.hourly_weights),
         ("sales", w.pos_sales_per_day, &w.pos_hourly_weights),
@@ -93,22 +98,35 @@ pub(super) fn check(
             let limit = format!(
                 "at most {MAX_EVENTS_PER_HOUR}: the {MAX_CHUNKS_PER_HOUR} files of {CHUNK_ROWS} rows that row ids allow"
             );
-            return Err(if grown.is_nan() || grown > 1000.0 {
-                SpecError::new(
-                    "days",
-                    format!(
-                        "world.daily_growth = {} compounds to x{grown:.3e} by {last}, so {table} could reach {hour:.3e} events in an hour ({limit}): shorten the run or lower the growth",
-                        w.daily_growth
-                    ),
-                )
-            } else {
-                SpecError::new(
-                    "scale",
-                    format!(
-                        "{table} could reach {hour:.3e} events in an hour around {worst_date}; {limit}"
-                    ),
-                )
-            });
+            let at_start =
+                (1.0 + w.daily_growth).powf((start - w.growth_from).num_days().max(0) as f64);
+            let first_hour = per_day as f64 * scale * first_day * peak_hour_share(curve);
+            return Err(
+                if first_hour.is_nan() || first_hour > MAX_EVENTS_PER_HOUR as f64 {
+                    SpecError::new(
+                        "start",
+                        format!(
+                            "world.daily_growth = {} from world.growth_from {} compounds to x{at_start:.3e} by {start}, so {table} could reach {first_hour:.3e} events in an hour ({limit}): start earlier, lower the growth or move world.growth_from",
+                            w.daily_growth, w.growth_from
+                        ),
+                    )
+                } else if grown.is_nan() || grown > 1000.0 {
+                    SpecError::new(
+                        "days",
+                        format!(
+                            "world.daily_growth = {} compounds to x{grown:.3e} by {last}, so {table} could reach {hour:.3e} events in an hour ({limit}): shorten the run or lower the growth",
+                            w.daily_growth
+                        ),
+                    )
+                } else {
+                    SpecError::new(
+                        "scale",
+                        format!(
+                            "{table} could reach {hour:.3e} events in an hour around {worst_date}; {limit}"
+                        ),
+                    )
+                },
+            );
         }
     }
     Ok(())
