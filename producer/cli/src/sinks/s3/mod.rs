@@ -24,12 +24,12 @@ use crate::error::Error;
 use crate::sinks::api::{Listed, Lock, ObjectSink, guarded};
 use crate::sinks::aws::sdk_message;
 pub(crate) use client::S3Sink;
+use client::{is_412, now_ms};
 
 /// `rest` of s3://rest names a bucket.
 pub(crate) fn check_url(rest: &str) -> Result<(), Error> {
     client::parse_url(rest).map(|_| ())
 }
-use client::{is_412, now_ms};
 
 /// Files uploading at once, unless `--concurrency` says otherwise.
 const FILE_CONCURRENCY: usize = 8;
